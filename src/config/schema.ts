@@ -1,0 +1,91 @@
+/**
+ * Configuration schema: the single source of truth for `new ALM(...)` options, their defaults and
+ * their types (inferred below). README's configuration table mirrors it.
+ */
+import type { TracerProvider } from '@opentelemetry/api';
+import { z } from 'zod';
+import type { ALMEvent } from '../events/schema';
+
+/** A function sink receives each batch of events; it may return a promise. */
+export type EventSinkFunction = (events: ALMEvent[]) => void | Promise<void>;
+
+const isFunction = (v: unknown) => typeof v === 'function';
+
+const toolPatterns = z.array(z.string().min(1, 'tool patterns must be non-empty strings'), {
+  error: (issue) => (issue.input === undefined ? undefined : 'must be a list of tool names or * globs'),
+});
+
+export const PolicyConfigSchema = z.strictObject({
+  /** Tools that may run (exact names or `*` globs). When non-empty, anything else is denied. */
+  allowedTools: toolPatterns.default([]),
+  /** Tools that never run. Checked before allowedTools. */
+  deniedTools: toolPatterns.default([]),
+  /** Decision when allowedTools is empty and deniedTools does not match. */
+  defaultAllow: z.boolean().default(true),
+  /** Per-run budget: calls that ran (success or error) count; denied calls do not. */
+  maxToolCallsPerRun: z
+    .number({ error: 'must be a whole number of tool calls' })
+    .int('must be a whole number of tool calls')
+    .min(0, 'must be 0 or more')
+    .optional(),
+  /** 'enforce' blocks denied calls; 'monitor' decides and records, and lets every call run. */
+  mode: z.enum(['enforce', 'monitor']).default('enforce'),
+});
+
+export const EventsConfigSchema = z
+  .strictObject({
+    /** Where events go: 'stdout' (JSON lines), 'http', 'none', or a function receiving each batch. */
+    sink: z
+      .union([z.enum(['stdout', 'http', 'none']), z.custom<EventSinkFunction>(isFunction)], {
+        error: "must be 'stdout', 'http', 'none' or a function",
+      })
+      .default('stdout'),
+    /** Base URL of the ingest API for the http sink (events go to `{endpoint}/v1/events`); or ALM_ENDPOINT. */
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    /** Sent as `Authorization: Bearer <apiKey>` by the http sink; or ALM_API_KEY. */
+    apiKey: z.string().min(1).optional(),
+    /** Events per delivered batch. */
+    batchSize: z.number().int().min(1).max(10_000).default(50),
+    /** Longest time an event waits before delivery starts. */
+    flushIntervalMs: z.number().int().min(1).default(1000),
+    /** Per-request timeout of the http sink. */
+    timeoutMs: z.number().int().min(1).default(10_000),
+  })
+  .superRefine((events, ctx) => {
+    if (events.sink === 'http' && events.endpoint === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpoint'],
+        message: "required when sink is 'http': pass events.endpoint or set ALM_ENDPOINT",
+      });
+    }
+  });
+
+export const ALMConfigSchema = z.strictObject({
+  /** Identifies the agent on every event and span; or ALM_AGENT_ID. */
+  agentId: z
+    .string({
+      error: (issue) => (issue.input === undefined ? 'required: pass agentId or set ALM_AGENT_ID' : undefined),
+    })
+    .min(1, 'must not be empty'),
+  /** Deployment environment; or ALM_ENV. */
+  env: z.string().min(1).default('development'),
+  agentVersion: z.string().min(1).optional(),
+  policyVersion: z.string().min(1).optional(),
+  policy: PolicyConfigSchema.default(PolicyConfigSchema.parse({})),
+  events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
+  /** Receives delivery and instrumentation problems. Default: a rate-limited one-line warning on stderr. */
+  onError: z.custom<(error: Error) => void>(isFunction, 'must be a function').optional(),
+  /** Tracer provider to use instead of the global one registered with @opentelemetry/api. */
+  tracerProvider: z
+    .custom<TracerProvider>(
+      (v) => typeof v === 'object' && v !== null && isFunction((v as TracerProvider).getTracer),
+      'must be an OpenTelemetry TracerProvider',
+    )
+    .optional(),
+});
+
+export type ALMOptions = z.input<typeof ALMConfigSchema>;
+export type ALMConfig = z.output<typeof ALMConfigSchema>;
+export type PolicyConfig = z.output<typeof PolicyConfigSchema>;
+export type EventsConfig = z.output<typeof EventsConfigSchema>;

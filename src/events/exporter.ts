@@ -1,0 +1,67 @@
+/**
+ * ALMEventExporter: the ALM event stream from any OTel span pipeline. It translates finished
+ * alm-otel spans (and other instrumentations' execute_tool spans) with the same translation
+ * `ALM` uses, and delivers through the same sinks. Being an exporter, it only sees spans that
+ * were sampled and have ended; `ALM` itself emits every event, sampled or not, as it happens.
+ */
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { z } from 'zod';
+import { ALMConfigSchema } from '../config/schema';
+import { parseOrThrow, withEnvironment } from '../config/load';
+import { createErrorReporter } from '../report';
+import { createSink } from '../sinks';
+import { EventPipeline, Phase } from './pipeline';
+import { opKind, recordFromSpan } from './record';
+
+const ExporterConfigSchema = ALMConfigSchema.pick({
+  agentId: true,
+  env: true,
+  agentVersion: true,
+  policyVersion: true,
+  events: true,
+  onError: true,
+});
+
+export type ALMEventExporterOptions = z.input<typeof ExporterConfigSchema>;
+
+const SUCCESS = 0;
+const FAILED = 1;
+
+export class ALMEventExporter implements SpanExporter {
+  private readonly pipeline: EventPipeline;
+
+  constructor(options: ALMEventExporterOptions) {
+    const config = parseOrThrow(ExporterConfigSchema, withEnvironment(options));
+    const report = createErrorReporter(config.onError);
+    this.pipeline = new EventPipeline(
+      {
+        agentId: config.agentId,
+        env: config.env,
+        agentVersion: config.agentVersion ?? null,
+        policyVersion: config.policyVersion ?? null,
+      },
+      createSink(config.events, report),
+      config.events,
+      report,
+    );
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: { code: 0 | 1; error?: Error }) => void): void {
+    try {
+      for (const span of spans) {
+        if (opKind(span.attributes) !== undefined) this.pipeline.enqueue(recordFromSpan(span), Phase.Both);
+      }
+      resultCallback({ code: SUCCESS });
+    } catch (error) {
+      resultCallback({ code: FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+
+  forceFlush(): Promise<void> {
+    return this.pipeline.flush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.pipeline.shutdown();
+  }
+}

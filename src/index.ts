@@ -1,0 +1,21 @@
+export { ALM } from './alm';
+export type { ALMOptions, EventSinkFunction } from './config/schema';
+export { ALMConfigError, ALMDeliveryError, ToolDeniedError } from './errors';
+export { ALMEventExporter, type ALMEventExporterOptions } from './events/exporter';
+export type { EventSink, PipelineStats } from './events/pipeline';
+export {
+  ALMEventSchema,
+  RunSummarySchema,
+  StructuredErrorSchema,
+  ToolArgsSchema,
+  type ALMEvent,
+  type ALMEventType,
+  type RunSummary,
+  type StructuredErrorShape as StructuredError,
+  type ToolArgs,
+} from './events/schema';
+export type { HandoffOptions } from './instrument/handoff';
+export type { RunHandle, RunOptions } from './instrument/run';
+export type { TaskHandle, TaskOptions } from './instrument/task';
+export { PolicySpanProcessor } from './policy/processor';
+export { SCHEMA_VERSION, SDK_VERSION } from './version';

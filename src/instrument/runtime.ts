@@ -1,0 +1,42 @@
+/** What every instrumented operation shares within one ALM instance. */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { context, trace, type Context, type Tracer } from '@opentelemetry/api';
+import type { EventPipeline } from '../events/pipeline';
+import type { Envelope } from '../events/translate';
+import type { ToolPolicy } from '../policy/rules';
+import type { ErrorReporter } from '../report';
+import type { RunState } from './run-state';
+
+/** The innermost run and the OTel context of the innermost alm span (run or task). */
+export interface Scope {
+  readonly run: RunState | undefined;
+  readonly otelContext: Context;
+}
+
+export class Runtime {
+  /**
+   * alm-otel keeps its own async scope instead of relying on the global OTel context manager, so runs,
+   * budgets and nesting hold even when no provider or context manager is registered at all.
+   */
+  readonly storage = new AsyncLocalStorage<Scope>();
+  readonly enforcing: boolean;
+
+  constructor(
+    readonly envelope: Envelope,
+    readonly tracer: Tracer,
+    readonly policy: ToolPolicy,
+    readonly events: EventPipeline,
+    readonly report: ErrorReporter,
+  ) {
+    this.enforcing = policy.mode === 'enforce';
+  }
+
+  /**
+   * Parent for a new span: the active OTel context when it holds a span (so user spans in between
+   * nest correctly), else the innermost alm span (when no context manager propagates the active one).
+   */
+  parentContext(scope: Scope | undefined): Context {
+    const active = context.active();
+    return scope === undefined || trace.getSpan(active) !== undefined ? active : scope.otelContext;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Tool policy decisions, in the reference SDK's order and words: the per-run budget first, then the
+ * deny list, then the allow list, then the default.
+ */
+import type { PolicyConfig } from '../config/schema';
+import { compilePatterns } from './glob';
+
+export interface PolicyDecision {
+  readonly allow: boolean;
+  readonly reason: string;
+}
+
+/** Anything that carries a run's budget count. */
+export interface Budget {
+  toolCallsUsed: number;
+}
+
+const ALLOWED: PolicyDecision = Object.freeze({ allow: true, reason: 'allowed' });
+
+export class ToolPolicy {
+  readonly mode: PolicyConfig['mode'];
+  private readonly maxCalls: number | undefined;
+  private readonly isDenied: (name: string) => boolean;
+  private readonly isAllowed: (name: string) => boolean;
+  private readonly hasAllowList: boolean;
+  private readonly defaultAllow: boolean;
+
+  constructor(config: PolicyConfig) {
+    this.mode = config.mode;
+    this.maxCalls = config.maxToolCallsPerRun;
+    this.isDenied = compilePatterns(config.deniedTools);
+    this.isAllowed = compilePatterns(config.allowedTools);
+    this.hasAllowList = config.allowedTools.length > 0;
+    this.defaultAllow = config.defaultAllow;
+  }
+
+  /** The part of a decision that depends on the tool's name alone; computed once per wrapped tool. */
+  ruleFor(toolName: string): PolicyDecision {
+    if (this.isDenied(toolName)) return { allow: false, reason: `Tool '${toolName}' is in denied_tools list` };
+    if (this.hasAllowList) {
+      return this.isAllowed(toolName)
+        ? ALLOWED
+        : { allow: false, reason: `Tool '${toolName}' is not in allowed_tools list` };
+    }
+    return this.defaultAllow
+      ? ALLOWED
+      : { allow: false, reason: 'default_allow is False and no allowed_tools specified' };
+  }
+
+  /**
+   * The decision for one call. When the call will run (allowed, or not blocked because the policy only
+   * monitors or cannot block), its run's allowance is taken right here, synchronously, so concurrent
+   * calls can never overrun the budget.
+   */
+  decide(rule: PolicyDecision, run: Budget | undefined, blocking: boolean): PolicyDecision {
+    if (run === undefined) return rule;
+    let decision = rule;
+    if (this.maxCalls !== undefined && run.toolCallsUsed >= this.maxCalls) {
+      decision = { allow: false, reason: `Budget exceeded: ${run.toolCallsUsed}/${this.maxCalls} tool calls` };
+    }
+    if (decision.allow || !blocking) run.toolCallsUsed++;
+    return decision;
+  }
+}

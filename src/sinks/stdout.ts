@@ -1,0 +1,22 @@
+/** Writes each batch as JSON lines to stdout, in one write per batch. */
+import type { EventSink } from '../events/pipeline';
+import type { ALMEvent } from '../events/schema';
+import type { ErrorReporter } from '../report';
+
+export class StdoutSink implements EventSink {
+  constructor(
+    report: ErrorReporter,
+    private readonly stream: NodeJS.WritableStream = process.stdout,
+  ) {
+    // An unhandled 'error' on stdout (EPIPE when piped into `head`) would crash the process.
+    if (stream.listenerCount('error') === 0) stream.on('error', report);
+  }
+
+  write(events: ALMEvent[]): Promise<void> {
+    let text = '';
+    for (const event of events) text += JSON.stringify(event) + '\n';
+    return new Promise((resolve, reject) => {
+      this.stream.write(text, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+}
