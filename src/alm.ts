@@ -60,7 +60,7 @@ export class ALM {
       ? config.tracerProvider.getTracer(TRACER_NAME, SDK_VERSION)
       : trace.getTracer(TRACER_NAME, SDK_VERSION);
     const events = new EventPipeline(envelope, createSink(config.events, report), config.events, report);
-    this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report);
+    this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report, config.captureToolContent);
     this.agentId = config.agentId;
     this.env = config.env;
     this.spanProcessors = Object.freeze([new PolicySpanProcessor(this.rt)]);

@@ -74,6 +74,11 @@ export const ALMConfigSchema = z.strictObject({
   policyVersion: z.string().min(1).optional(),
   policy: PolicyConfigSchema.default(PolicyConfigSchema.parse({})),
   events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
+  /**
+   * Also put the (redacted) tool arguments and results on tool spans as gen_ai.tool.call.arguments /
+   * gen_ai.tool.call.result. Opt-in, as the GenAI conventions make them; ALM events always carry them.
+   */
+  captureToolContent: z.boolean().default(false),
   /** Receives delivery and instrumentation problems. Default: a rate-limited one-line warning on stderr. */
   onError: z.custom<(error: Error) => void>(isFunction, 'must be a function').optional(),
   /** Tracer provider to use instead of the global one registered with @opentelemetry/api. */

@@ -91,8 +91,7 @@ class Walker {
         if (o instanceof Map) return this.entries(o.entries(), o.size, depth);
         const toJSON = (o as { toJSON?: unknown }).toJSON;
         if (typeof toJSON === 'function') return this.value(toJSON.call(o), depth + 1);
-        const keys = Object.keys(o);
-        return this.entries(ownEntries(o, keys), keys.length, depth);
+        return this.properties(o as Record<string, unknown>, depth);
       } finally {
         this.ancestors.pop();
       }
@@ -137,6 +136,34 @@ class Walker {
     return out;
   }
 
+  /** Own enumerable string keys of an object; a getter that throws yields `[Unreadable]`. */
+  private properties(o: Record<string, unknown>, depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const keys = Object.keys(o);
+    this.budget -= 2;
+    for (let i = 0; i < keys.length; i++) {
+      if (i === MAX_ITEMS || this.budget <= 0) {
+        out['...'] = `(${keys.length - i} more keys)`;
+        break;
+      }
+      const key = truncateString(keys[i]!);
+      this.budget -= key.length + 4;
+      if (isSensitiveKey(key)) {
+        out[key] = REDACTED;
+        continue;
+      }
+      let item: unknown;
+      try {
+        item = o[keys[i]!];
+      } catch {
+        item = '[Unreadable]';
+      }
+      const captured = this.value(item, depth + 1);
+      if (captured !== undefined) out[key] = captured;
+    }
+    return out;
+  }
+
   private error(e: Error, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {
       type: this.value(errorTypeName(e), depth),
@@ -145,19 +172,6 @@ class Walker {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' || typeof code === 'number') out.code = String(code);
     return out;
-  }
-}
-
-/** Own enumerable string-keyed properties, each read guarded: a throwing getter yields `[Unreadable]`. */
-function* ownEntries(o: object, keys: readonly string[]): Iterable<[string, unknown]> {
-  for (const key of keys) {
-    let v: unknown;
-    try {
-      v = (o as Record<string, unknown>)[key];
-    } catch {
-      v = '[Unreadable]';
-    }
-    yield [key, v];
   }
 }
 

@@ -11,7 +11,7 @@ import { parseOrThrow, withEnvironment } from '../config/load';
 import { createErrorReporter } from '../report';
 import { createSink } from '../sinks';
 import { EventPipeline, Phase } from './pipeline';
-import { opKind, recordFromSpan } from './record';
+import { recordFromSpan } from './record';
 
 const ExporterConfigSchema = ALMConfigSchema.pick({
   agentId: true,
@@ -49,7 +49,8 @@ export class ALMEventExporter implements SpanExporter {
   export(spans: ReadableSpan[], resultCallback: (result: { code: 0 | 1; error?: Error }) => void): void {
     try {
       for (const span of spans) {
-        if (opKind(span.attributes) !== undefined) this.pipeline.enqueue(recordFromSpan(span), Phase.Both);
+        const record = recordFromSpan(span);
+        if (record !== undefined) this.pipeline.enqueue(record, Phase.Both);
       }
       resultCallback({ code: SUCCESS });
     } catch (error) {

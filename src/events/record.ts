@@ -1,44 +1,85 @@
 /**
- * OpRecord: the span data the event translator reads. alm-otel builds one for each run, task, tool
- * call and handoff it instruments (whether or not the OTel span is sampled), and `recordFromSpan`
- * builds one from any finished OTel span, so both paths share one translation to events.
+ * Records: the span data the event translator reads. alm-otel fills one for each run, task, tool call
+ * and handoff it instruments (sampled or not: the span and its record are written together), and
+ * `recordFromSpan` reads one back from any finished OTel span, so both paths share one translation.
  */
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import * as sc from '../semconv';
-import { toStructuredError } from './errors';
+import { toStructuredError, type StructuredError } from './errors';
+import type { RunSummary } from './schema';
 
-export interface OpRecord {
-  /** Span attributes by semconv key. Structured values (arguments, result, context) are plain data here, JSON text on spans. */
-  readonly attributes: Record<string, unknown>;
+export type ToolStatus = 'success' | 'denied' | 'error';
+
+interface RecordBase {
   /** Epoch milliseconds (fractional). */
   startTime: number;
   /** Epoch milliseconds; 0 while the operation is still going. */
   endTime: number;
   traceId: string | null;
   spanId: string | null;
+  runId: string | null;
 }
 
-export type OpKind = 'run' | 'task' | 'tool' | 'handoff';
+export interface RunRecord extends RecordBase {
+  readonly kind: 'run';
+  purpose: string | undefined;
+  success: boolean;
+  summary: RunSummary | undefined;
+  error: StructuredError | undefined;
+}
 
-export function opKind(attributes: Record<string, unknown>): OpKind | undefined {
-  const operation = attributes[sc.ATTR_GEN_AI_OPERATION_NAME];
+export interface TaskRecord extends RecordBase {
+  readonly kind: 'task';
+  taskId: string;
+  taskType: string | undefined;
+  description: string | undefined;
+  success: boolean;
+  error: StructuredError | undefined;
+}
+
+export interface ToolRecord extends RecordBase {
+  readonly kind: 'tool';
+  toolName: string;
+  toolCallId: string;
+  /** Captured arguments: a plain object (one options argument) or the list of arguments. */
+  args: unknown;
+  attempt: number;
+  retries: number;
+  /** Undefined for a foreign tool span no policy processor saw. */
+  decision: 'allow' | 'deny' | undefined;
+  reason: string | undefined;
+  policyMs: number;
+  status: ToolStatus;
+  toolMs: number;
+  result: unknown;
+  error: StructuredError | undefined;
+}
+
+export interface HandoffRecord extends RecordBase {
+  readonly kind: 'handoff';
+  fromAgentId: string;
+  toAgentId: string;
+  reason: string | undefined;
+  context: unknown;
+}
+
+export type OpRecord = RunRecord | TaskRecord | ToolRecord | HandoffRecord;
+export type OpKind = OpRecord['kind'];
+
+type Attrs = ReadableSpan['attributes'];
+
+export function opKind(a: Attrs): OpKind | undefined {
+  const operation = a[sc.ATTR_GEN_AI_OPERATION_NAME];
   if (operation === sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL) return 'tool';
   // Another library's invoke_agent span is not an ALM run; ours always carry the run id.
   if (operation === sc.GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT) {
-    return attributes[sc.ATTR_ALM_RUN_ID] !== undefined ? 'run' : undefined;
+    return a[sc.ATTR_ALM_RUN_ID] !== undefined ? 'run' : undefined;
   }
-  if (attributes[sc.ATTR_ALM_TASK_ID] !== undefined) return 'task';
-  if (attributes[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID] !== undefined) return 'handoff';
+  if (a[sc.ATTR_ALM_TASK_ID] !== undefined) return 'task';
+  if (a[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID] !== undefined) return 'handoff';
   return undefined;
 }
-
-/** Attributes that hold JSON text on a span and plain data in a record. */
-export const STRUCTURED_ATTRIBUTES = [
-  sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
-  sc.ATTR_GEN_AI_TOOL_CALL_RESULT,
-  sc.ATTR_ALM_HANDOFF_CONTEXT,
-] as const;
 
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
 const INVALID_SPAN_ID = '0000000000000000';
@@ -53,44 +94,126 @@ function hrTimeToMs(t: readonly [number, number]): number {
   return t[0] * 1e3 + t[1] / 1e6;
 }
 
-function parseJson(text: string): unknown {
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/** JSON text on a span back to data; text that is not JSON stays as it is. */
+function structured(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
   try {
-    return JSON.parse(text);
+    return JSON.parse(v);
   } catch {
-    return text;
+    return v;
   }
 }
 
-/** A record of what a span said when it started: attributes (structured ones parsed), start time, ids. */
-export function startRecordFromSpan(span: Pick<ReadableSpan, 'attributes' | 'startTime' | 'spanContext'>): OpRecord {
-  const attributes: Record<string, unknown> = { ...span.attributes };
-  for (const key of STRUCTURED_ATTRIBUTES) {
-    const value = attributes[key];
-    if (typeof value === 'string') attributes[key] = parseJson(value);
-  }
-  const [traceId, spanId] = spanIds(span);
-  return { attributes, startTime: hrTimeToMs(span.startTime), endTime: 0, traceId, spanId };
+function errorFromSpan(span: ReadableSpan, defaultSource: StructuredError['source']): StructuredError | undefined {
+  const a = span.attributes;
+  const failed = span.status.code === SpanStatusCode.ERROR;
+  const type = a[sc.ATTR_ERROR_TYPE];
+  if (!failed && type === undefined) return undefined;
+  const message = String(a[sc.ATTR_ALM_ERROR_MESSAGE] ?? span.status.message ?? '');
+  const error = toStructuredError({ name: typeof type === 'string' ? type : 'Error', message }, defaultSource);
+  const source = a[sc.ATTR_ALM_ERROR_SOURCE];
+  if (source === 'tool' || source === 'policy' || source === 'agent' || source === 'system') error.source = source;
+  const retryable = a[sc.ATTR_ALM_ERROR_RETRYABLE];
+  if (typeof retryable === 'boolean') error.retryable = retryable;
+  const code = a[sc.ATTR_ALM_ERROR_CODE];
+  if (code !== undefined) error.code = String(code);
+  return error;
+}
+
+function summaryFromSpan(a: Attrs): RunSummary {
+  return {
+    tool_calls: {
+      total: num(a[sc.ATTR_ALM_RUN_TOOL_CALLS_TOTAL]),
+      allowed: num(a[sc.ATTR_ALM_RUN_TOOL_CALLS_ALLOWED]),
+      denied: num(a[sc.ATTR_ALM_RUN_TOOL_CALLS_DENIED]),
+      error: num(a[sc.ATTR_ALM_RUN_TOOL_CALLS_ERROR]),
+      retried: num(a[sc.ATTR_ALM_RUN_TOOL_CALLS_RETRIED]),
+    },
+    latencies: {
+      avg_tool_ms: num(a[sc.ATTR_ALM_RUN_LATENCY_AVG_TOOL_MS]),
+      avg_policy_ms: num(a[sc.ATTR_ALM_RUN_LATENCY_AVG_POLICY_MS]),
+      total_run_ms: num(a[sc.ATTR_ALM_RUN_LATENCY_TOTAL_MS]),
+    },
+    tasks: { completed: num(a[sc.ATTR_ALM_RUN_TASKS_COMPLETED]), failed: num(a[sc.ATTR_ALM_RUN_TASKS_FAILED]) },
+    handoffs: num(a[sc.ATTR_ALM_RUN_HANDOFFS]),
+  };
 }
 
 /**
- * A record from a finished OTel span (ours, or another instrumentation's execute_tool span).
- * Outcome fields a foreign span lacks are derived from its status and duration.
+ * A record from an OTel span: an alm-otel span, or another instrumentation's execute_tool span.
+ * The inverse of what src/instrument writes; outcome fields a foreign span lacks come from its status
+ * and duration. A span that has not ended yields a record of its start.
  */
-export function recordFromSpan(span: ReadableSpan): OpRecord {
-  const rec = startRecordFromSpan(span);
-  const a = rec.attributes;
-  rec.endTime = hrTimeToMs(span.endTime);
+export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
+  const a = span.attributes;
+  const kind = opKind(a);
+  if (kind === undefined) return undefined;
+  const [traceId, spanId] = spanIds(span);
+  const startTime = hrTimeToMs(span.startTime);
+  const ended = span.ended;
+  const endTime = ended ? hrTimeToMs(span.endTime) : 0;
+  const base = { startTime, endTime, traceId, spanId, runId: str(a[sc.ATTR_ALM_RUN_ID]) ?? null };
   const failed = span.status.code === SpanStatusCode.ERROR;
-  if (failed && a[sc.ATTR_ERROR_TYPE] === undefined) {
-    const error = toStructuredError({ name: 'Error', message: span.status.message ?? '' }, 'tool');
-    a[sc.ATTR_ERROR_TYPE] = error.type;
-    a[sc.ATTR_ALM_ERROR_RETRYABLE] = error.retryable;
+  switch (kind) {
+    case 'run':
+      return {
+        kind,
+        ...base,
+        purpose: str(a[sc.ATTR_ALM_RUN_PURPOSE]),
+        success: a[sc.ATTR_ALM_RUN_SUCCESS] !== false && !failed,
+        summary: ended ? summaryFromSpan(a) : undefined,
+        error: errorFromSpan(span, 'agent'),
+      };
+    case 'task':
+      return {
+        kind,
+        ...base,
+        taskId: String(a[sc.ATTR_ALM_TASK_ID]),
+        taskType: str(a[sc.ATTR_ALM_TASK_TYPE]),
+        description: str(a[sc.ATTR_ALM_TASK_DESCRIPTION]),
+        success: a[sc.ATTR_ALM_TASK_SUCCESS] !== false && !failed,
+        error: errorFromSpan(span, 'agent'),
+      };
+    case 'tool': {
+      const decision = a[sc.ATTR_ALM_POLICY_DECISION];
+      const status = a[sc.ATTR_ALM_TOOL_STATUS];
+      const attempt = num(a[sc.ATTR_ALM_TOOL_ATTEMPT]);
+      return {
+        kind,
+        ...base,
+        toolName: str(a[sc.ATTR_GEN_AI_TOOL_NAME]) ?? 'unknown',
+        // Foreign tool spans may carry no call id; their span id is stable across start and end.
+        toolCallId: str(a[sc.ATTR_GEN_AI_TOOL_CALL_ID]) ?? spanId ?? 'unknown',
+        args: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS]),
+        attempt: attempt >= 1 ? attempt : 1,
+        retries: num(a[sc.ATTR_ALM_TOOL_RETRIES]),
+        decision: decision === 'allow' || decision === 'deny' ? decision : undefined,
+        reason: str(a[sc.ATTR_ALM_POLICY_REASON]),
+        policyMs: num(a[sc.ATTR_ALM_POLICY_LATENCY_MS]),
+        status:
+          status === 'success' || status === 'denied' || status === 'error' ? status : failed ? 'error' : 'success',
+        // The span's duration when it does not say: policy time is part of it only for foreign spans.
+        toolMs: status === 'denied' ? 0 : num(a[sc.ATTR_ALM_TOOL_LATENCY_MS]) || Math.max(0, endTime - startTime),
+        result: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_RESULT]),
+        error: errorFromSpan(span, status === 'denied' ? 'policy' : 'tool'),
+      };
+    }
+    case 'handoff':
+      return {
+        kind,
+        ...base,
+        fromAgentId: str(a[sc.ATTR_GEN_AI_AGENT_ID]) ?? 'unknown',
+        toAgentId: String(a[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID]),
+        reason: str(a[sc.ATTR_ALM_HANDOFF_REASON]),
+        context: structured(a[sc.ATTR_ALM_HANDOFF_CONTEXT]),
+      };
   }
-  if (failed && a[sc.ATTR_ALM_ERROR_MESSAGE] === undefined) a[sc.ATTR_ALM_ERROR_MESSAGE] = span.status.message ?? '';
-  if (opKind(a) === 'tool') {
-    if (a[sc.ATTR_ALM_TOOL_STATUS] === undefined) a[sc.ATTR_ALM_TOOL_STATUS] = failed ? 'error' : 'success';
-    if (a[sc.ATTR_ALM_TOOL_LATENCY_MS] === undefined)
-      a[sc.ATTR_ALM_TOOL_LATENCY_MS] = Math.max(0, rec.endTime - rec.startTime);
-  }
-  return rec;
 }

@@ -1,6 +1,8 @@
 /** `alm.handoff`: a hand-over to another agent, as a zero-length span and a handoff event. */
-import { captureValue } from '../events/capture';
+import type { Context } from '@opentelemetry/api';
+import { captureValue, safeJson } from '../events/capture';
 import { Phase } from '../events/pipeline';
+import type { HandoffRecord } from '../events/record';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { Operation } from './operation';
@@ -13,20 +15,41 @@ export interface HandoffOptions {
   context?: Record<string, unknown>;
 }
 
+class HandoffOperation extends Operation implements HandoffRecord {
+  readonly kind = 'handoff';
+  readonly fromAgentId: string;
+  readonly toAgentId: string;
+  readonly reason: string | undefined;
+  readonly context: unknown;
+
+  constructor(rt: Runtime, runId: string | null, options: HandoffOptions, parent: Context, time: number) {
+    const context = options.context === undefined ? undefined : captureValue(options.context);
+    super(
+      rt,
+      `handoff ${options.toAgentId}`,
+      {
+        [sc.ATTR_GEN_AI_AGENT_ID]: rt.envelope.agentId,
+        [sc.ATTR_ALM_HANDOFF_TO_AGENT_ID]: options.toAgentId,
+        [sc.ATTR_ALM_RUN_ID]: runId ?? undefined,
+        [sc.ATTR_ALM_HANDOFF_REASON]: options.reason || undefined,
+        [sc.ATTR_ALM_HANDOFF_CONTEXT]: context === undefined ? undefined : safeJson(context),
+      },
+      parent,
+      time,
+      runId,
+    );
+    this.fromAgentId = rt.envelope.agentId;
+    this.toAgentId = options.toAgentId;
+    this.reason = options.reason || undefined;
+    this.context = context;
+    this.endSpan(time);
+  }
+}
+
 export function recordHandoff(rt: Runtime, options: HandoffOptions): void {
-  const time = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
-  const attributes: Record<string, string | number | boolean> = {
-    [sc.ATTR_GEN_AI_AGENT_ID]: rt.envelope.agentId,
-    [sc.ATTR_ALM_HANDOFF_TO_AGENT_ID]: options.toAgentId,
-  };
-  if (run !== undefined) attributes[sc.ATTR_ALM_RUN_ID] = run.runId;
-  if (options.reason) attributes[sc.ATTR_ALM_HANDOFF_REASON] = options.reason;
-
-  const op = new Operation(rt, `handoff ${options.toAgentId}`, attributes, rt.parentContext(scope), time);
-  if (options.context !== undefined) op.setStructured(sc.ATTR_ALM_HANDOFF_CONTEXT, captureValue(options.context));
-  op.end(time);
+  const op = new HandoffOperation(rt, run?.runId ?? null, options, rt.parentContext(scope), now());
   if (run !== undefined) run.handoffs++;
-  rt.events.enqueue(op.record, Phase.Start);
+  rt.events.enqueue(op, Phase.Start);
 }

@@ -1,36 +1,42 @@
 /**
- * One instrumented operation: an OTel span and its OpRecord, kept in step. The record is what the
- * event stream is built from, so it is complete even when the span is not sampled; the span gets
- * the same attributes only when it is recording.
+ * One instrumented operation: an OTel span and the record the event stream is built from, written
+ * together. Subclasses (one per kind) are the records themselves, with a fixed shape, so the hot path
+ * allocates little. The record is complete even when the span is not sampled; the span gets
+ * attributes only when it is recording.
  */
 import {
   INVALID_SPAN_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
+  type AttributeValue,
   type Attributes,
   type Context,
   type Span,
 } from '@opentelemetry/api';
-import { safeJson } from '../events/capture';
 import type { StructuredError } from '../events/errors';
-import { spanIds, type OpRecord } from '../events/record';
+import { spanIds } from '../events/record';
 import * as sc from '../semconv';
 import type { Runtime } from './runtime';
 
-export class Operation {
-  readonly span: Span;
-  readonly record: OpRecord;
+export abstract class Operation {
+  /** The span, until the operation ends (the record outlives it in the event queue). */
+  protected span: Span | undefined;
   /** The parent context with this operation's span set: the context its body runs in. */
-  readonly context: Context;
+  readonly otelContext: Context;
+  readonly traceId: string | null;
+  readonly spanId: string | null;
+  endTime = 0;
   private readonly recording: boolean;
 
-  constructor(
+  protected constructor(
     rt: Runtime,
     name: string,
-    attributes: Record<string, string | number | boolean>,
+    /** Attributes at start (the SDK copies what it keeps; undefined values are skipped). */
+    attributes: Attributes,
     parent: Context,
-    startTime: number,
+    readonly startTime: number,
+    readonly runId: string | null,
   ) {
     let span: Span;
     try {
@@ -42,52 +48,44 @@ export class Operation {
     }
     this.span = span;
     this.recording = span.isRecording();
-    const [traceId, spanId] = spanIds(span);
-    this.record = { attributes, startTime, endTime: 0, traceId, spanId };
-    this.context = trace.setSpan(parent, span);
+    [this.traceId, this.spanId] = spanIds(span);
+    this.otelContext = trace.setSpan(parent, span);
   }
 
-  set(key: string, value: string | number | boolean): void {
-    this.record.attributes[key] = value;
-    if (this.recording) this.span.setAttribute(key, value);
+  protected setSpanAttribute(key: string, value: AttributeValue): void {
+    if (this.recording) this.span?.setAttribute(key, value);
   }
 
-  setAll(attributes: Attributes): void {
-    Object.assign(this.record.attributes, attributes);
-    if (this.recording) this.span.setAttributes(attributes);
+  protected setSpanAttributes(attributes: Attributes): void {
+    if (this.recording) this.span?.setAttributes(attributes);
   }
 
-  /** A structured value: plain data in the record, JSON text on the span (SDK 2.x drops object attributes). */
-  setStructured(key: string, value: unknown): void {
-    this.record.attributes[key] = value;
-    if (this.recording) this.span.setAttribute(key, safeJson(value));
+  protected addSpanEvent(name: string, attributes: Attributes): void {
+    if (this.recording) this.span?.addEvent(name, attributes);
   }
 
-  addEvent(name: string, attributes: Attributes): void {
-    if (this.recording) this.span.addEvent(name, attributes);
-  }
-
-  /** Mark the operation failed: structured error attributes, span status ERROR, and the exception. */
-  fail(error: StructuredError, thrown: unknown): void {
-    const attributes: Attributes = {
+  /** Span status ERROR, error.type and the alm.error.* attributes, and the exception. */
+  protected markSpanFailed(error: StructuredError, thrown: unknown): void {
+    const span = this.span;
+    if (!this.recording || span === undefined) return;
+    span.setAttributes({
       [sc.ATTR_ERROR_TYPE]: error.type,
       [sc.ATTR_ALM_ERROR_MESSAGE]: error.message,
       [sc.ATTR_ALM_ERROR_SOURCE]: error.source,
       [sc.ATTR_ALM_ERROR_RETRYABLE]: error.retryable,
-    };
-    if (error.code !== undefined) attributes[sc.ATTR_ALM_ERROR_CODE] = error.code;
-    this.setAll(attributes);
-    if (!this.recording) return;
-    this.span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      [sc.ATTR_ALM_ERROR_CODE]: error.code,
+    });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
     try {
-      this.span.recordException(thrown instanceof Error ? thrown : { name: error.type, message: error.message });
+      span.recordException(thrown instanceof Error ? thrown : { name: error.type, message: error.message });
     } catch {
-      this.span.recordException({ name: error.type, message: error.message });
+      span.recordException({ name: error.type, message: error.message });
     }
   }
 
-  end(endTime: number): void {
-    this.record.endTime = endTime;
-    this.span.end();
+  protected endSpan(endTime: number): void {
+    this.endTime = endTime;
+    this.span?.end();
+    this.span = undefined;
   }
 }

@@ -1,7 +1,7 @@
 /** Per-run state: the tool-call budget and the counters behind the run.end summary. */
+import type { ToolStatus } from '../events/record';
+import type { RunSummary } from '../events/schema';
 import * as sc from '../semconv';
-
-export type ToolStatus = 'success' | 'denied' | 'error';
 
 export class RunState {
   /** Calls that ran (or will run) in this run: the budget's count. */
@@ -36,20 +36,34 @@ export class RunState {
     }
   }
 
-  summaryAttributes(totalRunMs: number): Record<string, number> {
+  summary(totalRunMs: number): RunSummary {
     return {
-      [sc.ATTR_ALM_RUN_TOOL_CALLS_TOTAL]: this.total,
-      [sc.ATTR_ALM_RUN_TOOL_CALLS_ALLOWED]: this.allowed,
-      [sc.ATTR_ALM_RUN_TOOL_CALLS_DENIED]: this.denied,
-      [sc.ATTR_ALM_RUN_TOOL_CALLS_ERROR]: this.errors,
       // alm-otel does not retry tool calls (as the reference, whose retry loop is disabled).
-      [sc.ATTR_ALM_RUN_TOOL_CALLS_RETRIED]: 0,
-      [sc.ATTR_ALM_RUN_LATENCY_AVG_TOOL_MS]: this.toolMsCount > 0 ? this.toolMsSum / this.toolMsCount : 0,
-      [sc.ATTR_ALM_RUN_LATENCY_AVG_POLICY_MS]: this.policyMsCount > 0 ? this.policyMsSum / this.policyMsCount : 0,
-      [sc.ATTR_ALM_RUN_LATENCY_TOTAL_MS]: totalRunMs,
-      [sc.ATTR_ALM_RUN_TASKS_COMPLETED]: this.tasksCompleted,
-      [sc.ATTR_ALM_RUN_TASKS_FAILED]: this.tasksFailed,
-      [sc.ATTR_ALM_RUN_HANDOFFS]: this.handoffs,
+      tool_calls: { total: this.total, allowed: this.allowed, denied: this.denied, error: this.errors, retried: 0 },
+      latencies: {
+        avg_tool_ms: this.toolMsCount > 0 ? this.toolMsSum / this.toolMsCount : 0,
+        avg_policy_ms: this.policyMsCount > 0 ? this.policyMsSum / this.policyMsCount : 0,
+        total_run_ms: totalRunMs,
+      },
+      tasks: { completed: this.tasksCompleted, failed: this.tasksFailed },
+      handoffs: this.handoffs,
     };
   }
+}
+
+/** The summary as flat span attributes (recordFromSpan reads them back). */
+export function summaryAttributes(s: RunSummary): Record<string, number> {
+  return {
+    [sc.ATTR_ALM_RUN_TOOL_CALLS_TOTAL]: s.tool_calls.total,
+    [sc.ATTR_ALM_RUN_TOOL_CALLS_ALLOWED]: s.tool_calls.allowed,
+    [sc.ATTR_ALM_RUN_TOOL_CALLS_DENIED]: s.tool_calls.denied,
+    [sc.ATTR_ALM_RUN_TOOL_CALLS_ERROR]: s.tool_calls.error,
+    [sc.ATTR_ALM_RUN_TOOL_CALLS_RETRIED]: s.tool_calls.retried,
+    [sc.ATTR_ALM_RUN_LATENCY_AVG_TOOL_MS]: s.latencies.avg_tool_ms,
+    [sc.ATTR_ALM_RUN_LATENCY_AVG_POLICY_MS]: s.latencies.avg_policy_ms,
+    [sc.ATTR_ALM_RUN_LATENCY_TOTAL_MS]: s.latencies.total_run_ms,
+    [sc.ATTR_ALM_RUN_TASKS_COMPLETED]: s.tasks.completed,
+    [sc.ATTR_ALM_RUN_TASKS_FAILED]: s.tasks.failed,
+    [sc.ATTR_ALM_RUN_HANDOFFS]: s.handoffs,
+  };
 }

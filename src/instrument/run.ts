@@ -1,12 +1,14 @@
 /** `alm.run`: an agent run as an invoke_agent span, run.start/run.end events, and a fresh budget. */
 import { randomUUID } from 'node:crypto';
-import { context } from '@opentelemetry/api';
-import { toStructuredError } from '../events/errors';
+import { context, type Attributes, type Context } from '@opentelemetry/api';
+import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
+import type { RunRecord } from '../events/record';
+import type { RunSummary } from '../events/schema';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { Operation } from './operation';
-import { RunState } from './run-state';
+import { RunState, summaryAttributes } from './run-state';
 import type { Runtime, Scope } from './runtime';
 import { observe, type Settled } from './settle';
 
@@ -28,41 +30,62 @@ export function runInScope<T>(rt: Runtime, scope: Scope, invoke: () => T, done: 
   return observe(() => rt.storage.run(scope, () => context.with(scope.otelContext, invoke)), done);
 }
 
+class RunOperation extends Operation implements RunRecord {
+  readonly kind = 'run';
+  success = true;
+  summary: RunSummary | undefined = undefined;
+  error: StructuredError | undefined = undefined;
+
+  constructor(
+    rt: Runtime,
+    readonly state: RunState,
+    readonly purpose: string | undefined,
+    parent: Context,
+    startTime: number,
+  ) {
+    const env = rt.envelope;
+    const attributes: Attributes = {
+      [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
+      [sc.ATTR_GEN_AI_AGENT_ID]: env.agentId,
+      [sc.ATTR_GEN_AI_AGENT_NAME]: env.agentId,
+      [sc.ATTR_GEN_AI_AGENT_VERSION]: env.agentVersion ?? undefined,
+      [sc.ATTR_ALM_RUN_ID]: state.runId,
+      [sc.ATTR_ALM_ENV]: env.env,
+      [sc.ATTR_ALM_POLICY_VERSION]: env.policyVersion ?? undefined,
+      [sc.ATTR_ALM_RUN_PURPOSE]: purpose || undefined,
+    };
+    super(rt, `invoke_agent ${env.agentId}`, attributes, parent, startTime, state.runId);
+  }
+
+  finish(rt: Runtime, failed: boolean, outcome: unknown): void {
+    try {
+      const endTime = now();
+      this.summary = this.state.summary(endTime - this.startTime);
+      this.success = !failed;
+      this.setSpanAttributes(summaryAttributes(this.summary));
+      this.setSpanAttribute(sc.ATTR_ALM_RUN_SUCCESS, !failed);
+      if (failed) {
+        this.error = toStructuredError(outcome, 'agent');
+        this.markSpanFailed(this.error, outcome);
+      }
+      this.endSpan(endTime);
+      rt.events.enqueue(this, Phase.End);
+    } catch (error) {
+      rt.report(error);
+    }
+  }
+}
+
 export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandle) => T): T {
   const startTime = now();
-  const parent = rt.parentContext(rt.storage.getStore());
   const state = new RunState(randomUUID());
-  const env = rt.envelope;
-  const attributes: Record<string, string | number | boolean> = {
-    [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
-    [sc.ATTR_GEN_AI_AGENT_ID]: env.agentId,
-    [sc.ATTR_GEN_AI_AGENT_NAME]: env.agentId,
-    [sc.ATTR_ALM_RUN_ID]: state.runId,
-    [sc.ATTR_ALM_ENV]: env.env,
-  };
-  if (env.agentVersion !== null) attributes[sc.ATTR_GEN_AI_AGENT_VERSION] = env.agentVersion;
-  if (env.policyVersion !== null) attributes[sc.ATTR_ALM_POLICY_VERSION] = env.policyVersion;
-  if (options.purpose) attributes[sc.ATTR_ALM_RUN_PURPOSE] = options.purpose;
-
-  const op = new Operation(rt, `invoke_agent ${env.agentId}`, attributes, parent, startTime);
-  rt.events.enqueue(op.record, Phase.Start);
-  const handle: RunHandle = { runId: state.runId, traceId: op.record.traceId, spanId: op.record.spanId };
-
+  const op = new RunOperation(rt, state, options.purpose, rt.parentContext(rt.storage.getStore()), startTime);
+  rt.events.enqueue(op, Phase.Start);
+  const handle: RunHandle = { runId: state.runId, traceId: op.traceId, spanId: op.spanId };
   return runInScope(
     rt,
-    { run: state, otelContext: op.context },
+    { run: state, otelContext: op.otelContext },
     () => fn(handle),
-    (failed, outcome) => {
-      try {
-        const endTime = now();
-        op.setAll(state.summaryAttributes(endTime - startTime));
-        op.set(sc.ATTR_ALM_RUN_SUCCESS, !failed);
-        if (failed) op.fail(toStructuredError(outcome, 'agent'), outcome);
-        op.end(endTime);
-        rt.events.enqueue(op.record, Phase.End);
-      } catch (error) {
-        rt.report(error);
-      }
-    },
+    (failed, outcome) => op.finish(rt, failed, outcome),
   );
 }

@@ -27,6 +27,8 @@ export class Runtime {
     readonly policy: ToolPolicy,
     readonly events: EventPipeline,
     readonly report: ErrorReporter,
+    /** Tool arguments and results on spans too (they are always in the events). */
+    readonly captureToolContent: boolean,
   ) {
     this.enforcing = policy.mode === 'enforce';
   }

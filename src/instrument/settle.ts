@@ -2,7 +2,7 @@
 
 export type Settled = (failed: boolean, valueOrError: unknown) => void;
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   try {
     return (
       value !== null &&

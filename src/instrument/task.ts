@@ -1,11 +1,14 @@
 /** `alm.task`: a unit of work inside a run, as a span and task.start/task.end events. */
 import { randomUUID } from 'node:crypto';
-import { toStructuredError } from '../events/errors';
+import type { Context } from '@opentelemetry/api';
+import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
+import type { TaskRecord } from '../events/record';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { Operation } from './operation';
 import { runInScope } from './run';
+import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
 
 export interface TaskOptions {
@@ -21,43 +24,68 @@ export interface TaskHandle {
   readonly runId: string | null;
 }
 
+class TaskOperation extends Operation implements TaskRecord {
+  readonly kind = 'task';
+  readonly taskType: string | undefined;
+  readonly description: string | undefined;
+  success = true;
+  error: StructuredError | undefined = undefined;
+
+  constructor(
+    rt: Runtime,
+    readonly taskId: string,
+    readonly run: RunState | undefined,
+    options: TaskOptions,
+    parent: Context,
+    startTime: number,
+  ) {
+    super(
+      rt,
+      options.type ? `task ${options.type}` : 'task',
+      {
+        [sc.ATTR_ALM_TASK_ID]: taskId,
+        [sc.ATTR_ALM_RUN_ID]: run?.runId,
+        [sc.ATTR_ALM_TASK_TYPE]: options.type || undefined,
+        [sc.ATTR_ALM_TASK_DESCRIPTION]: options.description || undefined,
+      },
+      parent,
+      startTime,
+      run?.runId ?? null,
+    );
+    this.taskType = options.type || undefined;
+    this.description = options.description || undefined;
+  }
+
+  finish(rt: Runtime, failed: boolean, outcome: unknown): void {
+    try {
+      this.success = !failed;
+      this.setSpanAttribute(sc.ATTR_ALM_TASK_SUCCESS, !failed);
+      if (failed) {
+        this.error = toStructuredError(outcome, 'agent');
+        this.markSpanFailed(this.error, outcome);
+      }
+      this.endSpan(now());
+      if (this.run !== undefined) {
+        if (failed) this.run.tasksFailed++;
+        else this.run.tasksCompleted++;
+      }
+      rt.events.enqueue(this, Phase.End);
+    } catch (error) {
+      rt.report(error);
+    }
+  }
+}
+
 export function startTask<T>(rt: Runtime, options: TaskOptions, fn: (task: TaskHandle) => T): T {
-  const startTime = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
-  const taskId = randomUUID();
-  const attributes: Record<string, string | number | boolean> = { [sc.ATTR_ALM_TASK_ID]: taskId };
-  if (run !== undefined) attributes[sc.ATTR_ALM_RUN_ID] = run.runId;
-  if (options.type) attributes[sc.ATTR_ALM_TASK_TYPE] = options.type;
-  if (options.description) attributes[sc.ATTR_ALM_TASK_DESCRIPTION] = options.description;
-
-  const op = new Operation(
-    rt,
-    options.type ? `task ${options.type}` : 'task',
-    attributes,
-    rt.parentContext(scope),
-    startTime,
-  );
-  rt.events.enqueue(op.record, Phase.Start);
-  const handle: TaskHandle = { taskId, runId: run?.runId ?? null };
-
+  const op = new TaskOperation(rt, randomUUID(), run, options, rt.parentContext(scope), now());
+  rt.events.enqueue(op, Phase.Start);
+  const handle: TaskHandle = { taskId: op.taskId, runId: op.runId };
   return runInScope(
     rt,
-    { run, otelContext: op.context },
+    { run, otelContext: op.otelContext },
     () => fn(handle),
-    (failed, outcome) => {
-      try {
-        op.set(sc.ATTR_ALM_TASK_SUCCESS, !failed);
-        if (failed) op.fail(toStructuredError(outcome, 'agent'), outcome);
-        op.end(now());
-        if (run !== undefined) {
-          if (failed) run.tasksFailed++;
-          else run.tasksCompleted++;
-        }
-        rt.events.enqueue(op.record, Phase.End);
-      } catch (error) {
-        rt.report(error);
-      }
-    },
+    (failed, outcome) => op.finish(rt, failed, outcome),
   );
 }

@@ -1,24 +1,46 @@
 /**
  * `alm.tool`: the hot path. One call decides policy, opens an execute_tool span, queues its record,
  * runs the tool (or refuses to), and closes the span. No I/O, no event building, no validation here:
- * events are built from the record later, off the agent's path.
+ * events are built from the record later, off the agent's path (see bench/ for what it costs).
  */
 import { randomUUID } from 'node:crypto';
-import { context } from '@opentelemetry/api';
+import { context, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
-import { captureArguments, captureValue } from '../events/capture';
+import { captureArguments, captureValue, safeJson } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { PolicyDecision } from '../policy/rules';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { Operation } from './operation';
+import type { ToolRecord, ToolStatus } from '../events/record';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
-import { observe } from './settle';
+import { isThenable } from './settle';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFunction = (...args: any[]) => any;
+
+// Hoisted once: reading constants off another module's exports object on every call is measurably slower.
+const {
+  ATTR_GEN_AI_OPERATION_NAME: OPERATION,
+  ATTR_GEN_AI_TOOL_NAME: TOOL_NAME,
+  ATTR_GEN_AI_TOOL_CALL_ID: CALL_ID,
+  ATTR_GEN_AI_TOOL_TYPE: TOOL_TYPE,
+  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS: ARGUMENTS,
+  ATTR_GEN_AI_TOOL_CALL_RESULT: RESULT,
+  ATTR_ALM_RUN_ID: RUN_ID,
+  ATTR_ALM_POLICY_DECISION: DECISION,
+  ATTR_ALM_POLICY_REASON: REASON,
+  ATTR_ALM_POLICY_VIOLATION: VIOLATION,
+  ATTR_ALM_TOOL_STATUS: STATUS,
+  EVENT_POLICY_DECISION,
+} = sc;
+const EXECUTE_TOOL = sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
+const FUNCTION = sc.GEN_AI_TOOL_TYPE_VALUE_FUNCTION;
+const ALLOW_EVENT: Attributes = Object.freeze({ [DECISION]: 'allow' });
+
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 
 interface ToolDefinition {
   readonly name: string;
@@ -29,8 +51,6 @@ interface ToolDefinition {
   readonly isAsync: boolean;
   readonly fn: AnyFunction;
 }
-
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 
 export function wrapTool<F extends AnyFunction>(rt: Runtime, name: string, fn: F): F {
   const tool: ToolDefinition = {
@@ -48,41 +68,113 @@ export function wrapTool<F extends AnyFunction>(rt: Runtime, name: string, fn: F
   return wrapped as F;
 }
 
+/** One call: its span and its event record, in one fixed-shape object. */
+class ToolCall extends Operation implements ToolRecord {
+  readonly kind = 'tool';
+  readonly attempt = 1;
+  readonly retries = 0;
+  readonly toolName: string;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: string;
+  args: unknown;
+  status: ToolStatus = 'success';
+  toolMs = 0;
+  result: unknown = undefined;
+  error: StructuredError | undefined = undefined;
+
+  constructor(
+    rt: Runtime,
+    tool: ToolDefinition,
+    readonly toolCallId: string,
+    readonly run: RunState | undefined,
+    decision: PolicyDecision,
+    blocked: boolean,
+    readonly policyMs: number,
+    parent: Context,
+    startTime: number,
+  ) {
+    // Only what identifies the call and its decision goes on the span at start (undefined values are
+    // skipped); latencies, and content unless captureToolContent, stay in the record.
+    super(
+      rt,
+      tool.spanName,
+      {
+        [OPERATION]: EXECUTE_TOOL,
+        [TOOL_NAME]: tool.name,
+        [CALL_ID]: toolCallId,
+        [TOOL_TYPE]: FUNCTION,
+        [RUN_ID]: run?.runId,
+        [DECISION]: decision.allow ? 'allow' : 'deny',
+        [REASON]: decision.allow ? undefined : decision.reason,
+        [VIOLATION]: decision.allow || blocked ? undefined : true,
+      },
+      parent,
+      startTime,
+      run?.runId ?? null,
+    );
+    this.toolName = tool.name;
+    this.decision = decision.allow ? 'allow' : 'deny';
+    this.reason = decision.reason;
+    this.addSpanEvent(
+      EVENT_POLICY_DECISION,
+      decision.allow ? ALLOW_EVENT : { [DECISION]: 'deny', [REASON]: decision.reason },
+    );
+  }
+
+  captureArguments(rt: Runtime, args: unknown[]): void {
+    this.args = captureArguments(args);
+    if (rt.captureToolContent) this.setSpanAttribute(ARGUMENTS, safeJson(this.args));
+  }
+
+  /** `toolStart` is when the body began; undefined when it never ran (denied). */
+  finish(
+    rt: Runtime,
+    status: ToolStatus,
+    toolStart: number | undefined,
+    error: StructuredError | undefined,
+    outcome: unknown,
+  ): void {
+    try {
+      const endTime = now();
+      const toolMs = toolStart === undefined ? 0 : endTime - toolStart;
+      this.run?.recordToolCall(this.decision === 'allow', status, toolMs, this.policyMs);
+      this.status = status;
+      this.toolMs = toolMs;
+      this.setSpanAttribute(STATUS, status);
+      if (error !== undefined) {
+        this.error = error;
+        this.markSpanFailed(error, outcome);
+      } else if (outcome !== undefined && outcome !== null) {
+        this.result = captureValue(outcome);
+        if (rt.captureToolContent) this.setSpanAttribute(RESULT, safeJson(this.result));
+      }
+      this.endSpan(endTime);
+      rt.events.enqueue(this, Phase.End);
+    } catch (failure) {
+      rt.report(failure);
+    }
+  }
+}
+
 function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknown[]): unknown {
   const startTime = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
   const decision = rt.policy.decide(tool.rule, run, rt.enforcing);
-  const policyMs = now() - startTime;
+  const toolStart = now();
+  const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
   const toolCallId = randomUUID();
 
-  let op: Operation | undefined;
+  let call: ToolCall | undefined;
   try {
-    const attributes: Record<string, string | number | boolean> = {
-      [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
-      [sc.ATTR_GEN_AI_TOOL_NAME]: tool.name,
-      [sc.ATTR_GEN_AI_TOOL_CALL_ID]: toolCallId,
-      [sc.ATTR_GEN_AI_TOOL_TYPE]: sc.GEN_AI_TOOL_TYPE_VALUE_FUNCTION,
-      [sc.ATTR_ALM_POLICY_DECISION]: decision.allow ? 'allow' : 'deny',
-      [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
-      [sc.ATTR_ALM_POLICY_LATENCY_MS]: policyMs,
-      [sc.ATTR_ALM_TOOL_ATTEMPT]: 1,
-      [sc.ATTR_ALM_TOOL_RETRIES]: 0,
-    };
-    if (run !== undefined) attributes[sc.ATTR_ALM_RUN_ID] = run.runId;
-    if (!decision.allow && !blocked) attributes[sc.ATTR_ALM_POLICY_VIOLATION] = true;
-    op = new Operation(rt, tool.spanName, attributes, rt.parentContext(scope), startTime);
-    op.setStructured(sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, captureArguments(args));
-    op.addEvent(sc.EVENT_POLICY_DECISION, {
-      [sc.ATTR_ALM_POLICY_DECISION]: decision.allow ? 'allow' : 'deny',
-      [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
-    });
-    rt.events.enqueue(op.record, Phase.Start);
+    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, rt.parentContext(scope), startTime);
+    call.captureArguments(rt, args);
+    rt.events.enqueue(call, Phase.Start);
   } catch (error) {
     // Instrumentation failed; the policy decision above still stands.
     rt.report(error);
-    op = undefined;
+    call = undefined;
   }
 
   if (blocked) {
@@ -94,43 +186,33 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
       source: 'policy',
       retryable: false,
     };
-    finish(rt, op, run, decision, policyMs, 'denied', 0, error, denied);
+    if (call !== undefined) call.finish(rt, 'denied', undefined, error, denied);
+    else run?.recordToolCall(false, 'denied', 0, policyMs);
     if (tool.isAsync) return Promise.reject(denied);
     throw denied;
   }
+  if (call === undefined) return tool.fn.apply(self, args);
 
-  const toolStart = now();
-  const body =
-    op === undefined ? () => tool.fn.apply(self, args) : () => context.with(op!.context, tool.fn, self, ...args);
-  return observe(body, (failed, outcome) => {
-    const toolMs = now() - toolStart;
-    if (failed) finish(rt, op, run, decision, policyMs, 'error', toolMs, toStructuredError(outcome, 'tool'), outcome);
-    else finish(rt, op, run, decision, policyMs, 'success', toolMs, undefined, outcome);
-  });
-}
-
-function finish(
-  rt: Runtime,
-  op: Operation | undefined,
-  run: RunState | undefined,
-  decision: PolicyDecision,
-  policyMs: number,
-  status: 'success' | 'denied' | 'error',
-  toolMs: number,
-  error: StructuredError | undefined,
-  outcome: unknown,
-): void {
+  let result: unknown;
   try {
-    run?.recordToolCall(decision.allow, status, toolMs, policyMs);
-    if (op === undefined) return;
-    op.set(sc.ATTR_ALM_TOOL_STATUS, status);
-    op.set(sc.ATTR_ALM_TOOL_LATENCY_MS, toolMs);
-    if (error !== undefined) op.fail(error, outcome);
-    else if (outcome !== undefined && outcome !== null)
-      op.setStructured(sc.ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(outcome));
-    op.end(now());
-    rt.events.enqueue(op.record, Phase.End);
-  } catch (failure) {
-    rt.report(failure);
+    result = context.with(call.otelContext, tool.fn, self, ...args);
+  } catch (thrown) {
+    call.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool'), thrown);
+    throw thrown;
   }
+  if (!isThenable(result)) {
+    call.finish(rt, 'success', toolStart, undefined, result);
+    return result;
+  }
+  const settled = call;
+  return result.then(
+    (value) => {
+      settled.finish(rt, 'success', toolStart, undefined, value);
+      return value;
+    },
+    (thrown: unknown) => {
+      settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool'), thrown);
+      throw thrown;
+    },
+  );
 }

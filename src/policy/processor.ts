@@ -9,9 +9,9 @@
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { Phase } from '../events/pipeline';
-import { recordFromSpan, startRecordFromSpan } from '../events/record';
+import { recordFromSpan } from '../events/record';
 import { now } from '../instrument/clock';
-import type { RunState, ToolStatus } from '../instrument/run-state';
+import type { RunState } from '../instrument/run-state';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
 
@@ -51,7 +51,8 @@ export class PolicySpanProcessor implements SpanProcessor {
         [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
       });
       this.calls.set(span, { run, allowed: decision.allow, policyMs });
-      this.rt.events.enqueue(startRecordFromSpan(span), Phase.Start);
+      const record = recordFromSpan(span);
+      if (record !== undefined) this.rt.events.enqueue(record, Phase.Start);
     } catch (error) {
       this.rt.report(error);
     }
@@ -63,13 +64,8 @@ export class PolicySpanProcessor implements SpanProcessor {
     this.calls.delete(span);
     try {
       const record = recordFromSpan(span);
-      const a = record.attributes;
-      call.run?.recordToolCall(
-        call.allowed,
-        a[sc.ATTR_ALM_TOOL_STATUS] as ToolStatus,
-        a[sc.ATTR_ALM_TOOL_LATENCY_MS] as number,
-        call.policyMs,
-      );
+      if (record?.kind !== 'tool') return;
+      call.run?.recordToolCall(call.allowed, record.status, record.toolMs, call.policyMs);
       this.rt.events.enqueue(record, Phase.End);
     } catch (error) {
       this.rt.report(error);
