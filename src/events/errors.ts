@@ -86,6 +86,11 @@ function messageOf(thrown: unknown): string {
   }
 }
 
+/** A structured error from a type name and message alone (what a span's status and attributes keep). */
+export function describeError(type: string, message: string, source: ErrorSource): StructuredError {
+  return { type, message, source, retryable: isRetryable(type, message, undefined) };
+}
+
 /** Describe a thrown value. Non-Error values keep their JS type as `type` (`string`, `null`, `Object`, ...). */
 export function toStructuredError(thrown: unknown, source: ErrorSource): StructuredError {
   const isObject = thrown !== null && typeof thrown === 'object';

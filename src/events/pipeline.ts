@@ -31,7 +31,7 @@ export interface PipelineStats {
   delivered: number;
   /** Events the sink failed to take. */
   failed: number;
-  /** Records that arrived after shutdown. */
+  /** Events that arrived after shutdown. */
   dropped: number;
 }
 
@@ -69,7 +69,9 @@ export class EventPipeline {
   enqueue(record: OpRecord, phase: Phase): void {
     if (this.sink === null) return;
     if (this.closed) {
-      this.counts.dropped++;
+      const events: ALMEvent[] = [];
+      this.appendEvents(record, phase, events);
+      this.counts.dropped += events.length;
       return;
     }
     this.records.push(record);
@@ -109,6 +111,11 @@ export class EventPipeline {
     }
   }
 
+  private appendEvents(record: OpRecord, phase: Phase, out: ALMEvent[]): void {
+    if (phase & Phase.Start) startEvents(record, this.envelope, out);
+    if (phase & Phase.End) endEvents(record, this.envelope, out);
+  }
+
   private translate(): ALMEvent[] {
     const records = this.records;
     const phases = this.phases;
@@ -117,8 +124,7 @@ export class EventPipeline {
     const events: ALMEvent[] = [];
     for (let i = 0; i < records.length; i++) {
       try {
-        if (phases[i]! & Phase.Start) startEvents(records[i]!, this.envelope, events);
-        if (phases[i]! & Phase.End) endEvents(records[i]!, this.envelope, events);
+        this.appendEvents(records[i]!, phases[i]!, events);
       } catch (error) {
         this.report(error);
       }

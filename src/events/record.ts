@@ -6,7 +6,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import * as sc from '../semconv';
-import { toStructuredError, type StructuredError } from './errors';
+import { describeError, type StructuredError } from './errors';
 import type { RunSummary } from './schema';
 
 export type ToolStatus = 'success' | 'denied' | 'error';
@@ -118,7 +118,7 @@ function errorFromSpan(span: ReadableSpan, defaultSource: StructuredError['sourc
   const type = a[sc.ATTR_ERROR_TYPE];
   if (!failed && type === undefined) return undefined;
   const message = String(a[sc.ATTR_ALM_ERROR_MESSAGE] ?? span.status.message ?? '');
-  const error = toStructuredError({ name: typeof type === 'string' ? type : 'Error', message }, defaultSource);
+  const error = describeError(typeof type === 'string' ? type : 'Error', message, defaultSource);
   const source = a[sc.ATTR_ALM_ERROR_SOURCE];
   if (source === 'tool' || source === 'policy' || source === 'agent' || source === 'system') error.source = source;
   const retryable = a[sc.ATTR_ALM_ERROR_RETRYABLE];

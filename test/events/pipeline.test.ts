@@ -1,0 +1,76 @@
+/** Delivery cadence: start events arrive while the run is still going; batches respect batchSize. */
+import { ALM, type ALMEvent } from '../../src';
+import { createHarness, sleep, validated, type Harness } from '../helpers/harness';
+
+describe('event pipeline', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it('delivers start events within flushIntervalMs while the run is still going', async () => {
+    h = createHarness({ alm: { events: { sink: (b) => void h.events.push(...b), flushIntervalMs: 50 } } });
+    const search = h.alm.tool('search', async () => {
+      await sleep(400);
+      return 'late';
+    });
+    let seenDuringRun: string[] = [];
+    await h.alm.run(async () => {
+      const pending = h.alm.task({ type: 'long' }, () => search());
+      // Wait for the sink rather than a fixed time, up to well past the interval.
+      for (let i = 0; i < 60 && h.events.length < 4; i++) await sleep(10);
+      seenDuringRun = h.events.map((e) => e.event_type);
+      await pending;
+    });
+    expect(seenDuringRun).toEqual(['run.start', 'task.start', 'tool.request', 'policy.decision']);
+    const all = await h.flushEvents();
+    expect(all.map((e) => e.event_type).slice(4)).toEqual(['tool.response', 'task.end', 'run.end']);
+  });
+
+  it('never hands the sink more than batchSize events at once, and loses none', async () => {
+    const batches: number[] = [];
+    const events: ALMEvent[] = [];
+    const alm = new ALM({
+      agentId: 'batcher',
+      events: {
+        sink: (batch) => {
+          batches.push(batch.length);
+          events.push(...batch);
+        },
+        batchSize: 7,
+        flushIntervalMs: 10_000,
+      },
+    });
+    const t = alm.tool('t', () => 1);
+    alm.run(() => {
+      for (let i = 0; i < 20; i++) t();
+    });
+    // A full batch is delivered without waiting for the (long) interval.
+    for (let i = 0; i < 100 && events.length < 7; i++) await sleep(5);
+    expect(events.length).toBeGreaterThanOrEqual(7);
+    await alm.shutdown();
+    expect(Math.max(...batches)).toBeLessThanOrEqual(7);
+    expect(validated(events)).toHaveLength(2 + 20 * 3);
+    expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
+    expect(alm.stats()).toEqual({ emitted: 62, delivered: 62, failed: 0, dropped: 0 });
+  });
+
+  it('after shutdown, tools still run and are policed; their events are counted as dropped', async () => {
+    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1 } } });
+    await h.alm.shutdown();
+    const t = h.alm.tool('t', () => 'ok');
+    expect(() =>
+      h.alm.run(() => {
+        t();
+        t();
+      }),
+    ).toThrow('Budget exceeded');
+    expect(h.alm.stats().dropped).toBe(8);
+  });
+
+  it("sink 'none' produces nothing and costs nothing", async () => {
+    const alm = new ALM({ agentId: 'quiet', events: { sink: 'none' } });
+    const t = alm.tool('t', () => 2);
+    expect(alm.run(() => t())).toBe(2);
+    await alm.shutdown();
+    expect(alm.stats()).toEqual({ emitted: 0, delivered: 0, failed: 0, dropped: 0 });
+  });
+});
