@@ -47,7 +47,7 @@ export class ALM {
   readonly env: string;
   private readonly rt: Runtime;
 
-  constructor(options: ALMOptions) {
+  constructor(options: ALMOptions = {}) {
     const config = loadConfig(options);
     const report = createErrorReporter(config.onError);
     const envelope = {

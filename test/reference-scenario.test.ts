@@ -13,7 +13,15 @@ import { sleep, validated } from './helpers/harness';
 const FIXTURE = join(__dirname, 'fixtures/reference/toy-agent.r3fresh-1.0.0.jsonl');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const MEASURED = new Set(['latency_ms', 'policy_latency_ms', 'tool_latency_ms', 'total_latency_ms', 'avg_tool_ms', 'avg_policy_ms', 'total_run_ms']);
+const MEASURED = new Set([
+  'latency_ms',
+  'policy_latency_ms',
+  'tool_latency_ms',
+  'total_latency_ms',
+  'avg_tool_ms',
+  'avg_policy_ms',
+  'total_run_ms',
+]);
 
 /** Replace ids by stable placeholders and measured values by their kind; keep key order. */
 function normalize(events: Record<string, unknown>[]): string[] {

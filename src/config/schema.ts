@@ -90,7 +90,8 @@ export const ALMConfigSchema = z.strictObject({
     .optional(),
 });
 
-export type ALMOptions = z.input<typeof ALMConfigSchema>;
+/** Options for `new ALM(...)`. agentId may come from ALM_AGENT_ID instead. */
+export type ALMOptions = Omit<z.input<typeof ALMConfigSchema>, 'agentId'> & { agentId?: string };
 export type ALMConfig = z.output<typeof ALMConfigSchema>;
 export type PolicyConfig = z.output<typeof PolicyConfigSchema>;
 export type EventsConfig = z.output<typeof EventsConfigSchema>;

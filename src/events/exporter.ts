@@ -22,7 +22,8 @@ const ExporterConfigSchema = ALMConfigSchema.pick({
   onError: true,
 });
 
-export type ALMEventExporterOptions = z.input<typeof ExporterConfigSchema>;
+/** Options for `new ALMEventExporter(...)`: the event envelope, the sink, and onError. */
+export type ALMEventExporterOptions = Omit<z.input<typeof ExporterConfigSchema>, 'agentId'> & { agentId?: string };
 
 const SUCCESS = 0;
 const FAILED = 1;
@@ -30,7 +31,7 @@ const FAILED = 1;
 export class ALMEventExporter implements SpanExporter {
   private readonly pipeline: EventPipeline;
 
-  constructor(options: ALMEventExporterOptions) {
+  constructor(options: ALMEventExporterOptions = {}) {
     const config = parseOrThrow(ExporterConfigSchema, withEnvironment(options));
     const report = createErrorReporter(config.onError);
     this.pipeline = new EventPipeline(

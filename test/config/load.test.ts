@@ -20,7 +20,9 @@ describe('configuration', () => {
     delete process.env.ALM_AGENT_ID;
     const error = configError({ events: { sink: 'none' } });
     expect(error.issues).toEqual(['agentId: required: pass agentId or set ALM_AGENT_ID']);
-    expect(error.message).toBe('Invalid alm-otel configuration:\n  - agentId: required: pass agentId or set ALM_AGENT_ID');
+    expect(error.message).toBe(
+      'Invalid alm-otel configuration:\n  - agentId: required: pass agentId or set ALM_AGENT_ID',
+    );
   });
 
   it('lists every bad field in one readable line each, without a stack trace in the message', () => {
@@ -45,7 +47,7 @@ describe('configuration', () => {
 
   it('rejects a fractional budget and an unknown nested key', () => {
     const error = configError({ agentId: 'a', policy: { maxToolCallsPerRun: 1.5, defaultalow: false } });
-    expect(error.issues.sort()).toEqual([
+    expect([...error.issues].sort()).toEqual([
       "policy.defaultalow: unknown option (did you mean 'defaultAllow'?)",
       'policy.maxToolCallsPerRun: must be a whole number of tool calls',
     ]);

@@ -12,7 +12,8 @@ function comparable(events: ALMEvent[]): unknown[] {
     .map((e) => {
       const { event_id: _id, timestamp: _ts, ...rest } = e;
       const metadata = { ...(rest.metadata as Record<string, unknown>) };
-      for (const key of ['latency_ms', 'policy_latency_ms', 'tool_latency_ms', 'total_latency_ms']) delete metadata[key];
+      for (const key of ['latency_ms', 'policy_latency_ms', 'tool_latency_ms', 'total_latency_ms'])
+        delete metadata[key];
       if (metadata.summary) metadata.summary = { ...(metadata.summary as object), latencies: '(measured)' };
       return { ...rest, metadata };
     })

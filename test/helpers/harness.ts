@@ -96,7 +96,10 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   };
 }
 
-export function ofType<T extends ALMEvent['event_type']>(events: ALMEvent[], type: T): Extract<ALMEvent, { event_type: T }>[] {
+export function ofType<T extends ALMEvent['event_type']>(
+  events: ALMEvent[],
+  type: T,
+): Extract<ALMEvent, { event_type: T }>[] {
   return events.filter((e): e is Extract<ALMEvent, { event_type: T }> => e.event_type === type);
 }
 

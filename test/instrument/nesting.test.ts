@@ -152,7 +152,11 @@ describe('concurrency', () => {
     for (const r of rejected) expect(r.reason).toBeInstanceOf(ToolDeniedError);
     const events = await h.flushEvents();
     expect(ofType(events, 'tool.response').filter((e) => e.metadata.status === 'success')).toHaveLength(3);
-    expect(ofType(events, 'run.end')[0]!.metadata.summary.tool_calls).toMatchObject({ total: 10, allowed: 3, denied: 7 });
+    expect(ofType(events, 'run.end')[0]!.metadata.summary.tool_calls).toMatchObject({
+      total: 10,
+      allowed: 3,
+      denied: 7,
+    });
   });
 
   it('concurrent runs never share a budget or a run id', async () => {
@@ -176,7 +180,11 @@ describe('concurrency', () => {
     for (const runId of runIds) {
       const own = events.filter((e) => e.run_id === runId);
       expect(ofType(own, 'tool.request')).toHaveLength(3);
-      expect(ofType(own, 'tool.response').map((e) => e.metadata.status).sort()).toEqual(['denied', 'success', 'success']);
+      expect(
+        ofType(own, 'tool.response')
+          .map((e) => e.metadata.status)
+          .sort(),
+      ).toEqual(['denied', 'success', 'success']);
       // Every tool span of the run carries its run id and sits in its trace.
       const runSpan = h.spans().find((s) => s.attributes['alm.run.id'] === runId && s.name.startsWith('invoke_agent'))!;
       const toolSpans = h.spans().filter((s) => s.name === 'execute_tool work' && s.attributes['alm.run.id'] === runId);

@@ -47,7 +47,11 @@ describe('without any OpenTelemetry setup', () => {
 
   it('tools outside any run are allowed by rules alone and carry a null run_id', async () => {
     const events: ALMEvent[] = [];
-    const alm = new ALM({ agentId: 'a', policy: { maxToolCallsPerRun: 0 }, events: { sink: (b) => void events.push(...b) } });
+    const alm = new ALM({
+      agentId: 'a',
+      policy: { maxToolCallsPerRun: 0 },
+      events: { sink: (b) => void events.push(...b) },
+    });
     const t = alm.tool('t', () => 42);
     expect(t()).toBe(42); // no run, so no per-run budget
     await alm.shutdown();

@@ -57,7 +57,10 @@ describe('sampling', () => {
   });
 
   it('at 1% sampling, 100% of 50 runs emit their full event stream', async () => {
-    h = createHarness({ sampler: new TraceIdRatioBasedSampler(0.01), alm: { policy: { maxToolCallsPerRun: 2, deniedTools: ['drop_*'] } } });
+    h = createHarness({
+      sampler: new TraceIdRatioBasedSampler(0.01),
+      alm: { policy: { maxToolCallsPerRun: 2, deniedTools: ['drop_*'] } },
+    });
     for (let i = 0; i < 50; i++) await agent(h);
     const events = await h.flushEvents();
     expect(ofType(events, 'run.end')).toHaveLength(50);

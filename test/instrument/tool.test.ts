@@ -125,7 +125,13 @@ describe('alm.tool', () => {
     });
     const requests = ofType(await h.flushEvents(), 'tool.request').map((e) => e.metadata.args);
     expect(requests).toEqual([
-      { inputs: { query: 'otel', auth: { password: '***REDACTED***', token: '***REDACTED***' }, apiKey: '***REDACTED***' } },
+      {
+        inputs: {
+          query: 'otel',
+          auth: { password: '***REDACTED***', token: '***REDACTED***' },
+          apiKey: '***REDACTED***',
+        },
+      },
       { args: ['a', 1, { secret: '***REDACTED***' }] },
       { args: [] },
     ]);
@@ -171,7 +177,10 @@ describe('alm.tool', () => {
       () => 1,
       Symbol('s'),
       Buffer.alloc(1024 * 1024),
-      new Map<unknown, unknown>([['password', 'x'], [{ k: 1 }, 'v']]),
+      new Map<unknown, unknown>([
+        ['password', 'x'],
+        [{ k: 1 }, 'v'],
+      ]),
       new Set([1, 2]),
       new Date(0),
       new TypeError('bad'),

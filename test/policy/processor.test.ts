@@ -38,7 +38,9 @@ describe('PolicySpanProcessor and foreign tool spans', () => {
       expect(() => own()).toThrow('Budget exceeded: 2/2 tool calls');
       foreignToolCall(h, 'weather', true);
     });
-    const [weather, shell, failedWeather] = h.spans().filter((s) => s.name.startsWith('execute_tool ') && s.name !== 'execute_tool own');
+    const [weather, shell, failedWeather] = h
+      .spans()
+      .filter((s) => s.name.startsWith('execute_tool ') && s.name !== 'execute_tool own');
     expect(weather!.attributes).toMatchObject({ 'alm.policy.decision': 'allow', 'alm.policy.reason': 'allowed' });
     expect(weather!.attributes['alm.policy.violation']).toBeUndefined();
     expect(shell!.attributes).toMatchObject({
