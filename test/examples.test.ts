@@ -1,0 +1,111 @@
+/**
+ * The examples run as a user runs them (tsx, child processes). The NodeSDK example exports OTLP/HTTP
+ * to a real HTTP receiver on 127.0.0.1, which checks what arrives.
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ALMEvent } from '../src';
+import { ofType, validated } from './helpers/harness';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+async function example(
+  file: string,
+  env: Record<string, string> = {},
+): Promise<{ events: ALMEvent[]; stderr: string }> {
+  const { stdout, stderr } = await run(TSX, [join(ROOT, 'examples', file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+  const events = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as ALMEvent);
+  return { events: validated(events), stderr };
+}
+
+function checkToyRun(events: ALMEvent[]): void {
+  expect(events[0]!.event_type).toBe('run.start');
+  expect(events.at(-1)!.event_type).toBe('run.end');
+  const responses = ofType(events, 'tool.response');
+  expect(responses.find((e) => e.metadata.tool_name === 'dangerous_tool')!.metadata.status).toBe('denied');
+  expect(responses.find((e) => e.metadata.tool_name === 'flaky_tool')!.metadata.error).toMatchObject({
+    type: 'ConnectionError',
+    retryable: true,
+  });
+  expect(ofType(events, 'policy.decision').at(-1)!.metadata.reason).toBe('Budget exceeded: 8/8 tool calls');
+  expect(ofType(events, 'handoff')).toHaveLength(1);
+  expect(ofType(events, 'task.end').map((e) => e.metadata.success)).toEqual([true, true, true, true]);
+  expect(ofType(events, 'run.end')[0]!.metadata.summary).toMatchObject({
+    tool_calls: { total: 10, allowed: 8, denied: 2, error: 1, retried: 0 },
+    tasks: { completed: 4, failed: 0 },
+    handoffs: 1,
+  });
+}
+
+describe('examples', () => {
+  it('toy-agent prints the whole event stream as JSON lines', async () => {
+    const { events, stderr } = await example('toy-agent.ts');
+    checkToyRun(events);
+    expect(stderr).toContain('Budget stop after 5 more calls');
+    for (const e of events) expect([e.trace_id, e.span_id]).toEqual([null, null]); // no OTel set up
+  }, 60_000);
+
+  describe('existing-otel-setup', () => {
+    let server: Server;
+    const bodies: unknown[] = [];
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk) => (body += chunk));
+        req.on('end', () => {
+          if (req.url === '/v1/traces') bodies.push(JSON.parse(body));
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+    it('exports the spans over OTLP to the endpoint and prints the events', async () => {
+      const { port } = server.address() as AddressInfo;
+      const { events } = await example('existing-otel-setup.ts', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_SERVICE_NAME: 'toy-agent-under-test',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=ci',
+      });
+      checkToyRun(events);
+
+      type Attr = { key: string; value: Record<string, unknown> };
+      type OtlpSpan = { name: string; traceId: string; spanId: string; parentSpanId?: string; attributes: Attr[] };
+      type Body = { resourceSpans: { resource: { attributes: Attr[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
+      const resourceSpans = (bodies as Body[]).flatMap((b) => b.resourceSpans);
+      const resource = Object.fromEntries(
+        resourceSpans[0]!.resource.attributes.map((a) => [a.key, Object.values(a.value)[0]]),
+      );
+      expect(resource).toMatchObject({ 'service.name': 'toy-agent-under-test', 'deployment.environment.name': 'ci' });
+      const spans = resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+      const attr = (s: OtlpSpan, key: string) => {
+        const found = s.attributes.find((a) => a.key === key);
+        return found === undefined ? undefined : Object.values(found.value)[0];
+      };
+      const runSpan = spans.find((s) => s.name === 'invoke_agent toy-agent-1')!;
+      expect(attr(runSpan, 'alm.run.id')).toBe(events[0]!.run_id);
+      const denied = spans.find((s) => s.name === 'execute_tool dangerous_tool')!;
+      expect(attr(denied, 'alm.policy.decision')).toBe('deny');
+      expect(attr(denied, 'alm.tool.status')).toBe('denied');
+      // Every event names a span that was exported.
+      const exported = new Set(spans.map((s) => s.spanId));
+      for (const e of events) {
+        expect(e.trace_id).toBe(runSpan.traceId);
+        expect(exported.has(e.span_id!)).toBe(true);
+      }
+    }, 60_000);
+  });
+});
