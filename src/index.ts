@@ -17,5 +17,4 @@ export {
 export type { HandoffOptions } from './instrument/handoff';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';
-export { PolicySpanProcessor } from './policy/processor';
 export { SCHEMA_VERSION, SDK_VERSION } from './version';

@@ -66,11 +66,42 @@ describe('event pipeline', () => {
     expect(h.alm.stats().dropped).toBe(8);
   });
 
-  it("sink 'none' produces nothing and costs nothing", async () => {
+  it("sink 'none' produces no events", async () => {
     const alm = new ALM({ agentId: 'quiet', events: { sink: 'none' } });
     const t = alm.tool('t', () => 2);
     expect(alm.run(() => t())).toBe(2);
     await alm.shutdown();
     expect(alm.stats()).toEqual({ emitted: 0, delivered: 0, failed: 0, dropped: 0 });
   });
+});
+
+describe('at process exit', () => {
+  it('delivers what is queued without shutdown(), and warns once on stderr by default', async () => {
+    const { execFile } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const root = join(__dirname, '..', '..');
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(
+        join(root, 'node_modules', '.bin', 'tsx'),
+        [join(root, 'test', 'fixtures', 'scripts', 'exit-without-shutdown.ts')],
+        { cwd: root, timeout: 30_000 },
+        (error, out, err) => (error ? reject(error) : resolve({ stdout: out, stderr: err })),
+      ),
+    );
+    const events = validated(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as ALMEvent),
+    );
+    expect(events.map((e) => e.event_type)).toEqual([
+      'run.start',
+      'tool.request',
+      'policy.decision',
+      'tool.response',
+      'run.end',
+    ]);
+    const warnings = stderr.split('\n').filter((line) => line.startsWith('alm-otel: '));
+    expect(warnings).toEqual(['alm-otel: event sink failed for 1 events: ingest unreachable']);
+  }, 30_000);
 });
