@@ -89,6 +89,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     },
     async close() {
       await alm.shutdown();
+      validated(events); // every event any test saw, checked against the exported schema
       await provider.shutdown();
       trace.disable();
       context.disable();
