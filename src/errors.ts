@@ -26,16 +26,39 @@ export class ALMConfigError extends Error {
   }
 }
 
-/** Events could not be delivered to the sink; passed to `onError`, never thrown into the agent. */
+export interface DeliveryErrorOptions {
+  /** HTTP status of the answer, when there was one. */
+  status?: number;
+  /** Whether sending the same batch again may succeed (network errors, timeouts, 408, 429, 5xx). */
+  retryable?: boolean;
+  /** The receiver's Retry-After, in milliseconds. */
+  retryAfterMs?: number;
+  /** The receiver refused the batch as too large (413): smaller batches may pass. */
+  tooLarge?: boolean;
+  cause?: unknown;
+}
+
+/**
+ * Events could not be delivered; passed to `onError`, never thrown into the agent. Sinks throw it to
+ * tell delivery whether to retry. Its message never contains the API key.
+ */
 export class ALMDeliveryError extends Error {
   override readonly name = 'ALMDeliveryError';
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly tooLarge: boolean;
 
   constructor(
     message: string,
     /** How many events this failure concerns. */
     readonly eventCount: number,
-    options?: { cause?: unknown },
+    options: DeliveryErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = options.status;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.tooLarge = options.tooLarge ?? false;
   }
 }

@@ -32,24 +32,40 @@ export const PolicyConfigSchema = z.strictObject({
   mode: z.enum(['enforce', 'monitor']).default('enforce'),
 });
 
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
 export const EventsConfigSchema = z
   .strictObject({
-    /** Where events go: 'stdout' (JSON lines), 'http', 'none', or a function receiving each batch. */
+    /** Where events go: 'stdout' (JSON lines), 'http', 'file' (JSON lines appended to `path`), 'none', or a function receiving each batch. */
     sink: z
-      .union([z.enum(['stdout', 'http', 'none']), z.custom<EventSinkFunction>(isFunction)], {
-        error: "must be 'stdout', 'http', 'none' or a function",
+      .union([z.enum(['stdout', 'http', 'file', 'none']), z.custom<EventSinkFunction>(isFunction)], {
+        error: "must be 'stdout', 'http', 'file', 'none' or a function",
       })
       .default('stdout'),
     /** Base URL of the ingest API for the http sink (events go to `{endpoint}/v1/events`); or ALM_ENDPOINT. */
     endpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
     /** Sent as `Authorization: Bearer <apiKey>` by the http sink; or ALM_API_KEY. */
     apiKey: z.string().min(1).optional(),
+    /** Allow sending the API key over plain http:// to a host that is not loopback. */
+    allowInsecure: z.boolean().default(false),
+    /** File the file sink appends to. */
+    path: z.string().min(1, 'must not be empty').default('alm-events.jsonl'),
     /** Events per delivered batch. */
     batchSize: z.number().int().min(1).max(10_000).default(50),
     /** Longest time an event waits before delivery starts. */
     flushIntervalMs: z.number().int().min(1).default(1000),
     /** Per-request timeout of the http sink. */
     timeoutMs: z.number().int().min(1).default(10_000),
+    /** Most events held for delivery; past it the oldest events other than run.start/run.end are dropped. */
+    maxQueueSize: z.number().int().min(1).default(10_000),
+    /** First retry delay after a retryable failure; it doubles (with jitter) up to retryMaxDelayMs. */
+    retryInitialDelayMs: z.number().int().min(1).default(500),
+    /** Longest retry delay, also the cap on a receiver's Retry-After. */
+    retryMaxDelayMs: z.number().int().min(1).default(30_000),
+    /** How long shutdown() keeps retrying before it reports what could not be sent. */
+    shutdownTimeoutMs: z.number().int().min(0).default(30_000),
+    /** Deliver queued events when the process ends: on beforeExit, SIGTERM and SIGINT. */
+    flushOnExit: z.boolean().default(true),
   })
   .superRefine((events, ctx) => {
     if (events.sink === 'http' && events.endpoint === undefined) {
@@ -58,6 +74,24 @@ export const EventsConfigSchema = z
         path: ['endpoint'],
         message: "required when sink is 'http': pass events.endpoint or set ALM_ENDPOINT",
       });
+    }
+    if (
+      events.sink === 'http' &&
+      events.endpoint !== undefined &&
+      events.apiKey !== undefined &&
+      !events.allowInsecure
+    ) {
+      const url = new URL(events.endpoint);
+      if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoint'],
+          message: `refusing to send the API key over plain http:// to ${url.hostname}: use https://, or set events.allowInsecure: true`,
+        });
+      }
+    }
+    if (events.retryMaxDelayMs < events.retryInitialDelayMs) {
+      ctx.addIssue({ code: 'custom', path: ['retryMaxDelayMs'], message: 'must be at least retryInitialDelayMs' });
     }
   });
 

@@ -1,38 +1,40 @@
 /**
- * The event pipeline: the hot path only appends a record to a queue; translation to events and
- * delivery to the sink happen later, off the agent's path, in batches of `batchSize` events or
- * every `flushIntervalMs`, whichever comes first.
+ * The event pipeline. The hot path only appends a record to a queue; translation to events happens
+ * later, off the agent's path, every `flushIntervalMs` or as soon as `batchSize` records wait, and
+ * the events go to Delivery, which owns batching, retries and the bounded buffer.
  */
+import { Delivery, type DeliveryOptions, type EventSink } from '../delivery/delivery';
+import { watchProcessExit } from '../delivery/exit';
 import type { ErrorReporter } from '../report';
-import { ALMDeliveryError } from '../errors';
 import type { OpRecord } from './record';
 import type { ALMEvent } from './schema';
 import { endEvents, startEvents, type Envelope } from './translate';
+
+export type { EventSink };
 
 /** Which events of a record to emit. */
 export const Phase = { Start: 1, End: 2, Both: 3 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
-/** Receives batches of events. May throw or reject: the pipeline reports it and carries on. */
-export interface EventSink {
-  write(events: ALMEvent[]): void | Promise<void>;
-  shutdown?(): Promise<void>;
-}
-
-export interface PipelineOptions {
-  batchSize: number;
+export interface PipelineOptions extends DeliveryOptions {
   flushIntervalMs: number;
+  shutdownTimeoutMs: number;
+  flushOnExit: boolean;
 }
 
 export interface PipelineStats {
-  /** Events produced for the sink. */
+  /** Events produced. */
   emitted: number;
   /** Events the sink accepted. */
   delivered: number;
-  /** Events the sink failed to take. */
+  /** Event deliveries attempted again after a retryable failure. */
+  retried: number;
+  /** Events set aside: rejected for good by the sink, or undelivered when shutdown gave up. */
   failed: number;
-  /** Events that arrived after shutdown. */
+  /** Events dropped because the queue was full, or emitted after shutdown. */
   dropped: number;
+  /** Events waiting for delivery. */
+  queued: number;
 }
 
 export class EventPipeline {
@@ -40,18 +42,18 @@ export class EventPipeline {
   private phases: Phase[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
-  private delivering: Promise<void> = Promise.resolve();
-  private closed = false;
-  private readonly counts: PipelineStats = { emitted: 0, delivered: 0, failed: 0, dropped: 0 };
+  private emitted = 0;
+  private closing: Promise<void> | undefined;
+  private readonly delivery: Delivery | undefined;
+  private readonly unwatchExit: () => void = () => {};
   private readonly onTimer = () => {
     this.timer = undefined;
-    void this.flush();
+    this.translate();
   };
   private readonly onFull = () => {
     this.immediate = undefined;
-    void this.flush();
+    this.translate();
   };
-  private readonly beforeExit = () => void this.flush();
 
   constructor(
     private readonly envelope: Envelope,
@@ -60,18 +62,18 @@ export class EventPipeline {
     private readonly options: PipelineOptions,
     private readonly report: ErrorReporter,
   ) {
-    // Timers are unref'd so alm-otel never keeps a process alive; this hook delivers what is
-    // still queued when the event loop drains, so a script that just ends loses nothing.
-    if (sink !== null) process.on('beforeExit', this.beforeExit);
+    if (sink === null) return;
+    this.delivery = new Delivery(sink, options, report);
+    if (options.flushOnExit) this.unwatchExit = watchProcessExit(() => this.shutdown());
   }
 
   /** Hot path: O(1), no I/O, no translation. */
   enqueue(record: OpRecord, phase: Phase): void {
-    if (this.sink === null) return;
-    if (this.closed) {
-      const events: ALMEvent[] = [];
-      this.appendEvents(record, phase, events);
-      this.counts.dropped += events.length;
+    if (this.delivery === undefined) return;
+    if (this.closing !== undefined) {
+      const late: ALMEvent[] = [];
+      this.appendEvents(record, phase, late);
+      this.delivery.discard(late.length);
       return;
     }
     this.records.push(record);
@@ -85,25 +87,31 @@ export class EventPipeline {
   }
 
   stats(): PipelineStats {
-    return { ...this.counts };
+    const delivery = this.delivery?.stats() ?? { delivered: 0, retried: 0, failed: 0, dropped: 0, queued: 0 };
+    return { emitted: this.emitted, ...delivery };
   }
 
-  /** Translate and deliver everything queued so far; resolves when the sink has taken it (or failed). */
-  flush(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.records.length === 0) return this.delivering;
-    const events = this.translate();
-    this.delivering = this.delivering.then(() => this.deliver(events));
-    return this.delivering;
+  /** Deliver everything queued so far; resolves when delivered, or when an attempt failed (the events stay queued for retry). */
+  async flush(): Promise<void> {
+    this.translate();
+    await this.delivery?.flush();
   }
 
-  async shutdown(): Promise<void> {
-    if (this.closed) return this.delivering;
-    await this.flush();
-    this.closed = true;
-    process.off('beforeExit', this.beforeExit);
+  /**
+   * Deliver everything, retrying until `shutdownTimeoutMs`, then stop. Later records are counted as
+   * dropped. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    this.closing ??= this.close();
+    return this.closing;
+  }
+
+  private async close(): Promise<void> {
+    this.translate();
     if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.unwatchExit();
+    if (this.delivery === undefined) return;
+    await this.delivery.drain(this.options.shutdownTimeoutMs);
     try {
       await this.sink?.shutdown?.();
     } catch (error) {
@@ -116,7 +124,11 @@ export class EventPipeline {
     if (phase & Phase.End) endEvents(record, this.envelope, out);
   }
 
-  private translate(): ALMEvent[] {
+  /** Turn queued records into events and hand them to delivery. */
+  private translate(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.records.length === 0 || this.delivery === undefined) return;
     const records = this.records;
     const phases = this.phases;
     this.records = [];
@@ -129,35 +141,7 @@ export class EventPipeline {
         this.report(error);
       }
     }
-    this.counts.emitted += events.length;
-    return events;
-  }
-
-  private async deliver(events: ALMEvent[]): Promise<void> {
-    const size = this.options.batchSize;
-    for (let i = 0; i < events.length; i += size) {
-      const batch = events.slice(i, i + size);
-      try {
-        await this.sink!.write(batch);
-        this.counts.delivered += batch.length;
-      } catch (error) {
-        this.counts.failed += batch.length;
-        this.report(
-          error instanceof ALMDeliveryError
-            ? error
-            : new ALMDeliveryError(`event sink failed for ${batch.length} events: ${describe(error)}`, batch.length, {
-                cause: error,
-              }),
-        );
-      }
-    }
-  }
-}
-
-function describe(error: unknown): string {
-  try {
-    return error instanceof Error ? error.message : String(error);
-  } catch {
-    return 'unprintable error';
+    this.emitted += events.length;
+    this.delivery.push(events);
   }
 }

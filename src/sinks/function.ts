@@ -1,6 +1,6 @@
 /** Hands each batch to a user function. */
 import type { EventSinkFunction } from '../config/schema';
-import type { EventSink } from '../events/pipeline';
+import type { EventSink } from '../delivery/delivery';
 import type { ALMEvent } from '../events/schema';
 
 export class FunctionSink implements EventSink {

@@ -1,6 +1,12 @@
-/** POSTs each batch to `{endpoint}/v1/events` as `{"events": [...]}`. */
+/**
+ * POSTs each batch to `{endpoint}/v1/events` as `{"events": [...]}` and tells delivery how a failure
+ * should be handled: network errors, timeouts, 408, 429 and 5xx are retryable (with the receiver's
+ * Retry-After), 413 means "split the batch", anything else is a rejection. Connections are kept alive
+ * by Node's fetch. The API key is only ever in the request header: never in an error message.
+ */
+import { parseRetryAfter } from '../delivery/backoff';
+import type { EventSink } from '../delivery/delivery';
 import { ALMDeliveryError } from '../errors';
-import type { EventSink } from '../events/pipeline';
 import type { ALMEvent } from '../events/schema';
 
 export interface HttpSinkOptions {
@@ -9,26 +15,71 @@ export interface HttpSinkOptions {
   timeoutMs: number;
 }
 
+const EXCERPT_LENGTH = 200;
+
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
 export class HttpSink implements EventSink {
   private readonly url: string;
+  /** The URL as it may appear in messages: without any credentials in it. */
+  private readonly shownUrl: string;
   private readonly headers: Record<string, string>;
 
   constructor(private readonly options: HttpSinkOptions) {
-    this.url = options.endpoint.replace(/\/+$/, '') + '/v1/events';
+    const url = new URL(options.endpoint.replace(/\/+$/, '') + '/v1/events');
+    this.url = url.href;
+    url.username = '';
+    url.password = '';
+    this.shownUrl = url.href;
     this.headers = { 'content-type': 'application/json' };
     if (options.apiKey !== undefined) this.headers.authorization = `Bearer ${options.apiKey}`;
   }
 
   async write(events: ALMEvent[]): Promise<void> {
-    const response = await fetch(this.url, {
-      method: 'POST',
-      headers: this.headers,
-      body: JSON.stringify({ events }),
-      signal: AbortSignal.timeout(this.options.timeoutMs),
-    });
-    const body = await response.text();
-    if (!response.ok) {
-      throw new ALMDeliveryError(`POST ${this.url} answered ${response.status}: ${body.slice(0, 200)}`, events.length);
+    const count = events.length;
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: this.headers,
+        body: JSON.stringify({ events }),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      body = await response.text();
+    } catch (error) {
+      const timedOut = error instanceof Error && error.name === 'TimeoutError';
+      const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : this.describe(error);
+      throw new ALMDeliveryError(`POST ${this.shownUrl} failed: ${reason}`, count, { retryable: true });
     }
+    if (response.ok) return;
+    const status = response.status;
+    const excerpt = this.scrub(body.slice(0, EXCERPT_LENGTH).replace(/\s+/g, ' ').trim());
+    throw new ALMDeliveryError(
+      `POST ${this.shownUrl} answered ${status}${excerpt ? `: ${excerpt}` : ''} (${count} events)`,
+      count,
+      {
+        status,
+        retryable: isRetryableStatus(status),
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+        tooLarge: status === 413,
+      },
+    );
+  }
+
+  private describe(error: unknown): string {
+    const cause =
+      error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+    const detail = cause?.code ?? cause?.message;
+    const message = error instanceof Error ? error.message : String(error);
+    return this.scrub(detail === undefined ? message : `${message} (${String(detail)})`);
+  }
+
+  /** A receiver may echo the request back; the key must not travel on in a message. */
+  private scrub(text: string): string {
+    const key = this.options.apiKey;
+    return key === undefined ? text : text.split(key).join('***');
   }
 }

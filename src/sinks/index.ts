@@ -1,6 +1,7 @@
 import type { EventsConfig } from '../config/schema';
-import type { EventSink } from '../events/pipeline';
+import type { EventSink } from '../delivery/delivery';
 import type { ErrorReporter } from '../report';
+import { FileSink } from './file';
 import { FunctionSink } from './function';
 import { HttpSink } from './http';
 import { StdoutSink } from './stdout';
@@ -14,10 +15,12 @@ export function createSink(config: EventsConfig, report: ErrorReporter): EventSi
       return null;
     case 'stdout':
       return new StdoutSink(report);
+    case 'file':
+      return new FileSink(config.path);
     case 'http':
       // The config schema guarantees an endpoint for the http sink.
       return new HttpSink({ endpoint: config.endpoint!, apiKey: config.apiKey, timeoutMs: config.timeoutMs });
   }
 }
 
-export { FunctionSink, HttpSink, StdoutSink };
+export { FileSink, FunctionSink, HttpSink, StdoutSink };

@@ -1,5 +1,5 @@
 /** Writes each batch as JSON lines to stdout, in one write per batch. */
-import type { EventSink } from '../events/pipeline';
+import type { EventSink } from '../delivery/delivery';
 import type { ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 

@@ -50,7 +50,7 @@ describe('event pipeline', () => {
     expect(Math.max(...batches)).toBeLessThanOrEqual(7);
     expect(validated(events)).toHaveLength(2 + 20 * 3);
     expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
-    expect(alm.stats()).toEqual({ emitted: 62, delivered: 62, failed: 0, dropped: 0 });
+    expect(alm.stats()).toEqual({ emitted: 62, delivered: 62, retried: 0, failed: 0, dropped: 0, queued: 0 });
   });
 
   it('after shutdown, tools still run and are policed; their events are counted as dropped', async () => {
@@ -71,7 +71,7 @@ describe('event pipeline', () => {
     const t = alm.tool('t', () => 2);
     expect(alm.run(() => t())).toBe(2);
     await alm.shutdown();
-    expect(alm.stats()).toEqual({ emitted: 0, delivered: 0, failed: 0, dropped: 0 });
+    expect(alm.stats()).toEqual({ emitted: 0, delivered: 0, retried: 0, failed: 0, dropped: 0, queued: 0 });
   });
 });
 

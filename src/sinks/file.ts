@@ -1,0 +1,45 @@
+/**
+ * Appends each batch to a file as JSON lines. The file is opened in append mode (O_APPEND) and each
+ * batch goes out in one write, so two processes appending to the same file never interleave lines.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import type { EventSink } from '../delivery/delivery';
+import { ALMDeliveryError } from '../errors';
+import type { ALMEvent } from '../events/schema';
+
+// Failures that waiting will not fix.
+const PERMANENT = new Set(['EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ENOTDIR']);
+
+export class FileSink implements EventSink {
+  private handle: Promise<FileHandle> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  async write(events: ALMEvent[]): Promise<void> {
+    let text = '';
+    for (const event of events) text += JSON.stringify(event) + '\n';
+    const data = Buffer.from(text);
+    try {
+      this.handle ??= open(this.path, 'a');
+      const handle = await this.handle;
+      let offset = 0;
+      while (offset < data.length) offset += (await handle.write(data, offset)).bytesWritten;
+    } catch (error) {
+      // Reopen on the next attempt (the file may have been moved or its directory created meanwhile).
+      const stale = this.handle;
+      this.handle = undefined;
+      stale?.then((h) => h.close()).catch(() => {});
+      const code = (error as { code?: unknown }).code;
+      throw new ALMDeliveryError(`appending to ${this.path} failed: ${(error as Error).message}`, events.length, {
+        retryable: !PERMANENT.has(String(code)),
+        cause: error,
+      });
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await (await handle)?.close();
+  }
+}
