@@ -50,7 +50,8 @@ export class HttpSink implements EventSink {
       });
       body = await response.text();
     } catch (error) {
-      const timedOut = error instanceof Error && error.name === 'TimeoutError';
+      // No instanceof: fetch's errors may come from another realm (test runners, vm contexts).
+      const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
       const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : this.describe(error);
       throw new ALMDeliveryError(`POST ${this.shownUrl} failed: ${reason}`, count, { retryable: true });
     }
@@ -70,10 +71,9 @@ export class HttpSink implements EventSink {
   }
 
   private describe(error: unknown): string {
-    const cause =
-      error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-    const detail = cause?.code ?? cause?.message;
-    const message = error instanceof Error ? error.message : String(error);
+    const e = error as { message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
+    const message = typeof e?.message === 'string' ? e.message : String(error);
+    const detail = e?.cause?.code ?? e?.cause?.message;
     return this.scrub(detail === undefined ? message : `${message} (${String(detail)})`);
   }
 

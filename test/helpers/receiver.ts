@@ -1,0 +1,117 @@
+/**
+ * A real ALM ingest endpoint on 127.0.0.1 (node:http), scriptable per request: answer, fail with a
+ * status, reset the connection, or hang. It records every event it accepted, by event_id.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { ALMEvent } from '../../src';
+
+export type Behaviour =
+  | { kind: 'ok' }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: 'reset' }
+  | { kind: 'hang' };
+
+export interface ReceivedRequest {
+  at: number;
+  authorization: string | undefined;
+  contentType: string | undefined;
+  count: number;
+  answered: string;
+}
+
+export class Receiver {
+  /** Accepted events by event_id (a redelivered event lands on the same key). */
+  readonly events = new Map<string, ALMEvent>();
+  readonly requests: ReceivedRequest[] = [];
+  /** Behaviours for the next requests, in order; when empty, `fallback` applies. */
+  readonly script: Behaviour[] = [];
+  fallback: (events: ALMEvent[]) => Behaviour = () => ({ kind: 'ok' });
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly hanging = new Set<ServerResponse>();
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get hangingCount(): number {
+    return this.hanging.size;
+  }
+
+  /** Listen (on `port`, or a free one). */
+  async start(port = this.port): Promise<void> {
+    const server = createServer((req, res) => this.handle(req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  /** Stop listening and cut every connection, hanging ones included. */
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    this.hanging.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Answer every hanging request with 200 and accept its events. */
+  release(): void {
+    for (const res of this.hanging) res.writeHead(200).end('{}');
+    this.hanging.clear();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const events = req.url === '/v1/events' ? ((JSON.parse(body) as { events: ALMEvent[] }).events ?? []) : [];
+      const behaviour = this.script.shift() ?? this.fallback(events);
+      this.requests.push({
+        at: Date.now(),
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        count: events.length,
+        answered: behaviour.kind === 'status' ? String(behaviour.status) : behaviour.kind,
+      });
+      switch (behaviour.kind) {
+        case 'ok':
+          for (const event of events) this.events.set(event.event_id, event);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":true}');
+          return;
+        case 'status':
+          res.writeHead(behaviour.status, behaviour.headers).end(behaviour.body ?? '');
+          return;
+        case 'reset':
+          req.socket.destroy();
+          return;
+        case 'hang':
+          this.hanging.add(res);
+          // Accept the events only if the request is released, not if the client gave up.
+          res.on('finish', () => {
+            for (const event of events) this.events.set(event.event_id, event);
+          });
+          return;
+      }
+    });
+  }
+}
+
+/** A port nothing listens on (yet). */
+export async function freePort(): Promise<number> {
+  const probe = new Receiver();
+  await probe.start(0);
+  const port = probe.port;
+  await probe.stop();
+  return port;
+}

@@ -1,0 +1,67 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ALM, type ALMEvent } from '../../src';
+import { validated } from '../helpers/harness';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..');
+
+function readEvents(path: string): ALMEvent[] {
+  return readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as ALMEvent);
+}
+
+describe('file sink', () => {
+  it('appends one JSON event per line, after what the file already holds', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'alm-file-')), 'events.jsonl');
+    for (let round = 0; round < 2; round++) {
+      const alm = new ALM({ agentId: 'filer', events: { sink: 'file', path, flushOnExit: false } });
+      const t = alm.tool('t', () => round);
+      alm.run(() => t());
+      await alm.shutdown();
+    }
+    const events = validated(readEvents(path));
+    expect(events.map((e) => e.event_type)).toEqual([
+      ...['run.start', 'tool.request', 'policy.decision', 'tool.response', 'run.end'],
+      ...['run.start', 'tool.request', 'policy.decision', 'tool.response', 'run.end'],
+    ]);
+  });
+
+  it('is safe when two processes append to the same file at once', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'alm-file-')), 'shared.jsonl');
+    const script = join(ROOT, 'test', 'fixtures', 'scripts', 'append-events.ts');
+    const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
+    const outputs = await Promise.all([0, 1].map(() => run(tsx, [script, path, '60'], { cwd: ROOT, timeout: 60_000 })));
+    const emitted = outputs.map((o) => (JSON.parse(o.stdout) as { emitted: number }).emitted);
+    const events = validated(readEvents(path)); // every line parses: no interleaving
+    expect(events).toHaveLength(emitted[0]! + emitted[1]!);
+    expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
+    expect(new Set(events.map((e) => e.agent_id)).size).toBe(2);
+  }, 60_000);
+
+  it('keeps retrying a file it cannot write, and reports what is lost at shutdown', async () => {
+    const errors: Error[] = [];
+    const alm = new ALM({
+      agentId: 'filer',
+      events: {
+        sink: 'file',
+        path: '/proc/alm-otel-cannot-write-here.jsonl',
+        flushOnExit: false,
+        shutdownTimeoutMs: 200,
+        retryInitialDelayMs: 10,
+        retryMaxDelayMs: 50,
+      },
+      onError: (error) => errors.push(error),
+    });
+    const t = alm.tool('t', () => 1);
+    alm.run(() => t());
+    await alm.shutdown();
+    expect(alm.stats()).toMatchObject({ delivered: 0, failed: 5 });
+    expect(errors[0]!.message).toMatch(/^appending to \/proc\/alm-otel-cannot-write-here\.jsonl failed/);
+  });
+});

@@ -1,0 +1,248 @@
+/**
+ * Delivery to a real HTTP receiver on 127.0.0.1 under faults: every emitted event_id arrives by the
+ * end of shutdown(), whatever the receiver does in between.
+ */
+import { ALM, ALMConfigError, type ALMOptions } from '../../src';
+import { sleep, validated } from '../helpers/harness';
+import { Receiver, freePort } from '../helpers/receiver';
+
+const FAST_RETRY = { retryInitialDelayMs: 20, retryMaxDelayMs: 200 };
+
+function agentFor(receiver: Receiver, errors: Error[], events: Partial<NonNullable<ALMOptions['events']>> = {}): ALM {
+  return new ALM({
+    agentId: 'delivery-agent',
+    events: {
+      sink: 'http',
+      endpoint: receiver.url,
+      apiKey: 'sk-test-secret',
+      flushIntervalMs: 10,
+      batchSize: 10,
+      flushOnExit: false,
+      ...FAST_RETRY,
+      ...events,
+    },
+    onError: (error) => errors.push(error),
+  });
+}
+
+/** A few runs with allowed, denied and failing tool calls. */
+async function work(alm: ALM, runs = 5): Promise<void> {
+  const ok = alm.tool('ok', async (n: number) => n);
+  const bad = alm.tool('bad', () => {
+    throw new Error('tool failed');
+  });
+  for (let r = 0; r < runs; r++) {
+    await alm.run({ purpose: `run ${r}` }, async () => {
+      await ok(r);
+      await alm.task({ type: 't' }, () => ok(r + 1));
+      try {
+        bad();
+      } catch {
+        // expected
+      }
+    });
+  }
+}
+
+/** Everything emitted reached the receiver, and the counters agree. */
+function expectAllArrived(alm: ALM, receiver: Receiver): void {
+  const stats = alm.stats();
+  expect(stats.emitted).toBeGreaterThan(0);
+  expect(receiver.events.size).toBe(stats.emitted);
+  expect(stats).toMatchObject({ delivered: stats.emitted, failed: 0, dropped: 0, queued: 0 });
+  validated([...receiver.events.values()]);
+}
+
+describe('http delivery under faults', () => {
+  let receiver: Receiver;
+  let errors: Error[];
+  beforeEach(() => {
+    receiver = new Receiver();
+    errors = [];
+  });
+  afterEach(() => receiver.stop());
+
+  it('posts batches to {endpoint}/v1/events with the bearer key and JSON body', async () => {
+    await receiver.start(0);
+    const alm = agentFor(receiver, errors);
+    await work(alm, 1);
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+    for (const r of receiver.requests) {
+      expect(r.authorization).toBe('Bearer sk-test-secret');
+      expect(r.contentType).toBe('application/json');
+      expect(r.count).toBeLessThanOrEqual(10);
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('receiver down at start and up a few seconds later: nothing is lost', async () => {
+    receiver.port = await freePort();
+    const alm = agentFor(receiver, errors);
+    await work(alm);
+    await alm.flush(); // fails: nobody listens
+    expect(alm.stats().queued).toBe(alm.stats().emitted);
+    setTimeout(() => void receiver.start(), 2000);
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+    expect(alm.stats().retried).toBeGreaterThan(0);
+    // Told once that delivery is failing, with what happened, and nothing about the key.
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(
+      /^POST http:\/\/127\.0\.0\.1:\d+\/v1\/events failed: .*ECONNREFUSED.*retrying with backoff/,
+    );
+  });
+
+  it('a run of 503s', async () => {
+    await receiver.start(0);
+    for (let i = 0; i < 6; i++) receiver.script.push({ kind: 'status', status: 503, body: 'overloaded' });
+    const alm = agentFor(receiver, errors);
+    await work(alm);
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+    expect(receiver.requests.slice(0, 6).map((r) => r.answered)).toEqual(Array(6).fill('503'));
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/answered 503: overloaded .*retrying with backoff/),
+    ]);
+  });
+
+  it('429 with Retry-After is honoured', async () => {
+    await receiver.start(0);
+    receiver.script.push({ kind: 'status', status: 429, headers: { 'retry-after': '1' } });
+    const alm = agentFor(receiver, errors, { retryInitialDelayMs: 10, retryMaxDelayMs: 5000 });
+    await work(alm, 1);
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+    const [first, second] = receiver.requests;
+    expect(first!.answered).toBe('429');
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950); // waited as asked, not the 10 ms backoff
+  });
+
+  it('connections reset mid-request', async () => {
+    await receiver.start(0);
+    receiver.script.push({ kind: 'reset' }, { kind: 'reset' }, { kind: 'reset' });
+    const alm = agentFor(receiver, errors);
+    await work(alm);
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+    expect(receiver.requests.slice(0, 3).map((r) => r.answered)).toEqual(['reset', 'reset', 'reset']);
+  });
+
+  it('a request that hangs past timeoutMs is abandoned and retried', async () => {
+    await receiver.start(0);
+    receiver.script.push({ kind: 'hang' });
+    const alm = agentFor(receiver, errors, { timeoutMs: 300 });
+    await work(alm, 2);
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+    expect(receiver.requests[0]!.answered).toBe('hang');
+    expect(errors[0]!.message).toMatch(/no answer within 300 ms/);
+  });
+
+  it("the agent's calls complete while the receiver hangs", async () => {
+    await receiver.start(0);
+    receiver.fallback = () => ({ kind: 'hang' });
+    const alm = agentFor(receiver, errors, { timeoutMs: 60_000 });
+    await work(alm, 20); // 20 runs, 60 tool calls, all while every request hangs
+    await sleep(50);
+    expect(receiver.hangingCount).toBeGreaterThan(0);
+    expect(receiver.events.size).toBe(0);
+    receiver.fallback = () => ({ kind: 'ok' });
+    receiver.release();
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+  });
+
+  it('401 is reported once through onError and the batch set aside, not retried forever', async () => {
+    await receiver.start(0);
+    receiver.fallback = () => ({ kind: 'status', status: 401, body: '{"error":"bad key sk-test-secret"}' });
+    const alm = agentFor(receiver, errors);
+    await work(alm, 3);
+    await alm.shutdown();
+    const stats = alm.stats();
+    expect(stats).toMatchObject({ delivered: 0, failed: stats.emitted, retried: 0, queued: 0 });
+    // One request per batch: nothing was sent twice.
+    expect(receiver.requests.reduce((n, r) => n + r.count, 0)).toBe(stats.emitted);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ name: 'ALMDeliveryError', status: 401, retryable: false });
+    // The receiver echoed the key; the message does not.
+    expect(errors[0]!.message).toMatch(/answered 401: \{"error":"bad key \*\*\*"\}/);
+    expect(errors[0]!.message).not.toContain('sk-test-secret');
+  });
+
+  it('413 splits the batch until it fits', async () => {
+    await receiver.start(0);
+    receiver.fallback = (events) => (events.length > 3 ? { kind: 'status', status: 413 } : { kind: 'ok' });
+    const alm = agentFor(receiver, errors, { batchSize: 20 });
+    await work(alm, 3);
+    await alm.shutdown();
+    expectAllArrived(alm, receiver);
+    expect(receiver.requests.filter((r) => r.answered === 'ok').every((r) => r.count <= 3)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('shutdown gives up after shutdownTimeoutMs and reports what could not be sent', async () => {
+    receiver.port = await freePort();
+    const alm = agentFor(receiver, errors, { shutdownTimeoutMs: 300 });
+    await work(alm, 1);
+    await alm.shutdown();
+    const stats = alm.stats();
+    expect(stats).toMatchObject({ delivered: 0, failed: stats.emitted, queued: 0 });
+    expect(errors.at(-1)!.message).toBe(
+      `${stats.emitted} events could not be delivered within shutdownTimeoutMs (300 ms); they are lost`,
+    );
+  });
+
+  it('a full queue during an outage drops the oldest non-lifecycle events, counted exactly, memory bounded', async () => {
+    receiver.port = await freePort();
+    const alm = agentFor(receiver, errors, {
+      maxQueueSize: 50,
+      batchSize: 5,
+      retryInitialDelayMs: 60_000,
+      retryMaxDelayMs: 60_000,
+    });
+    await work(alm, 20); // 20 runs × 13 events = 260 events
+    await alm.flush();
+    const during = alm.stats();
+    expect(during.emitted).toBe(260);
+    expect(during.queued).toBeLessThanOrEqual(50);
+    expect(during.dropped).toBe(during.emitted - during.queued);
+    expect(errors.filter((e) => e.message.startsWith('event queue full'))).toHaveLength(1);
+    await receiver.start();
+    await alm.flush();
+    await alm.shutdown();
+    const after = alm.stats();
+    expect(after.delivered + after.dropped).toBe(after.emitted);
+    expect(receiver.events.size).toBe(after.delivered);
+    // The run boundaries survived: 40 of the 50 kept events are run.start/run.end.
+    const kinds = [...receiver.events.values()].map((e) => e.event_type);
+    expect(kinds.filter((k) => k === 'run.start' || k === 'run.end')).toHaveLength(40);
+  });
+});
+
+describe('http sink configuration', () => {
+  it('refuses to send a key over plain http to a non-loopback host, unless allowed', () => {
+    const options = {
+      agentId: 'a',
+      events: { sink: 'http' as const, endpoint: 'http://ingest.example.com', apiKey: 'k' },
+    };
+    expect(() => new ALM(options)).toThrow(ALMConfigError);
+    expect(() => new ALM(options)).toThrow(
+      'events.endpoint: refusing to send the API key over plain http:// to ingest.example.com: use https://, or set events.allowInsecure: true',
+    );
+    expect(
+      () => new ALM({ ...options, events: { ...options.events, allowInsecure: true, flushOnExit: false } }),
+    ).not.toThrow();
+    expect(
+      () =>
+        new ALM({
+          agentId: 'a',
+          events: { ...options.events, endpoint: 'https://ingest.example.com', flushOnExit: false },
+        }),
+    ).not.toThrow();
+    expect(
+      () =>
+        new ALM({ agentId: 'a', events: { ...options.events, endpoint: 'http://localhost:8080', flushOnExit: false } }),
+    ).not.toThrow();
+  });
+});
