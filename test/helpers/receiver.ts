@@ -27,6 +27,8 @@ export class Receiver {
   /** Behaviours for the next requests, in order; when empty, `fallback` applies. */
   readonly script: Behaviour[] = [];
   fallback: (events: ALMEvent[]) => Behaviour = () => ({ kind: 'ok' });
+  /** TCP connections accepted so far. */
+  connections = 0;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<ServerResponse>();
@@ -44,6 +46,7 @@ export class Receiver {
   async start(port = this.port): Promise<void> {
     const server = createServer((req, res) => this.handle(req, res));
     server.on('connection', (socket) => {
+      this.connections++;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });

@@ -62,12 +62,14 @@ describe('http delivery under faults', () => {
   });
   afterEach(() => receiver.stop());
 
-  it('posts batches to {endpoint}/v1/events with the bearer key and JSON body', async () => {
+  it('posts batches to {endpoint}/v1/events with the bearer key and JSON body, over kept-alive connections', async () => {
     await receiver.start(0);
     const alm = agentFor(receiver, errors);
-    await work(alm, 1);
+    await work(alm, 3);
     await alm.shutdown();
     expectAllArrived(alm, receiver);
+    expect(receiver.requests.length).toBeGreaterThan(3);
+    expect(receiver.connections).toBeLessThan(receiver.requests.length); // connections are reused
     for (const r of receiver.requests) {
       expect(r.authorization).toBe('Bearer sk-test-secret');
       expect(r.contentType).toBe('application/json');
