@@ -2,32 +2,18 @@
  * The examples run as a user runs them (tsx, child processes). The NodeSDK example exports OTLP/HTTP
  * to a real HTTP receiver on 127.0.0.1, which checks what arrives.
  */
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { ALMEvent } from '../src';
-import { ofType, validated } from './helpers/harness';
-
-const run = promisify(execFile);
-const ROOT = join(__dirname, '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+import { ofType } from './helpers/harness';
+import { eventLines, runTsx } from './helpers/scripts';
 
 async function example(
   file: string,
   env: Record<string, string> = {},
 ): Promise<{ events: ALMEvent[]; stderr: string }> {
-  const { stdout, stderr } = await run(TSX, [join(ROOT, 'examples', file)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    timeout: 60_000,
-  });
-  const events = stdout
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as ALMEvent);
-  return { events: validated(events), stderr };
+  const { stdout, stderr } = await runTsx(`examples/${file}`, [], env);
+  return { events: eventLines(stdout), stderr };
 }
 
 function checkToyRun(events: ALMEvent[]): void {

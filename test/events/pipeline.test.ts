@@ -1,6 +1,7 @@
 /** Delivery cadence: start events arrive while the run is still going; batches respect batchSize. */
 import { ALM, type ALMEvent } from '../../src';
 import { createHarness, sleep, validated, type Harness } from '../helpers/harness';
+import { eventLines, runTsx, spawnTsx } from '../helpers/scripts';
 
 describe('event pipeline', () => {
   let h: Harness;
@@ -76,73 +77,29 @@ describe('event pipeline', () => {
 });
 
 describe('at process exit', () => {
+  const lifecycle = ['run.start', 'tool.request', 'policy.decision', 'tool.response', 'run.end'];
+
   it('delivers what is queued without shutdown(), and warns once on stderr by default', async () => {
-    const { execFile } = await import('node:child_process');
-    const { join } = await import('node:path');
-    const root = join(__dirname, '..', '..');
-    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
-      execFile(
-        join(root, 'node_modules', '.bin', 'tsx'),
-        [join(root, 'test', 'fixtures', 'scripts', 'exit-without-shutdown.ts')],
-        { cwd: root, timeout: 30_000 },
-        (error, out, err) => (error ? reject(error) : resolve({ stdout: out, stderr: err })),
-      ),
-    );
-    const events = validated(
-      stdout
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as ALMEvent),
-    );
-    expect(events.map((e) => e.event_type)).toEqual([
-      'run.start',
-      'tool.request',
-      'policy.decision',
-      'tool.response',
-      'run.end',
-    ]);
+    const { stdout, stderr } = await runTsx('test/fixtures/scripts/exit-without-shutdown.ts');
+    expect(eventLines(stdout).map((e) => e.event_type)).toEqual(lifecycle);
     const warnings = stderr.split('\n').filter((line) => line.startsWith('alm-otel: '));
     expect(warnings).toEqual(['alm-otel: event sink failed for 1 events: ingest unreachable']);
   }, 30_000);
-});
 
-describe('on SIGTERM', () => {
-  it('delivers what is queued, then still ends by the signal', async () => {
-    const { spawn } = await import('node:child_process');
-    const { join } = await import('node:path');
-    const root = join(__dirname, '..', '..');
-    const child = spawn(
-      join(root, 'node_modules', '.bin', 'tsx'),
-      [join(root, 'test', 'fixtures', 'scripts', 'sigterm.ts')],
-      {
-        cwd: root,
-      },
-    );
+  it('on SIGTERM, delivers what is queued, then still ends by the signal', async () => {
+    const child = spawnTsx('test/fixtures/scripts/sigterm.ts');
     let stdout = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     await new Promise<void>((resolve) =>
       child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()),
     );
     expect(stdout).toBe(''); // nothing delivered yet: the interval is a minute
-    // tsx runs the script in a child node process; signal that one through the wrapper.
     child.kill('SIGTERM');
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
       child.on('exit', (c, s) => resolve([c, s])),
     );
-    const events = validated(
-      stdout
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as ALMEvent),
-    );
-    expect(events.map((e) => e.event_type)).toEqual([
-      'run.start',
-      'tool.request',
-      'policy.decision',
-      'tool.response',
-      'run.end',
-    ]);
-    // Ended by SIGTERM (tsx relays the child's signal as its own exit).
+    expect(eventLines(stdout).map((e) => e.event_type)).toEqual(lifecycle);
+    // Ended by SIGTERM (tsx relays its child's signal as its own exit status).
     expect(signal === 'SIGTERM' || code === 143).toBe(true);
   }, 30_000);
 });

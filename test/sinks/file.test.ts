@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ALM, type ALMEvent } from '../../src';
 import { validated } from '../helpers/harness';
-
-const run = promisify(execFile);
-const ROOT = join(__dirname, '..', '..');
+import { runTsx } from '../helpers/scripts';
 
 function readEvents(path: string): ALMEvent[] {
   return readFileSync(path, 'utf8')
@@ -34,9 +30,7 @@ describe('file sink', () => {
 
   it('is safe when two processes append to the same file at once', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'alm-file-')), 'shared.jsonl');
-    const script = join(ROOT, 'test', 'fixtures', 'scripts', 'append-events.ts');
-    const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
-    const outputs = await Promise.all([0, 1].map(() => run(tsx, [script, path, '60'], { cwd: ROOT, timeout: 60_000 })));
+    const outputs = await Promise.all([0, 1].map(() => runTsx('test/fixtures/scripts/append-events.ts', [path, '60'])));
     const emitted = outputs.map((o) => (JSON.parse(o.stdout) as { emitted: number }).emitted);
     const events = validated(readEvents(path)); // every line parses: no interleaving
     expect(events).toHaveLength(emitted[0]! + emitted[1]!);
