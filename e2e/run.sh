@@ -15,9 +15,9 @@ if ! command -v go >/dev/null 2>&1; then
   cat >&2 <<'EOF'
 e2e: FAILED: Go is not installed, and the end-to-end test builds Jaeger v2 and an OpenTelemetry
 Collector from Go modules (no Docker engine is needed).
-Install Go 1.26 or later and put it on PATH, then run `npm run test:e2e` again:
-  - from https://go.dev/dl/ : tar -C /usr/local -xzf go1.26.*.linux-amd64.tar.gz; export PATH=$PATH:/usr/local/go/bin
-  - or any Go >= 1.21 with GOTOOLCHAIN=auto (the default), which fetches the Go 1.26 toolchain by itself.
+Install Go 1.26 or later from https://go.dev/dl/ and put it on PATH, for example:
+  tar -C /usr/local -xzf go1.26.*.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin
+then run `npm run test:e2e` again. (Debian's golang package is too old.)
 EOF
   exit 1
 fi
@@ -57,10 +57,23 @@ cleanup() {
   rm -rf "$ALM_E2E_PID_DIR"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # The OTLP exporter loads node:http with a dynamic import(), which jest's module sandbox only allows
 # with --experimental-vm-modules.
 export NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning ${NODE_OPTIONS:-}"
-node_modules/.bin/jest -c e2e/jest.e2e.config.js --runInBand "$@"
+
+# jest runs in the background so that a signal to this script is handled at once (bash defers traps
+# while a foreground child runs): stop jest, then the EXIT trap stops whatever it left running.
+node_modules/.bin/jest -c e2e/jest.e2e.config.js --runInBand "$@" &
+JEST_PID=$!
+on_signal() {
+  trap - INT TERM
+  kill -TERM "$JEST_PID" 2>/dev/null || true
+  wait "$JEST_PID" 2>/dev/null || true
+  exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+rc=0
+wait "$JEST_PID" || rc=$?
+exit "$rc"
