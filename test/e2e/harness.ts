@@ -5,8 +5,9 @@
  *
  * The collector runs the project's own collector-config.yaml with e2e/collector-overlay.yaml merged
  * over it (addresses and ports only); Jaeger runs e2e/jaeger-config.yaml. Every child process is
- * started in its own process group and killed when the stack stops, when the test process exits,
- * and (through the pid files in ALM_E2E_PID_DIR) by e2e/run.sh if the test process itself dies.
+ * started in its own process group and stopped when the stack stops (afterAll, or a failed start);
+ * if the test process goes away first, a per-child watchdog stops it, and e2e/run.sh stops anything
+ * still listed in the pid files of ALM_E2E_PID_DIR when it exits (normally, failed, or signalled).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -42,8 +43,6 @@ export async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-const live = new Set<ManagedProcess>();
-
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal); // the whole process group (children are started detached)
@@ -56,16 +55,22 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function killAllNow(): void {
-  for (const p of live) signalGroup(p.pid, 'SIGKILL');
-}
-
-process.once('exit', killAllNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAllNow();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
+/**
+ * A watchdog for one child: a detached shell that stops the child's process group if this test
+ * process goes away first (a crash, SIGKILL, or a SIGINT/SIGTERM that jest dies of). It is needed
+ * because `process.on(...)` inside a jest test file registers on jest's sandbox copy of `process`,
+ * never on the real one, so signal and exit handlers here would not run. It exits by itself as soon
+ * as the child is gone, and stop() ends it first.
+ */
+function startReaper(childPid: number): ChildProcess {
+  const script = [
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${childPid} 2>/dev/null; do sleep 1; done`,
+    `kill -0 ${childPid} 2>/dev/null || exit 0`,
+    `kill -TERM -${childPid} 2>/dev/null; sleep 3; kill -0 ${childPid} 2>/dev/null && kill -KILL -${childPid} 2>/dev/null; exit 0`,
+  ].join('\n');
+  const reaper = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  reaper.unref();
+  return reaper;
 }
 
 export class ManagedProcess {
@@ -73,6 +78,7 @@ export class ManagedProcess {
   readonly exited: Promise<number | null>;
   private status: { code: number | null } | undefined;
   private readonly pidFile: string | undefined;
+  private readonly reaper: ChildProcess;
 
   constructor(
     readonly name: string,
@@ -84,12 +90,11 @@ export class ManagedProcess {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.status = { code: code ?? (signal ? -1 : null) };
-        live.delete(this);
         if (this.pidFile) fs.rmSync(this.pidFile, { force: true });
         resolve(this.status.code);
       });
     });
-    live.add(this);
+    this.reaper = startReaper(this.pid);
     const pidDir = process.env.ALM_E2E_PID_DIR;
     if (pidDir && fs.existsSync(pidDir)) {
       this.pidFile = path.join(pidDir, `${name}-${this.pid}.pid`);
@@ -111,6 +116,7 @@ export class ManagedProcess {
 
   /** SIGTERM to the process group, SIGKILL if it is still there after `graceMs`. */
   async stop(graceMs = 5000): Promise<void> {
+    if (this.reaper.exitCode === null && this.reaper.pid !== undefined) signalGroup(this.reaper.pid, 'SIGKILL');
     if (!this.running) return;
     signalGroup(this.pid, 'SIGTERM');
     const timedOut = await Promise.race([
