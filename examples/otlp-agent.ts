@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     await sdk.shutdown();
   }
   const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || 'http://localhost:4318';
-  console.error(`traces sent to ${endpoint}; in Jaeger (http://localhost:16686) open /trace/<trace_id of any event above>`);
+  console.error(`spans sent to ${endpoint}. With docker-compose.yml: http://localhost:16686/trace/<the trace id above>`);
 }
 
 void main();

@@ -267,8 +267,12 @@ describe('one agent run, read back from Jaeger', () => {
     expect(decision?.span_id).toBe(deniedSpan.spanId);
   });
 
-  test("Jaeger's tag search finds the run by alm.run.id", async () => {
-    expect(await stack.jaeger.findTraceIdsByTags(SERVICE, { [sc.ATTR_ALM_RUN_ID]: runId })).toEqual([runTraceId]);
+  test("Jaeger's tag search (the UI's Tags field) finds the run by alm.run.id, denials and tool errors", async () => {
+    const byTags = (tags: Record<string, string>) => stack.jaeger.findTraceIdsByTags(SERVICE, tags);
+    expect(await byTags({ [sc.ATTR_ALM_RUN_ID]: runId })).toEqual([runTraceId]);
+    expect(await byTags({ [sc.ATTR_ALM_RUN_ID]: randomUUID() })).toEqual([]);
+    expect(await byTags({ [sc.ATTR_ALM_POLICY_DECISION]: 'deny' })).toEqual([runTraceId]);
+    expect(await byTags({ [sc.ATTR_ALM_TOOL_STATUS]: 'error' })).toEqual([runTraceId]);
   });
 });
 
