@@ -56,6 +56,7 @@ if complete_entry "$ENTRY"; then
   exit 0
 fi
 
+rm -rf "$CACHE_ROOT"/.tmp-* # left by an interrupted build (none can be running: we hold the lock)
 TMP=$(mktemp -d "$CACHE_ROOT/.tmp-XXXXXX")
 cleanup() { rm -rf "$TMP"; }
 trap cleanup EXIT
@@ -78,10 +79,11 @@ GOBIN="$TMP/tools" go install "go.opentelemetry.io/collector/cmd/builder@${OCB_V
 log "[3/3] collector from e2e/otelcol-builder.yaml"
 # The manifest leaves the output path to us: add it under `dist:`.
 sed "/^dist:/a\\  output_path: $TMP/otelcol-src" "$HERE/otelcol-builder.yaml" >"$TMP/otelcol-builder.yaml"
-"$TMP/tools/builder" --config "$TMP/otelcol-builder.yaml" >&2
+# TMPDIR: the builder makes an (unused) default output dir under it on every run.
+TMPDIR="$TMP" "$TMP/tools/builder" --config "$TMP/otelcol-builder.yaml" >&2
 mv "$TMP/otelcol-src/otelcol-alm-e2e" "$TMP/otelcol-alm-e2e"
 cp "$TMP/otelcol-src/go.mod" "$TMP/otelcol.go.mod"
-rm -rf "$TMP/otelcol-src" "$TMP/tools"
+rm -rf "$TMP/otelcol-src" "$TMP/tools" "$TMP"/otelcol-distribution*
 
 "$TMP/jaeger" version >/dev/null 2>&1 || { log "built jaeger does not run"; exit 1; }
 "$TMP/otelcol-alm-e2e" --version >/dev/null || { log "built collector does not run"; exit 1; }

@@ -40,10 +40,12 @@ export ALM_E2E_OTELCOL_BIN="$BIN_DIR/otelcol-alm-e2e"
 
 # The tests record the pid of every process they start here; whatever still runs when we leave
 # (the test process crashed or was killed) is stopped by its recorded id.
-ALM_E2E_PID_DIR=$(mktemp -d "${TMPDIR:-/tmp}/alm-e2e-pids-XXXXXX")
-export ALM_E2E_PID_DIR
+# Their logs go there too: kept when the run fails, removed when it passes.
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/alm-e2e-run-XXXXXX")
+export ALM_E2E_PID_DIR="$WORK_DIR/pids" ALM_E2E_LOG_DIR="$WORK_DIR/logs"
+mkdir -p "$ALM_E2E_PID_DIR" "$ALM_E2E_LOG_DIR"
 cleanup() {
-  local f pid
+  local rc=$? f pid
   for f in "$ALM_E2E_PID_DIR"/*.pid; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
@@ -54,7 +56,12 @@ cleanup() {
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  rm -rf "$ALM_E2E_PID_DIR"
+  if [ "$rc" = 0 ]; then
+    rm -rf "$WORK_DIR"
+  else
+    rm -rf "$ALM_E2E_PID_DIR"
+    echo "e2e: Jaeger and collector logs kept in $ALM_E2E_LOG_DIR" >&2
+  fi
 }
 trap cleanup EXIT
 

@@ -234,11 +234,15 @@ export async function startStack(): Promise<Stack> {
   const otelcolBin = binFromEnv('ALM_E2E_OTELCOL_BIN');
   const [jaegerOtlpGrpc, jaegerQuery, jaegerQueryGrpc, jaegerHealth, colGrpc, colHttp, colHealth, colMetrics] =
     await freePorts(8);
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alm-e2e-'));
+  // Under e2e/run.sh the logs go to its work dir (kept when the run fails, removed when it passes);
+  // otherwise to a temp dir removed when the stack stops (a failed start reports the log tails).
+  const parentLogDir = process.env.ALM_E2E_LOG_DIR;
+  const logDir = fs.mkdtempSync(path.join(parentLogDir ?? os.tmpdir(), 'alm-e2e-'));
   const processes: ManagedProcess[] = [];
   const stop = async () => {
     // Collector first, so it does not spend its shutdown retrying a Jaeger that is gone.
     for (const p of [...processes].reverse()) await p.stop();
+    if (!parentLogDir) fs.rmSync(logDir, { recursive: true, force: true });
   };
   try {
     const jaeger = startProcess(
