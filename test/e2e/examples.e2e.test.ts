@@ -1,5 +1,5 @@
 /**
- * examples/otlp-agent.ts (what `npm run example:otlp` runs) as a user runs it, configured only through
+ * examples/existing-otel-setup.ts (what `npm run example:otlp` runs) as a user runs it, configured only through
  * the standard OTEL_* variables, against the real collector and Jaeger: its trace must land in Jaeger
  * under the service and resource the variables name, and its ALM events must point at that trace.
  */
@@ -23,7 +23,7 @@ afterAll(async () => {
 test('npm run example:otlp puts the toy agent trace in Jaeger, honouring OTEL_* variables', async () => {
   const service = `otlp-example-${randomUUID().slice(0, 8)}`;
   const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-  const { stdout } = await promisify(execFile)(tsx, [path.join(REPO_ROOT, 'examples', 'otlp-agent.ts')], {
+  const { stdout } = await promisify(execFile)(tsx, [path.join(REPO_ROOT, 'examples', 'existing-otel-setup.ts')], {
     cwd: REPO_ROOT,
     timeout: 60_000,
     env: {

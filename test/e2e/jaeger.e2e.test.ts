@@ -58,7 +58,9 @@ function researchAgent(sink: ALMEvent[], extra: Partial<ALMOptions> = {}): ALM {
 function only(spans: JaegerSpan[], predicate: (s: JaegerSpan) => boolean, what: string): JaegerSpan {
   const found = spans.filter(predicate);
   if (found.length !== 1) {
-    throw new Error(`expected exactly one ${what}, found ${found.length} among: ${spans.map((s) => s.name).join(', ')}`);
+    throw new Error(
+      `expected exactly one ${what}, found ${found.length} among: ${spans.map((s) => s.name).join(', ')}`,
+    );
   }
   return found[0];
 }
@@ -246,7 +248,7 @@ describe('one agent run, read back from Jaeger', () => {
     expect(exception?.attributes['exception.message']).toBe('upstream timeout on attempt 1');
   });
 
-  test("every ALM event is valid and its trace_id / span_id name a trace and span Jaeger holds", async () => {
+  test('every ALM event is valid and its trace_id / span_id name a trace and span Jaeger holds', async () => {
     expect(events.length).toBeGreaterThanOrEqual(12);
     for (const event of events) {
       expect(() => ALMEventSchema.parse(event)).not.toThrow();

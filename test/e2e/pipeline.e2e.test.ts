@@ -39,7 +39,11 @@ test('SDK spans reach Jaeger through the collector, with parents, attributes, st
   parent.end();
   await provider.forceFlush();
 
-  const spans = await pollUntil(`trace ${traceId} in Jaeger`, () => stack.jaeger.getTrace(traceId), (s) => s.length >= 2);
+  const spans = await pollUntil(
+    `trace ${traceId} in Jaeger`,
+    () => stack.jaeger.getTrace(traceId),
+    (s) => s.length >= 2,
+  );
   expect(spans).toHaveLength(2);
   const byName = new Map<string, JaegerSpan>(spans.map((s) => [s.name, s]));
   const parentSpan = byName.get('parent op')!;
@@ -56,7 +60,11 @@ test('SDK spans reach Jaeger through the collector, with parents, attributes, st
 
   // The same trace through the search endpoints: by service and time window (api_v3), and by tag
   // (what the Jaeger UI's "Tags" search field sends).
-  const found = await stack.jaeger.findTraces(service, new Date(Date.now() - 10 * 60_000), new Date(Date.now() + 60_000));
+  const found = await stack.jaeger.findTraces(
+    service,
+    new Date(Date.now() - 10 * 60_000),
+    new Date(Date.now() + 60_000),
+  );
   expect([...found.keys()]).toEqual([traceId]);
   expect(await stack.jaeger.findTraceIdsByTags(service, { 'alm.run.id': marker })).toEqual([traceId]);
   expect(await stack.jaeger.findTraceIdsByTags(service, { 'alm.run.id': randomUUID() })).toEqual([]);
