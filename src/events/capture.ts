@@ -197,9 +197,36 @@ export function errorTypeName(e: object): string {
   }
 }
 
+/**
+ * The common case on the hot path, a small flat object of short primitives, copied without the
+ * general walk; undefined when the object needs the walk (same result either way).
+ */
+function captureFlat(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  const keys = Object.keys(o);
+  if (keys.length > MAX_ITEMS) return undefined;
+  const out: Record<string, unknown> = {};
+  let size = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const v = o[key];
+    size += key.length;
+    if (isSensitiveKey(key)) out[key] = REDACTED;
+    else if (typeof v === 'string' && v.length <= MAX_STRING_LENGTH) {
+      size += v.length;
+      out[key] = v;
+    } else if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean' || v === null) out[key] = v;
+    else if (v !== undefined) return undefined;
+  }
+  return size < MAX_CAPTURE_CHARS / 2 ? out : undefined;
+}
+
 /** A redacted, truncated, JSON-safe copy of any value. */
 export function captureValue(value: unknown): unknown {
   try {
+    if (isPlainObject(value)) {
+      const flat = captureFlat(value);
+      if (flat !== undefined) return flat;
+    }
     return new Walker().value(value, 0);
   } catch {
     return '[Unreadable]';

@@ -84,10 +84,9 @@ export function opKind(a: Attrs): OpKind | undefined {
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
 const INVALID_SPAN_ID = '0000000000000000';
 
-/** Trace and span ids of a span, or nulls when its context is invalid (no SDK registered). */
-export function spanIds(span: { spanContext(): { traceId: string; spanId: string } }): [string | null, string | null] {
-  const ctx = span.spanContext();
-  return ctx.traceId === INVALID_TRACE_ID || ctx.spanId === INVALID_SPAN_ID ? [null, null] : [ctx.traceId, ctx.spanId];
+/** Whether a span context has real ids (it does not when no SDK is registered). */
+export function isValidSpanContext(ctx: { traceId: string; spanId: string }): boolean {
+  return ctx.traceId !== INVALID_TRACE_ID && ctx.spanId !== INVALID_SPAN_ID;
 }
 
 function hrTimeToMs(t: readonly [number, number]): number {
@@ -156,7 +155,8 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
   const a = span.attributes;
   const kind = opKind(a);
   if (kind === undefined) return undefined;
-  const [traceId, spanId] = spanIds(span);
+  const ids = span.spanContext();
+  const [traceId, spanId] = isValidSpanContext(ids) ? [ids.traceId, ids.spanId] : [null, null];
   const startTime = hrTimeToMs(span.startTime);
   const ended = span.ended;
   const endTime = ended ? hrTimeToMs(span.endTime) : 0;

@@ -6,6 +6,7 @@
  */
 import {
   INVALID_SPAN_CONTEXT,
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -15,15 +16,15 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import type { StructuredError } from '../events/errors';
-import { spanIds } from '../events/record';
+import { isValidSpanContext } from '../events/record';
 import * as sc from '../semconv';
 import type { Runtime } from './runtime';
 
 export abstract class Operation {
   /** The span, until the operation ends (the record outlives it in the event queue). */
   protected span: Span | undefined;
-  /** The parent context with this operation's span set: the context its body runs in. */
-  readonly otelContext: Context;
+  /** The parent context with this operation's span set: the context its body runs in (ROOT_CONTEXT once ended). */
+  otelContext: Context;
   readonly traceId: string | null;
   readonly spanId: string | null;
   endTime = 0;
@@ -48,7 +49,10 @@ export abstract class Operation {
     }
     this.span = span;
     this.recording = span.isRecording();
-    [this.traceId, this.spanId] = spanIds(span);
+    const ids = span.spanContext();
+    const valid = isValidSpanContext(ids);
+    this.traceId = valid ? ids.traceId : null;
+    this.spanId = valid ? ids.spanId : null;
     this.otelContext = trace.setSpan(parent, span);
   }
 
@@ -86,6 +90,8 @@ export abstract class Operation {
   protected endSpan(endTime: number): void {
     this.endTime = endTime;
     this.span?.end();
+    // The record waits in the event queue for up to flushIntervalMs; let the span and context go now.
     this.span = undefined;
+    this.otelContext = ROOT_CONTEXT;
   }
 }

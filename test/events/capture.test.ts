@@ -92,3 +92,20 @@ describe('safeJson', () => {
     expect(safeJson(undefined)).toBe('null');
   });
 });
+
+describe('the flat fast path', () => {
+  it('gives what the general walk gives', () => {
+    const samples: Record<string, unknown>[] = [
+      { query: 'otel', limit: 10, exact: true, cursor: null, skip: undefined },
+      { apiKey: 'k', Password: 'p', note: 'n'.repeat(1000) },
+      { long: 'x'.repeat(1001) }, // needs truncation: walked
+      { nested: { a: 1 } }, // not flat: walked
+      { n: NaN }, // not finite: walked
+      Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i])), // too many keys: walked
+    ];
+    for (const sample of samples) {
+      // Wrapping in an array forces the general walk for the object inside it.
+      expect(captureValue(sample)).toEqual((captureValue([sample]) as unknown[])[0]);
+    }
+  });
+});
