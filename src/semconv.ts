@@ -51,9 +51,6 @@ export const ATTR_ALM_POLICY_REASON = 'alm.policy.reason';
 export const ATTR_ALM_POLICY_LATENCY_MS = 'alm.policy.latency_ms';
 export const ATTR_ALM_POLICY_VIOLATION = 'alm.policy.violation';
 export const ATTR_ALM_TOOL_STATUS = 'alm.tool.status';
-export const ATTR_ALM_TOOL_ATTEMPT = 'alm.tool.attempt';
-export const ATTR_ALM_TOOL_RETRIES = 'alm.tool.retries';
-export const ATTR_ALM_TOOL_LATENCY_MS = 'alm.tool.latency_ms';
 
 // Structured error, on any failed span (besides error.type and the span status).
 export const ATTR_ALM_ERROR_MESSAGE = 'alm.error.message';

@@ -185,7 +185,6 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
     case 'tool': {
       const decision = a[sc.ATTR_ALM_POLICY_DECISION];
       const status = a[sc.ATTR_ALM_TOOL_STATUS];
-      const attempt = num(a[sc.ATTR_ALM_TOOL_ATTEMPT]);
       return {
         kind,
         ...base,
@@ -193,15 +192,16 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         // Foreign tool spans may carry no call id; their span id is stable across start and end.
         toolCallId: str(a[sc.ATTR_GEN_AI_TOOL_CALL_ID]) ?? spanId ?? 'unknown',
         args: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS]),
-        attempt: attempt >= 1 ? attempt : 1,
-        retries: num(a[sc.ATTR_ALM_TOOL_RETRIES]),
+        // Tool calls are not retried, by alm-otel or (as far as a span can say) by others.
+        attempt: 1,
+        retries: 0,
         decision: decision === 'allow' || decision === 'deny' ? decision : undefined,
         reason: str(a[sc.ATTR_ALM_POLICY_REASON]),
         policyMs: num(a[sc.ATTR_ALM_POLICY_LATENCY_MS]),
         status:
           status === 'success' || status === 'denied' || status === 'error' ? status : failed ? 'error' : 'success',
-        // The span's duration when it does not say: policy time is part of it only for foreign spans.
-        toolMs: status === 'denied' ? 0 : num(a[sc.ATTR_ALM_TOOL_LATENCY_MS]) || Math.max(0, endTime - startTime),
+        // Spans keep latencies off; the span's duration is the tool's time (a denied body never ran).
+        toolMs: status === 'denied' ? 0 : Math.max(0, endTime - startTime),
         result: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_RESULT]),
         error: errorFromSpan(span, status === 'denied' ? 'policy' : 'tool'),
       };
