@@ -54,7 +54,7 @@ export const EventsConfigSchema = z
     batchSize: z.number().int().min(1).max(10_000).default(50),
     /** Longest time an event waits before delivery starts. */
     flushIntervalMs: z.number().int().min(1).default(1000),
-    /** Per-request timeout of the http sink. */
+    /** Longest one batch's delivery may take (the http request, or any sink's write); past it the batch is retried. */
     timeoutMs: z.number().int().min(1).default(10_000),
     /** Most events held for delivery; past it the oldest events other than run.start/run.end are dropped. */
     maxQueueSize: z.number().int().min(1).default(10_000),
@@ -87,6 +87,16 @@ export const EventsConfigSchema = z
           code: 'custom',
           path: ['endpoint'],
           message: `refusing to send the API key over plain http:// to ${url.hostname}: use https://, or set events.allowInsecure: true`,
+        });
+      }
+    }
+    if (events.endpoint !== undefined) {
+      const url = new URL(events.endpoint);
+      if (url.username !== '' || url.password !== '') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoint'],
+          message: 'must not contain credentials: pass the key as events.apiKey (sent as a bearer token)',
         });
       }
     }

@@ -8,6 +8,7 @@ import { ALMDeliveryError } from '../errors';
 import type { ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 import { backoffDelay } from './backoff';
+import { detached } from './detached';
 import { EventBuffer, type BufferedEvent } from './buffer';
 
 /** Receives batches of events. Throw an ALMDeliveryError to say whether to retry; anything else thrown is not retried. */
@@ -18,6 +19,8 @@ export interface EventSink {
 
 export interface DeliveryOptions {
   batchSize: number;
+  /** Longest a sink may take over one batch; past it the batch is retried (at-least-once). */
+  timeoutMs: number;
   maxQueueSize: number;
   retryInitialDelayMs: number;
   retryMaxDelayMs: number;
@@ -68,6 +71,8 @@ export class Delivery {
   private attempt = 0;
   private batchLimit: number;
   private retryAt = 0;
+  /** When the receiver asked (Retry-After) not to be called before; flush() respects it, unlike backoff. */
+  private notBefore = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   // Reported once per burst (a burst ends with the next successful delivery).
   private reportedRetrying = false;
@@ -99,7 +104,7 @@ export class Delivery {
 
   /** Send what is queued now, without waiting out a backoff; resolves when drained or an attempt failed. */
   async flush(): Promise<void> {
-    this.retryAt = 0;
+    this.retryAt = this.notBefore;
     this.kick();
     while (this.sending !== undefined) await this.sending;
   }
@@ -107,6 +112,9 @@ export class Delivery {
   /** Keep delivering, with backoff, until nothing is queued or `timeoutMs` has passed; then report what is left. */
   async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    // One attempt whatever the timeout, then retries while time is left.
+    this.retryAt = 0;
+    this.kick();
     while (this.buffer.size > 0 || this.sending !== undefined) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -134,7 +142,7 @@ export class Delivery {
 
   private kick(): void {
     if (this.sending !== undefined || this.buffer.size === 0 || Date.now() < this.retryAt) return;
-    this.sending = this.pump().finally(() => {
+    this.sending = detached(() => this.pump()).finally(() => {
       this.sending = undefined;
       if (this.buffer.size > 0 && Date.now() >= this.retryAt) this.kick();
     });
@@ -153,7 +161,7 @@ export class Delivery {
     this.inflight = events.length;
     let failure: ALMDeliveryError | undefined;
     try {
-      await this.sink.write(events);
+      await this.write(events);
     } catch (error) {
       failure = asDeliveryError(error, events.length);
     }
@@ -183,6 +191,7 @@ export class Delivery {
         failure.retryAfterMs,
       );
       this.retryAt = Date.now() + delay;
+      this.notBefore = failure.retryAfterMs === undefined ? 0 : this.retryAt;
       if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
@@ -213,6 +222,28 @@ export class Delivery {
       this.report(failure);
     }
     return true;
+  }
+
+  /** The sink's write, bounded by timeoutMs, so that a sink that never answers cannot stall delivery. */
+  private async write(events: ALMEvent[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ALMDeliveryError(`event sink gave no answer within ${this.options.timeoutMs} ms`, events.length, {
+              retryable: true,
+            }),
+          ),
+        this.options.timeoutMs,
+      );
+      timer.unref();
+    });
+    try {
+      await Promise.race([this.sink.write(events), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private restore(entries: readonly BufferedEvent[]): void {

@@ -208,7 +208,12 @@ function captureFlat(o: Record<string, unknown>): Record<string, unknown> | unde
   let size = 0;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    const v = o[key];
+    let v: unknown;
+    try {
+      v = o[key];
+    } catch {
+      v = '[Unreadable]';
+    }
     size += key.length;
     if (isSensitiveKey(key)) out[key] = REDACTED;
     else if (typeof v === 'string' && v.length <= MAX_STRING_LENGTH) {

@@ -45,11 +45,15 @@ function read(o: object, key: string): unknown {
   }
 }
 
-function httpStatus(o: object): unknown {
-  const direct = read(o, 'status') ?? read(o, 'statusCode');
-  if (direct !== undefined) return direct;
+function httpStatus(o: object): number | undefined {
   const response = read(o, 'response');
-  return response !== null && typeof response === 'object' ? read(response, 'status') : undefined;
+  const status =
+    read(o, 'status') ??
+    read(o, 'statusCode') ??
+    (response !== null && typeof response === 'object' ? read(response, 'status') : undefined);
+  // Only plain numbers and numeric strings: converting anything else may throw (symbols, odd objects).
+  if (typeof status === 'number') return status;
+  return typeof status === 'string' && /^\d{3}$/.test(status) ? Number(status) : undefined;
 }
 
 function codeOf(o: object): string | undefined {
@@ -62,8 +66,8 @@ function isRetryable(type: string, message: string, o: object | undefined): bool
   if (o === undefined) return false;
   const code = codeOf(o);
   if (code !== undefined && RETRYABLE_CODES.has(code)) return true;
-  const status = Number(httpStatus(o));
-  if (RETRYABLE_STATUSES.has(status)) return true;
+  const status = httpStatus(o);
+  if (status !== undefined && RETRYABLE_STATUSES.has(status)) return true;
   // fetch() wraps the socket error: TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }).
   const cause = read(o, 'cause');
   if (cause !== null && typeof cause === 'object') {
@@ -91,8 +95,19 @@ export function describeError(type: string, message: string, source: ErrorSource
   return { type, message, source, retryable: isRetryable(type, message, undefined) };
 }
 
-/** Describe a thrown value. Non-Error values keep their JS type as `type` (`string`, `null`, `Object`, ...). */
+/**
+ * Describe a thrown value. Non-Error values keep their JS type as `type` (`string`, `null`, `Object`, ...).
+ * Total: whatever was thrown, this returns.
+ */
 export function toStructuredError(thrown: unknown, source: ErrorSource): StructuredError {
+  try {
+    return describeThrown(thrown, source);
+  } catch {
+    return { type: 'Object', message: '[Unprintable]', source, retryable: false };
+  }
+}
+
+function describeThrown(thrown: unknown, source: ErrorSource): StructuredError {
   const isObject = thrown !== null && typeof thrown === 'object';
   const type = thrown === null ? 'null' : isObject ? errorTypeName(thrown) : typeof thrown;
   const message = truncateString(messageOf(thrown));

@@ -4,6 +4,7 @@
  * the events go to Delivery, which owns batching, retries and the bounded buffer.
  */
 import { Delivery, type DeliveryOptions, type EventSink } from '../delivery/delivery';
+import { detached } from '../delivery/detached';
 import { watchProcessExit } from '../delivery/exit';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
@@ -73,20 +74,22 @@ export class EventPipeline {
     if (this.closing !== undefined) {
       const late: ALMEvent[] = [];
       this.appendEvents(record, phase, late);
+      this.emitted += late.length;
       this.delivery.discard(late.length);
       return;
     }
     this.records.push(record);
     this.phases.push(phase);
     if (this.records.length >= this.options.batchSize) {
-      this.immediate ??= setImmediate(this.onFull);
+      this.immediate ??= detached(() => setImmediate(this.onFull));
     } else if (this.timer === undefined) {
-      this.timer = setTimeout(this.onTimer, this.options.flushIntervalMs);
+      this.timer = detached(() => setTimeout(this.onTimer, this.options.flushIntervalMs));
       this.timer.unref();
     }
   }
 
   stats(): PipelineStats {
+    this.translate(); // so that what is still waiting counts as queued
     const delivery = this.delivery?.stats() ?? { delivered: 0, retried: 0, failed: 0, dropped: 0, queued: 0 };
     return { emitted: this.emitted, ...delivery };
   }

@@ -6,6 +6,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import * as sc from '../semconv';
+import { captureValue } from './capture';
 import { describeError, type StructuredError } from './errors';
 import type { RunSummary } from './schema';
 
@@ -101,13 +102,17 @@ function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
 }
 
-/** JSON text on a span back to data; text that is not JSON stays as it is. */
+/**
+ * Content from a span (JSON text) back to data, redacted, truncated and bounded like alm-otel's own
+ * capture: another instrumentation's arguments and results get no less care. Absent stays absent.
+ */
 function structured(v: unknown): unknown {
-  if (typeof v !== 'string') return v;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') return captureValue(v);
   try {
-    return JSON.parse(v);
+    return captureValue(JSON.parse(v));
   } catch {
-    return v;
+    return captureValue(v);
   }
 }
 

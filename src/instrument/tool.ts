@@ -4,7 +4,7 @@
  * events are built from the record later, off the agent's path (see bench/ for what it costs).
  */
 import { randomUUID } from 'node:crypto';
-import { context, type Attributes, type Context } from '@opentelemetry/api';
+import { context, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
 import { captureArguments, captureValue, safeJson } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
@@ -156,11 +156,35 @@ class ToolCall extends Operation implements ToolRecord {
   }
 }
 
+/**
+ * The policy decision for one call. When another instrumentation's execute_tool span encloses this
+ * call (an agent framework running an alm tool), the policy SpanProcessor has already decided it and
+ * taken its budget slot: it is the same call, so that decision is reused (alm's own rule for its tool
+ * name still applies, and now it can block), and the call is reported once.
+ */
+function decideCall(
+  rt: Runtime,
+  tool: ToolDefinition,
+  run: RunState | undefined,
+  activeSpan: object | undefined,
+): PolicyDecision {
+  const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
+  if (outer === undefined || outer.claimed || outer.run !== run) return rt.policy.decide(tool.rule, run, rt.enforcing);
+  outer.claimed = true;
+  const decision = tool.rule.allow ? outer.decision : tool.rule;
+  if (!decision.allow && rt.enforcing && run !== undefined) run.toolCallsUsed--; // it will not run after all
+  return decision;
+}
+
 function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknown[]): unknown {
   const startTime = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
-  const decision = rt.policy.decide(tool.rule, run, rt.enforcing);
+  const active = context.active();
+  const activeSpan = trace.getSpan(active);
+  // Under the active span when there is one; else under the innermost alm span (no context manager).
+  const parent = activeSpan !== undefined || scope === undefined ? active : scope.otelContext;
+  const decision = decideCall(rt, tool, run, activeSpan);
   const toolStart = now();
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
@@ -168,7 +192,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
 
   let call: ToolCall | undefined;
   try {
-    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, rt.parentContext(scope), startTime);
+    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime);
     call.captureArguments(rt, args);
     rt.events.enqueue(call, Phase.Start);
   } catch (error) {

@@ -11,19 +11,10 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
 import { now } from '../instrument/clock';
-import type { RunState } from '../instrument/run-state';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
 
-interface ForeignCall {
-  readonly run: RunState | undefined;
-  readonly allowed: boolean;
-  readonly policyMs: number;
-}
-
 export class PolicySpanProcessor implements SpanProcessor {
-  private readonly calls = new WeakMap<object, ForeignCall>();
-
   constructor(private readonly rt: Runtime) {}
 
   onStart(span: Span, _parentContext: Context): void {
@@ -50,23 +41,24 @@ export class PolicySpanProcessor implements SpanProcessor {
         [sc.ATTR_ALM_POLICY_DECISION]: verdict,
         [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
       });
-      this.calls.set(span, { run, allowed: decision.allow, policyMs });
-      const record = recordFromSpan(span);
-      if (record !== undefined) this.rt.events.enqueue(record, Phase.Start);
+      // Its events wait for the span's end: an alm.tool() running inside it may claim the call (see
+      // instrument/tool.ts), and then the call is reported once, as alm's own.
+      this.rt.foreignCalls.set(span, { run, decision, policyMs, claimed: false });
     } catch (error) {
       this.rt.report(error);
     }
   }
 
   onEnd(span: ReadableSpan): void {
-    const call = this.calls.get(span);
+    const call = this.rt.foreignCalls.get(span);
     if (call === undefined) return;
-    this.calls.delete(span);
+    this.rt.foreignCalls.delete(span);
+    if (call.claimed) return;
     try {
       const record = recordFromSpan(span);
       if (record?.kind !== 'tool') return;
-      call.run?.recordToolCall(call.allowed, record.status, record.toolMs, call.policyMs);
-      this.rt.events.enqueue(record, Phase.End);
+      call.run?.recordToolCall(call.decision.allow, record.status, record.toolMs, call.policyMs);
+      this.rt.events.enqueue(record, Phase.Both);
     } catch (error) {
       this.rt.report(error);
     }

@@ -56,7 +56,8 @@ export class ToolPolicy {
     if (run === undefined) return rule;
     let decision = rule;
     if (this.maxCalls !== undefined && run.toolCallsUsed >= this.maxCalls) {
-      decision = { allow: false, reason: `Budget exceeded: ${run.toolCallsUsed}/${this.maxCalls} tool calls` };
+      // Calls that run anyway (monitor mode, foreign spans) keep counting; the reason reads as the reference's.
+      decision = { allow: false, reason: `Budget exceeded: ${this.maxCalls}/${this.maxCalls} tool calls` };
     }
     if (decision.allow || !blocking) run.toolCallsUsed++;
     return decision;

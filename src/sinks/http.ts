@@ -57,7 +57,7 @@ export class HttpSink implements EventSink {
     }
     if (response.ok) return;
     const status = response.status;
-    const excerpt = this.scrub(body.slice(0, EXCERPT_LENGTH).replace(/\s+/g, ' ').trim());
+    const excerpt = this.scrub(body).slice(0, EXCERPT_LENGTH).replace(/\s+/g, ' ').trim();
     throw new ALMDeliveryError(
       `POST ${this.shownUrl} answered ${status}${excerpt ? `: ${excerpt}` : ''} (${count} events)`,
       count,
@@ -77,9 +77,13 @@ export class HttpSink implements EventSink {
     return this.scrub(detail === undefined ? message : `${message} (${String(detail)})`);
   }
 
-  /** A receiver may echo the request back; the key must not travel on in a message. */
+  /** A receiver may echo the request back; the key must not travel on in a message, in any encoding. */
   private scrub(text: string): string {
     const key = this.options.apiKey;
-    return key === undefined ? text : text.split(key).join('***');
+    if (key === undefined) return text;
+    for (const form of new Set([key, JSON.stringify(key).slice(1, -1), encodeURIComponent(key)])) {
+      text = text.split(form).join('***');
+    }
+    return text;
   }
 }

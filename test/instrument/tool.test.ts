@@ -28,6 +28,8 @@ describe('alm.tool', () => {
     ['a number', 42],
     ['a plain object', { code: 'E_WHATEVER' }],
     ['an Error subclass', new RangeError('out of range')],
+    ['an object with a symbol status', { message: 'boom', status: Symbol('s') }],
+    ['an object whose response status cannot be converted', { response: { status: Object.create(null) } }],
   ])('rethrows %s unchanged, sync and async', async (_label, thrown) => {
     h = createHarness();
     const sync = h.alm.tool('sync', () => {

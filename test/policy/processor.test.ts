@@ -83,6 +83,62 @@ describe('PolicySpanProcessor and foreign tool spans', () => {
     });
   });
 
+  it("redacts and bounds other instrumentations' tool content like its own", async () => {
+    h = createHarness();
+    h.alm.run(() =>
+      h.tracer.startActiveSpan(
+        'execute_tool login',
+        {
+          attributes: {
+            'gen_ai.operation.name': 'execute_tool',
+            'gen_ai.tool.name': 'login',
+            'gen_ai.tool.call.arguments': JSON.stringify({ user: 'u', password: 'hunter2', note: 'x'.repeat(5000) }),
+          },
+        },
+        (span) => {
+          span.setAttribute('gen_ai.tool.call.result', JSON.stringify({ session_token: 'abc' }));
+          span.end();
+        },
+      ),
+    );
+    const events = await h.flushEvents();
+    expect(ofType(events, 'tool.request')[0]!.metadata.args).toEqual({
+      inputs: { user: 'u', password: '***REDACTED***', note: 'x'.repeat(1000) + '... (truncated)' },
+    });
+    expect(ofType(events, 'tool.response')[0]!.metadata.result).toEqual({ session_token: '***REDACTED***' });
+  });
+
+  it('an alm tool run inside a foreign tool span is one call: counted once, reported once, and enforceable', async () => {
+    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 2 } } });
+    const search = h.alm.tool('search', (q: string) => `found ${q}`);
+    // What an agent framework does: its own execute_tool span around the tool function it was given.
+    const framework = (q: string) =>
+      h.tracer.startActiveSpan(
+        'execute_tool search',
+        { attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' } },
+        (span) => {
+          try {
+            return search(q);
+          } finally {
+            span.end();
+          }
+        },
+      );
+    await h.alm.run(() => {
+      expect(framework('a')).toBe('found a');
+      expect(framework('b')).toBe('found b');
+      expect(() => framework('c')).toThrow('Budget exceeded: 2/2 tool calls'); // blocked, not just flagged
+    });
+    const events = await h.flushEvents();
+    expect(ofType(events, 'tool.request')).toHaveLength(3);
+    expect(ofType(events, 'tool.response').map((e) => e.metadata.status)).toEqual(['success', 'success', 'denied']);
+    expect(ofType(events, 'run.end')[0]!.metadata.summary.tool_calls).toMatchObject({
+      total: 3,
+      allowed: 2,
+      denied: 1,
+    });
+  });
+
   it('leaves spans that are not tool calls alone', async () => {
     h = createHarness();
     h.tracer.startActiveSpan('chat gpt-5', { attributes: { 'gen_ai.operation.name': 'chat' } }, (s) => s.end());

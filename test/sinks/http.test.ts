@@ -145,8 +145,8 @@ describe('http delivery under faults', () => {
     await receiver.start(0);
     receiver.fallback = () => ({ kind: 'hang' });
     const alm = agentFor(receiver, errors, { timeoutMs: 60_000 });
-    await work(alm, 20); // 20 runs, 60 tool calls, all while every request hangs
-    await sleep(50);
+    await work(alm, 20); // 20 runs, 60 tool calls: all done although every request hangs
+    for (let i = 0; i < 200 && receiver.hangingCount === 0; i++) await sleep(10);
     expect(receiver.hangingCount).toBeGreaterThan(0);
     expect(receiver.events.size).toBe(0);
     receiver.fallback = () => ({ kind: 'ok' });
@@ -170,6 +170,20 @@ describe('http delivery under faults', () => {
     // The receiver echoed the key; the message does not.
     expect(errors[0]!.message).toMatch(/answered 401: \{"error":"bad key \*\*\*"\}/);
     expect(errors[0]!.message).not.toContain('sk-test-secret');
+  });
+
+  it('scrubs the key from an echoed body even where the excerpt would cut it', async () => {
+    await receiver.start(0);
+    receiver.fallback = () => ({
+      kind: 'status',
+      status: 400,
+      body: `${'x'.repeat(188)} Bearer sk-test-secret (also "sk-test-secret" and sk-test-secret)`,
+    });
+    const alm = agentFor(receiver, errors);
+    await work(alm, 1);
+    await alm.shutdown();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).not.toMatch(/sk-test|sk-t|sk-/);
   });
 
   it('413 splits the batch until it fits', async () => {
@@ -223,6 +237,12 @@ describe('http delivery under faults', () => {
 });
 
 describe('http sink configuration', () => {
+  it('refuses credentials in the endpoint URL', () => {
+    expect(
+      () => new ALM({ agentId: 'a', events: { sink: 'http', endpoint: 'https://user:pw@ingest.example.com' } }),
+    ).toThrow('events.endpoint: must not contain credentials: pass the key as events.apiKey (sent as a bearer token)');
+  });
+
   it('refuses to send a key over plain http to a non-loopback host, unless allowed', () => {
     const options = {
       agentId: 'a',
