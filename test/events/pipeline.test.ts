@@ -1,4 +1,5 @@
 /** Delivery cadence: start events arrive while the run is still going; batches respect batchSize. */
+import { context, trace } from '@opentelemetry/api';
 import { ALM, type ALMEvent } from '../../src';
 import { createHarness, sleep, validated, type Harness } from '../helpers/harness';
 import { eventLines, runTsx, spawnTsx } from '../helpers/scripts';
@@ -9,16 +10,15 @@ describe('event pipeline', () => {
 
   it('delivers start events within flushIntervalMs while the run is still going', async () => {
     h = createHarness({ alm: { events: { sink: (b) => void h.events.push(...b), flushIntervalMs: 50 } } });
-    const search = h.alm.tool('search', async () => {
-      await sleep(400);
-      return 'late';
-    });
+    let finishTool!: () => void;
+    const search = h.alm.tool('search', () => new Promise<string>((resolve) => (finishTool = () => resolve('late'))));
     let seenDuringRun: string[] = [];
     await h.alm.run(async () => {
       const pending = h.alm.task({ type: 'long' }, () => search());
-      // Wait for the sink rather than a fixed time, up to well past the interval.
-      for (let i = 0; i < 60 && h.events.length < 4; i++) await sleep(10);
+      // The tool is still running; wait for the sink rather than a fixed time.
+      for (let i = 0; i < 200 && h.events.length < 4; i++) await sleep(10);
       seenDuringRun = h.events.map((e) => e.event_type);
+      finishTool();
       await pending;
     });
     expect(seenDuringRun).toEqual(['run.start', 'task.start', 'tool.request', 'policy.decision']);
@@ -64,7 +64,78 @@ describe('event pipeline', () => {
         t();
       }),
     ).toThrow('Budget exceeded');
-    expect(h.alm.stats().dropped).toBe(8);
+    const stats = h.alm.stats();
+    expect(stats.dropped).toBe(8);
+    expect(stats.emitted).toBe(stats.delivered + stats.failed + stats.dropped + stats.queued);
+  });
+
+  it('counts events still waiting for translation as queued', () => {
+    h = createHarness({ alm: { events: { sink: () => {}, flushIntervalMs: 60_000 } } });
+    const t = h.alm.tool('t', () => 1);
+    h.alm.run(() => t());
+    expect(h.alm.stats()).toMatchObject({ emitted: 5, queued: 5, delivered: 0 });
+  });
+
+  it('a sink that never answers cannot stall delivery: the batch is retried after timeoutMs', async () => {
+    const received: ALMEvent[] = [];
+    let calls = 0;
+    h = createHarness({
+      alm: {
+        events: {
+          timeoutMs: 100,
+          retryInitialDelayMs: 5,
+          retryMaxDelayMs: 20,
+          sink: (batch) => (++calls === 1 ? new Promise<void>(() => {}) : void received.push(...batch)),
+        },
+      },
+    });
+    const t = h.alm.tool('t', () => 1);
+    h.alm.run(() => t());
+    await h.alm.flush(); // settles although the first write never does
+    await h.alm.shutdown();
+    expect(received.map((e) => e.event_type)).toEqual([
+      'run.start',
+      'tool.request',
+      'policy.decision',
+      'tool.response',
+      'run.end',
+    ]);
+    expect(h.errors[0]!.message).toMatch(/^event sink gave no answer within 100 ms/);
+  });
+
+  it('shutdown makes one attempt even with shutdownTimeoutMs 0', async () => {
+    const received: ALMEvent[] = [];
+    const alm = new ALM({
+      agentId: 'quick',
+      events: { sink: (b) => void received.push(...b), shutdownTimeoutMs: 0, flushOnExit: false },
+    });
+    const t = alm.tool('t', () => 1);
+    alm.run(() => t());
+    await alm.shutdown();
+    expect(received).toHaveLength(5);
+  });
+
+  it("delivers outside the agent's trace, with tracing suppressed", async () => {
+    let activeInSink: unknown = 'unset';
+    h = createHarness({
+      alm: {
+        events: {
+          sink: () => {
+            activeInSink = trace.getSpan(context.active());
+          },
+          flushIntervalMs: 5,
+        },
+      },
+    });
+    const t = h.alm.tool('t', () => 1);
+    await h.tracer.startActiveSpan('POST /ask', async (span) => {
+      await h.alm.run(async () => {
+        t();
+        await sleep(50); // the interval timer fires while the run and the request span are active
+      });
+      span.end();
+    });
+    expect(activeInSink).toBeUndefined();
   });
 
   it("sink 'none' produces no events", async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALM, type ALMEvent } from '../../src';
@@ -38,24 +38,23 @@ describe('file sink', () => {
     expect(new Set(events.map((e) => e.agent_id)).size).toBe(2);
   }, 60_000);
 
-  it('keeps retrying a file it cannot write, and reports what is lost at shutdown', async () => {
+  it('keeps retrying while the file cannot be opened, and delivers once it can', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'alm-file-')), 'not-yet');
+    const path = join(dir, 'events.jsonl');
     const errors: Error[] = [];
     const alm = new ALM({
       agentId: 'filer',
-      events: {
-        sink: 'file',
-        path: '/proc/alm-otel-cannot-write-here.jsonl',
-        flushOnExit: false,
-        shutdownTimeoutMs: 200,
-        retryInitialDelayMs: 10,
-        retryMaxDelayMs: 50,
-      },
+      events: { sink: 'file', path, flushOnExit: false, retryInitialDelayMs: 10, retryMaxDelayMs: 50 },
       onError: (error) => errors.push(error),
     });
     const t = alm.tool('t', () => 1);
     alm.run(() => t());
+    await alm.flush(); // the directory does not exist yet
+    expect(alm.stats()).toMatchObject({ delivered: 0, queued: 5 });
+    expect(errors[0]!.message).toMatch(/^appending to .*events\.jsonl failed: .*ENOENT.*retrying with backoff/);
+    mkdirSync(dir);
     await alm.shutdown();
-    expect(alm.stats()).toMatchObject({ delivered: 0, failed: 5 });
-    expect(errors[0]!.message).toMatch(/^appending to \/proc\/alm-otel-cannot-write-here\.jsonl failed/);
+    expect(alm.stats().retried).toBeGreaterThan(0);
+    expect(validated(readEvents(path))).toHaveLength(5);
   });
 });
