@@ -2,7 +2,7 @@ export { ALM } from './alm';
 export type { ALMOptions, EventSinkFunction } from './config/schema';
 export { ALMConfigError, ALMDeliveryError, ToolDeniedError } from './errors';
 export { ALMEventExporter, type ALMEventExporterOptions } from './events/exporter';
-export type { EventSink, PipelineStats } from './events/pipeline';
+export type { PipelineStats } from './events/pipeline';
 export {
   ALMEventSchema,
   RunSummarySchema,
