@@ -68,6 +68,35 @@ export function wrapTool<F extends AnyFunction>(rt: Runtime, name: string, fn: F
   return wrapped as F;
 }
 
+function startAttributes(
+  tool: ToolDefinition,
+  toolCallId: string,
+  run: RunState | undefined,
+  decision: PolicyDecision,
+  blocked: boolean,
+): Attributes {
+  if (decision.allow) {
+    return {
+      [OPERATION]: EXECUTE_TOOL,
+      [TOOL_NAME]: tool.name,
+      [CALL_ID]: toolCallId,
+      [TOOL_TYPE]: FUNCTION,
+      [RUN_ID]: run?.runId,
+      [DECISION]: 'allow',
+    };
+  }
+  return {
+    [OPERATION]: EXECUTE_TOOL,
+    [TOOL_NAME]: tool.name,
+    [CALL_ID]: toolCallId,
+    [TOOL_TYPE]: FUNCTION,
+    [RUN_ID]: run?.runId,
+    [DECISION]: 'deny',
+    [REASON]: decision.reason,
+    [VIOLATION]: blocked ? undefined : true,
+  };
+}
+
 /** One call: its span and its event record, in one fixed-shape object. */
 class ToolCall extends Operation implements ToolRecord {
   readonly kind = 'tool';
@@ -93,21 +122,13 @@ class ToolCall extends Operation implements ToolRecord {
     parent: Context,
     startTime: number,
   ) {
-    // Only what identifies the call and its decision goes on the span at start (undefined values are
-    // skipped); latencies, and content unless captureToolContent, stay in the record.
+    // Only what identifies the call and its decision goes on the span at start; latencies, and
+    // content unless captureToolContent, stay in the record. (The SDK walks these attributes twice, so
+    // an allowed call's carry no empty keys.)
     super(
       rt,
       tool.spanName,
-      {
-        [OPERATION]: EXECUTE_TOOL,
-        [TOOL_NAME]: tool.name,
-        [CALL_ID]: toolCallId,
-        [TOOL_TYPE]: FUNCTION,
-        [RUN_ID]: run?.runId,
-        [DECISION]: decision.allow ? 'allow' : 'deny',
-        [REASON]: decision.allow ? undefined : decision.reason,
-        [VIOLATION]: decision.allow || blocked ? undefined : true,
-      },
+      startAttributes(tool, toolCallId, run, decision, blocked),
       parent,
       startTime,
       run?.runId ?? null,
