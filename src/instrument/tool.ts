@@ -75,26 +75,19 @@ function startAttributes(
   decision: PolicyDecision,
   blocked: boolean,
 ): Attributes {
-  if (decision.allow) {
-    return {
-      [OPERATION]: EXECUTE_TOOL,
-      [TOOL_NAME]: tool.name,
-      [CALL_ID]: toolCallId,
-      [TOOL_TYPE]: FUNCTION,
-      [RUN_ID]: run?.runId,
-      [DECISION]: 'allow',
-    };
-  }
-  return {
+  const attributes: Attributes = {
     [OPERATION]: EXECUTE_TOOL,
     [TOOL_NAME]: tool.name,
     [CALL_ID]: toolCallId,
     [TOOL_TYPE]: FUNCTION,
     [RUN_ID]: run?.runId,
-    [DECISION]: 'deny',
-    [REASON]: decision.reason,
-    [VIOLATION]: blocked ? undefined : true,
+    [DECISION]: decision.allow ? 'allow' : 'deny',
   };
+  if (!decision.allow) {
+    attributes[REASON] = decision.reason;
+    if (!blocked) attributes[VIOLATION] = true;
+  }
+  return attributes;
 }
 
 /** One call: its span and its event record, in one fixed-shape object. */
