@@ -1,6 +1,6 @@
 /** What every instrumented operation shares within one ALM instance. */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { context, trace, type Context, type Tracer } from '@opentelemetry/api';
+import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
 import type { PolicyDecision, ToolPolicy } from '../policy/rules';
@@ -48,8 +48,11 @@ export class Runtime {
    * Parent for a new span: the active OTel context when it holds a span (so user spans in between
    * nest correctly), else the innermost alm span (when no context manager propagates the active one).
    */
-  parentContext(scope: Scope | undefined): Context {
-    const active = context.active();
-    return scope === undefined || trace.getSpan(active) !== undefined ? active : scope.otelContext;
+  parentContext(
+    scope: Scope | undefined,
+    active: Context = context.active(),
+    activeSpan: Span | undefined = trace.getSpan(active),
+  ): Context {
+    return scope === undefined || activeSpan !== undefined ? active : scope.otelContext;
   }
 }

@@ -196,8 +196,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   const run = scope?.run;
   const active = context.active();
   const activeSpan = trace.getSpan(active);
-  // Under the active span when there is one; else under the innermost alm span (no context manager).
-  const parent = activeSpan !== undefined || scope === undefined ? active : scope.otelContext;
+  const parent = rt.parentContext(scope, active, activeSpan);
   const decision = decideCall(rt, tool, run, activeSpan);
   const toolStart = now();
   const policyMs = toolStart - startTime;
