@@ -3,6 +3,7 @@
  * and exposes run / task / tool / handoff. Everything it needs from OpenTelemetry comes through
  * `@opentelemetry/api`; it never registers globals.
  */
+import { inspect } from 'node:util';
 import { trace } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { loadConfig } from './config/load';
@@ -59,7 +60,10 @@ export class ALM {
     const tracer = config.tracerProvider
       ? config.tracerProvider.getTracer(TRACER_NAME, SDK_VERSION)
       : trace.getTracer(TRACER_NAME, SDK_VERSION);
-    const events = new EventPipeline(envelope, createSink(config.events, report), config.events, report);
+    // The key (and the endpoint, whose query may hold it too) go to the sink alone, which keeps them
+    // in private fields: nothing inspectable holds them.
+    const { apiKey: _apiKey, endpoint: _endpoint, ...deliveryOptions } = config.events;
+    const events = new EventPipeline(envelope, createSink(config.events, report), deliveryOptions, report);
     this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report, config.captureToolContent);
     this.agentId = config.agentId;
     this.env = config.env;
@@ -130,6 +134,16 @@ export class ALM {
 
   /** Deliver everything, then stop. Calls after shutdown still run and are still policed; their events are dropped and counted. */
   shutdown(): Promise<void> {
+    this.rt.stop();
     return this.rt.events.shutdown();
+  }
+
+  /** What `console.log(alm)` and `JSON.stringify(alm)` show: the identity, never the configuration's secrets. */
+  toJSON(): { agentId: string; env: string } {
+    return { agentId: this.agentId, env: this.env };
+  }
+
+  [inspect.custom](): string {
+    return `ALM ${inspect(this.toJSON())}`;
   }
 }

@@ -68,6 +68,8 @@ export const EventsConfigSchema = z
     flushOnExit: z.boolean().default(true),
   })
   .superRefine((events, ctx) => {
+    // Runs even when a field failed its own check: an endpoint that is not a URL is reported by z.url().
+    const url = events.endpoint !== undefined && URL.canParse(events.endpoint) ? new URL(events.endpoint) : undefined;
     if (events.sink === 'http' && events.endpoint === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -75,13 +77,7 @@ export const EventsConfigSchema = z
         message: "required when sink is 'http': pass events.endpoint or set ALM_ENDPOINT",
       });
     }
-    if (
-      events.sink === 'http' &&
-      events.endpoint !== undefined &&
-      events.apiKey !== undefined &&
-      !events.allowInsecure
-    ) {
-      const url = new URL(events.endpoint);
+    if (events.sink === 'http' && url !== undefined && events.apiKey !== undefined && !events.allowInsecure) {
       if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname)) {
         ctx.addIssue({
           code: 'custom',
@@ -90,8 +86,7 @@ export const EventsConfigSchema = z
         });
       }
     }
-    if (events.endpoint !== undefined) {
-      const url = new URL(events.endpoint);
+    if (url !== undefined) {
       if (url.username !== '' || url.password !== '') {
         ctx.addIssue({
           code: 'custom',

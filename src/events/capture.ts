@@ -2,10 +2,14 @@
  * Turns arbitrary tool arguments, results and handoff context into plain, JSON-safe data:
  * redacted as the reference SDK does, truncated, and bounded in size. Never throws.
  *
- * Reference behaviour kept exactly: any object key whose lower-cased name contains `password`,
- * `token`, `api_key`, `apikey`, `secret` or `key` has its value replaced by `***REDACTED***` at any
- * depth; strings over 1000 characters are cut to 1000 and suffixed `... (truncated)`.
- * Beyond the reference: cycles, BigInt, functions, symbols, binary data, Maps, Sets, Dates, Errors,
+ * Reference behaviour kept: any object key whose lower-cased name contains `password`, `token`,
+ * `api_key`, `apikey`, `secret` or `key` has its value replaced by `***REDACTED***` at any depth;
+ * strings over 1000 characters (code points, as Python counts) are cut to 1000 and suffixed
+ * `... (truncated)`.
+ * Beyond the reference: keys naming HTTP credentials (`authorization`, `cookie`) are redacted too;
+ * every string is well-formed UTF-16 (a cut never splits a surrogate pair, a lone surrogate becomes
+ * U+FFFD), so strict JSON parsers accept it; a `__proto__` key stays plain data and never sets a
+ * prototype; cycles, BigInt, functions, symbols, binary data, Maps, Sets, Dates, Errors, Proxies and
  * getters that throw, deep nesting and huge collections all yield a bounded, printable value.
  */
 
@@ -19,21 +23,81 @@ export const MAX_ITEMS = 100;
 /** Rough cap on the JSON size of one captured value; past it, values become `[Truncated]`. */
 export const MAX_CAPTURE_CHARS = 64 * 1024;
 
-// `key` already covers `api_key` and `apikey`; they stay listed to mirror the reference's list.
-const SENSITIVE_KEY = /password|token|api_key|apikey|secret|key/i;
+// The reference's list (`key` already covers `api_key`, `apikey` and `x-api-key`), plus the HTTP
+// credential headers: `authorization` (and `proxy-authorization`), `cookie` (and `set-cookie`).
+// Whole words only where a shorter stem would catch ordinary ones (`auth` would redact `author`).
+const SENSITIVE_KEY = /password|token|api_key|apikey|secret|key|authorization|cookie/i;
 
 export function isSensitiveKey(key: string): boolean {
   return SENSITIVE_KEY.test(key);
 }
 
-export function truncateString(s: string): string {
-  return s.length > MAX_STRING_LENGTH ? s.slice(0, MAX_STRING_LENGTH) + TRUNCATED_SUFFIX : s;
+// ES2024's String#isWellFormed / #toWellFormed (Node 20+), with a fallback for older engines.
+interface WellFormedMethods {
+  isWellFormed?(this: string): boolean;
+  toWellFormed?(this: string): string;
+}
+const { isWellFormed: nativeIsWellFormed, toWellFormed: nativeToWellFormed } = String.prototype as WellFormedMethods;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Whether a string has no lone surrogate (so every JSON parser accepts it). */
+const isWellFormed: (s: string) => boolean =
+  nativeIsWellFormed !== undefined ? (s) => nativeIsWellFormed.call(s) : (s) => s.search(LONE_SURROGATE) === -1;
+
+/** The string with every lone surrogate replaced by U+FFFD. */
+function wellFormed(s: string): string {
+  if (isWellFormed(s)) return s;
+  return nativeToWellFormed !== undefined ? nativeToWellFormed.call(s) : s.replace(LONE_SURROGATE, '\ufffd');
 }
 
+/**
+ * A string as events and spans may carry it: at most MAX_STRING_LENGTH code points (then
+ * `... (truncated)`), never cut inside a surrogate pair, and well-formed.
+ */
+export function truncateString(s: string): string {
+  if (s.length <= MAX_STRING_LENGTH) return wellFormed(s);
+  // Over 1000 UTF-16 units may still be at most 1000 code points: count them up to the limit.
+  let end = 0;
+  for (let points = 0; points < MAX_STRING_LENGTH && end < s.length; points++) {
+    const unit = s.charCodeAt(end);
+    const pair = unit >= 0xd800 && unit <= 0xdbff && end + 1 < s.length && (s.charCodeAt(end + 1) & 0xfc00) === 0xdc00;
+    end += pair ? 2 : 1;
+  }
+  return end >= s.length ? wellFormed(s) : wellFormed(s.slice(0, end)) + TRUNCATED_SUFFIX;
+}
+
+/** A plain object (Object.prototype or null prototype). Never throws: a Proxy whose traps throw is not one. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  try {
+    const proto = Object.getPrototypeOf(value);
+    return proto === Object.prototype || proto === null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a value counts as given in the reference's `if value:` sense (Python truthiness): not
+ * null or undefined, not an empty string, array or object, not 0 or false.
+ */
+export function isGiven(value: unknown): boolean {
+  if (value === null || value === undefined || value === '' || value === 0 || value === false) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (isPlainObject(value)) {
+    for (const key in value) if (Object.prototype.hasOwnProperty.call(value, key)) return true;
+    return false;
+  }
+  return true;
+}
+
+/** `out[key] = value`, except that a `__proto__` key becomes an own data property instead of setting the prototype. */
+function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    out[key] = value;
+  }
 }
 
 class Walker {
@@ -71,7 +135,8 @@ class Walker {
     return this.value(s, 0) as string;
   }
 
-  private object(o: object, depth: number): unknown {
+  /** `keys`: the object's own keys when the caller has listed them already. */
+  object(o: object, depth: number, keys?: readonly string[]): unknown {
     if (this.ancestors.includes(o)) return '[Circular]';
     try {
       if (o instanceof Date) return this.text(Number.isNaN(o.getTime()) ? 'Invalid Date' : o.toISOString());
@@ -91,7 +156,7 @@ class Walker {
         if (o instanceof Map) return this.entries(o.entries(), o.size, depth);
         const toJSON = (o as { toJSON?: unknown }).toJSON;
         if (typeof toJSON === 'function') return this.value(toJSON.call(o), depth + 1);
-        return this.properties(o as Record<string, unknown>, depth);
+        return this.properties(o as Record<string, unknown>, depth, keys);
       } finally {
         this.ancestors.pop();
       }
@@ -127,19 +192,25 @@ class Walker {
       this.budget -= key.length + 4;
       kept++;
       if (isSensitiveKey(key)) {
-        out[key] = REDACTED;
+        setOwn(out, key, REDACTED);
         continue;
       }
       const captured = this.value(item, depth + 1);
-      if (captured !== undefined) out[key] = captured;
+      if (captured !== undefined) setOwn(out, key, captured);
     }
     return out;
   }
 
-  /** Own enumerable string keys of an object; a getter that throws yields `[Unreadable]`. */
-  private properties(o: Record<string, unknown>, depth: number): Record<string, unknown> {
+  /**
+   * Own enumerable string keys of an object; a getter that throws yields `[Unreadable]`. The keys are
+   * listed once (JavaScript has no lazy way to list them); at most MAX_ITEMS values are read.
+   */
+  private properties(
+    o: Record<string, unknown>,
+    depth: number,
+    keys: readonly string[] = Object.keys(o),
+  ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const keys = Object.keys(o);
     this.budget -= 2;
     for (let i = 0; i < keys.length; i++) {
       if (i === MAX_ITEMS || this.budget <= 0) {
@@ -149,7 +220,7 @@ class Walker {
       const key = truncateString(keys[i]!);
       this.budget -= key.length + 4;
       if (isSensitiveKey(key)) {
-        out[key] = REDACTED;
+        setOwn(out, key, REDACTED);
         continue;
       }
       let item: unknown;
@@ -159,7 +230,7 @@ class Walker {
         item = '[Unreadable]';
       }
       const captured = this.value(item, depth + 1);
-      if (captured !== undefined) out[key] = captured;
+      if (captured !== undefined) setOwn(out, key, captured);
     }
     return out;
   }
@@ -189,20 +260,19 @@ export function errorTypeName(e: object): string {
   try {
     const name = (e as { name?: unknown }).name;
     // Subclasses that do not set `name` still report their class, as Python's type(e).__name__ would.
-    if (typeof name === 'string' && name.length > 0 && name !== 'Error') return name;
+    if (typeof name === 'string' && name.length > 0 && name !== 'Error') return truncateString(name);
     const ctor = (e as { constructor?: { name?: unknown } }).constructor?.name;
-    return typeof ctor === 'string' && ctor.length > 0 ? ctor : 'Object';
+    return typeof ctor === 'string' && ctor.length > 0 ? truncateString(ctor) : 'Object';
   } catch {
     return 'Object';
   }
 }
 
 /**
- * The common case on the hot path, a small flat object of short primitives, copied without the
- * general walk; undefined when the object needs the walk (same result either way).
+ * The common case on the hot path, a small flat object of short, well-formed primitives, copied
+ * without the general walk; undefined when the object needs the walk (same result either way).
  */
-function captureFlat(o: Record<string, unknown>): Record<string, unknown> | undefined {
-  const keys = Object.keys(o);
+function captureFlat(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
   if (keys.length > MAX_ITEMS) return undefined;
   const out: Record<string, unknown> = {};
   let size = 0;
@@ -214,9 +284,10 @@ function captureFlat(o: Record<string, unknown>): Record<string, unknown> | unde
     } catch {
       v = '[Unreadable]';
     }
+    if (key === '__proto__' || key.length > MAX_STRING_LENGTH) return undefined;
     size += key.length;
     if (isSensitiveKey(key)) out[key] = REDACTED;
-    else if (typeof v === 'string' && v.length <= MAX_STRING_LENGTH) {
+    else if (typeof v === 'string' && v.length <= MAX_STRING_LENGTH && isWellFormed(v)) {
       size += v.length;
       out[key] = v;
     } else if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean' || v === null) out[key] = v;
@@ -229,8 +300,9 @@ function captureFlat(o: Record<string, unknown>): Record<string, unknown> | unde
 export function captureValue(value: unknown): unknown {
   try {
     if (isPlainObject(value)) {
-      const flat = captureFlat(value);
-      if (flat !== undefined) return flat;
+      // Listed once for both paths: listing is the one cost that grows with a huge object.
+      const keys = Object.keys(value);
+      return captureFlat(value, keys) ?? new Walker().object(value, 0, keys);
     }
     return new Walker().value(value, 0);
   } catch {
@@ -241,9 +313,11 @@ export function captureValue(value: unknown): unknown {
 /**
  * Tool arguments as recorded: a call with one plain object keeps that object (the event schema's
  * `{inputs: {...}}`; the reference binds arguments to parameter names, and in JS a single options
- * object is that binding); any other call keeps the list of arguments (`{args: [...]}`).
+ * object is that binding), and so does a call with none (`{inputs: {}}`, as the reference binds a
+ * function without parameters); any other call keeps the list of arguments (`{args: [...]}`).
  */
 export function captureArguments(args: readonly unknown[]): unknown {
+  if (args.length === 0) return {};
   return args.length === 1 && isPlainObject(args[0]) ? captureValue(args[0]) : captureValue(args);
 }
 

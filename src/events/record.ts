@@ -6,7 +6,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import * as sc from '../semconv';
-import { captureValue } from './capture';
+import { captureValue, truncateString } from './capture';
 import { describeError, type StructuredError } from './errors';
 import type { RunSummary } from './schema';
 
@@ -94,8 +94,9 @@ function hrTimeToMs(t: readonly [number, number]): number {
   return t[0] * 1e3 + t[1] / 1e6;
 }
 
+/** A non-empty string attribute, bounded like every captured string (another library's spans included). */
 function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
+  return typeof v === 'string' && v.length > 0 ? truncateString(v) : undefined;
 }
 
 function num(v: unknown): number {
@@ -121,8 +122,8 @@ function errorFromSpan(span: ReadableSpan, defaultSource: StructuredError['sourc
   const failed = span.status.code === SpanStatusCode.ERROR;
   const type = a[sc.ATTR_ERROR_TYPE];
   if (!failed && type === undefined) return undefined;
-  const message = String(a[sc.ATTR_ALM_ERROR_MESSAGE] ?? span.status.message ?? '');
-  const error = describeError(typeof type === 'string' ? type : 'Error', message, defaultSource);
+  const message = truncateString(String(a[sc.ATTR_ALM_ERROR_MESSAGE] ?? span.status.message ?? ''));
+  const error = describeError(str(type) ?? 'Error', message, defaultSource);
   const source = a[sc.ATTR_ALM_ERROR_SOURCE];
   if (source === 'tool' || source === 'policy' || source === 'agent' || source === 'system') error.source = source;
   const retryable = a[sc.ATTR_ALM_ERROR_RETRYABLE];
@@ -216,7 +217,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         kind,
         ...base,
         fromAgentId: str(a[sc.ATTR_GEN_AI_AGENT_ID]) ?? 'unknown',
-        toAgentId: String(a[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID]),
+        toAgentId: truncateString(String(a[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID])),
         reason: str(a[sc.ATTR_ALM_HANDOFF_REASON]),
         context: structured(a[sc.ATTR_ALM_HANDOFF_CONTEXT]),
       };

@@ -117,7 +117,7 @@ export const ALMEventSchema = z.discriminatedUnion('event_type', [
       from_agent_id: z.string().min(1),
       to_agent_id: z.string().min(1),
       reason: z.string().min(1).optional(),
-      context: z.record(z.string(), z.unknown()).optional(),
+      context: z.unknown().optional(),
     }),
   ),
 ]);

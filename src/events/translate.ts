@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SCHEMA_VERSION, SDK_VERSION } from '../version';
-import { isPlainObject } from './capture';
+import { isGiven, isPlainObject } from './capture';
 import type { OpRecord } from './record';
 import type { ALMEvent, ToolArgs } from './schema';
 
@@ -115,8 +115,8 @@ export function startEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void
     case 'handoff': {
       const metadata: EventOf<'handoff'>['metadata'] = { from_agent_id: rec.fromAgentId, to_agent_id: rec.toAgentId };
       if (rec.reason) metadata.reason = rec.reason;
-      // As the reference: an empty context is left out.
-      if (isPlainObject(rec.context) && Object.keys(rec.context).length > 0) metadata.context = rec.context;
+      // As the reference (`if context:`): an empty or null context is left out; anything else is kept.
+      if (isGiven(rec.context)) metadata.context = rec.context;
       out.push(envelopeEvent(rec, env, 'handoff', rec.startTime, metadata));
       return;
     }

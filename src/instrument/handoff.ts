@@ -1,6 +1,6 @@
 /** `alm.handoff`: a hand-over to another agent, as a zero-length span and a handoff event. */
 import type { Context } from '@opentelemetry/api';
-import { captureValue, safeJson } from '../events/capture';
+import { captureValue, isGiven, safeJson, truncateString } from '../events/capture';
 import { Phase } from '../events/pipeline';
 import type { HandoffRecord } from '../events/record';
 import * as sc from '../semconv';
@@ -11,8 +11,11 @@ import type { Runtime } from './runtime';
 export interface HandoffOptions {
   toAgentId: string;
   reason?: string;
-  /** Context passed along; recorded redacted and truncated like tool arguments. */
-  context?: Record<string, unknown>;
+  /**
+   * Context passed along (usually an object; any value is accepted); recorded redacted and truncated
+   * like tool arguments, and left out when empty, as the reference does.
+   */
+  context?: unknown;
 }
 
 class HandoffOperation extends Operation implements HandoffRecord {
@@ -23,15 +26,17 @@ class HandoffOperation extends Operation implements HandoffRecord {
   readonly context: unknown;
 
   constructor(rt: Runtime, runId: string | null, options: HandoffOptions, parent: Context, time: number) {
-    const context = options.context === undefined ? undefined : captureValue(options.context);
+    const toAgentId = truncateString(options.toAgentId);
+    const reason = options.reason ? truncateString(options.reason) : undefined;
+    const context = isGiven(options.context) ? captureValue(options.context) : undefined;
     super(
       rt,
-      `handoff ${options.toAgentId}`,
+      `handoff ${toAgentId}`,
       {
         [sc.ATTR_GEN_AI_AGENT_ID]: rt.envelope.agentId,
-        [sc.ATTR_ALM_HANDOFF_TO_AGENT_ID]: options.toAgentId,
+        [sc.ATTR_ALM_HANDOFF_TO_AGENT_ID]: toAgentId,
         [sc.ATTR_ALM_RUN_ID]: runId ?? undefined,
-        [sc.ATTR_ALM_HANDOFF_REASON]: options.reason || undefined,
+        [sc.ATTR_ALM_HANDOFF_REASON]: reason,
         [sc.ATTR_ALM_HANDOFF_CONTEXT]: context === undefined ? undefined : safeJson(context),
       },
       parent,
@@ -39,8 +44,8 @@ class HandoffOperation extends Operation implements HandoffRecord {
       runId,
     );
     this.fromAgentId = rt.envelope.agentId;
-    this.toAgentId = options.toAgentId;
-    this.reason = options.reason || undefined;
+    this.toAgentId = toAgentId;
+    this.reason = reason;
     this.context = context;
     this.endSpan(time);
   }

@@ -17,6 +17,7 @@ import {
 import type { StructuredError } from '../events/errors';
 import { isValidSpanContext } from '../events/record';
 import * as sc from '../semconv';
+import type { ErrorReporter } from '../report';
 import type { Runtime } from './runtime';
 
 export abstract class Operation {
@@ -28,6 +29,7 @@ export abstract class Operation {
   readonly spanId: string | null;
   endTime = 0;
   private readonly recording: boolean;
+  private readonly report: ErrorReporter;
 
   protected constructor(
     rt: Runtime,
@@ -38,6 +40,7 @@ export abstract class Operation {
     readonly startTime: number,
     readonly runId: string | null,
   ) {
+    this.report = rt.report;
     let span: Span;
     try {
       span = rt.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
@@ -55,22 +58,46 @@ export abstract class Operation {
     this.otelContext = trace.setSpan(parent, span);
   }
 
+  // A span that throws (a broken SDK or processor) must not cost the record: its events still go out.
   protected setSpanAttribute(key: string, value: AttributeValue): void {
-    if (this.recording) this.span?.setAttribute(key, value);
+    if (!this.recording) return;
+    try {
+      this.span?.setAttribute(key, value);
+    } catch (error) {
+      this.report(error);
+    }
   }
 
   protected setSpanAttributes(attributes: Attributes): void {
-    if (this.recording) this.span?.setAttributes(attributes);
+    if (!this.recording) return;
+    try {
+      this.span?.setAttributes(attributes);
+    } catch (error) {
+      this.report(error);
+    }
   }
 
   protected addSpanEvent(name: string, attributes: Attributes): void {
-    if (this.recording) this.span?.addEvent(name, attributes);
+    if (!this.recording) return;
+    try {
+      this.span?.addEvent(name, attributes);
+    } catch (error) {
+      this.report(error);
+    }
   }
 
   /** Span status ERROR, error.type and the alm.error.* attributes, and the exception. */
   protected markSpanFailed(error: StructuredError, thrown: unknown): void {
     const span = this.span;
     if (!this.recording || span === undefined) return;
+    try {
+      this.markFailed(span, error, thrown);
+    } catch (failure) {
+      this.report(failure);
+    }
+  }
+
+  private markFailed(span: Span, error: StructuredError, thrown: unknown): void {
     span.setAttributes({
       [sc.ATTR_ERROR_TYPE]: error.type,
       [sc.ATTR_ALM_ERROR_MESSAGE]: error.message,
@@ -88,7 +115,11 @@ export abstract class Operation {
 
   protected endSpan(endTime: number): void {
     this.endTime = endTime;
-    this.span?.end();
+    try {
+      this.span?.end();
+    } catch (error) {
+      this.report(error);
+    }
     // The record waits in the event queue for up to flushIntervalMs; let the span go now.
     this.span = undefined;
   }

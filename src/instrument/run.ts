@@ -1,6 +1,7 @@
 /** `alm.run`: an agent run as an invoke_agent span, run.start/run.end events, and a fresh budget. */
 import { randomUUID } from 'node:crypto';
 import { context, type Attributes, type Context } from '@opentelemetry/api';
+import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { RunRecord } from '../events/record';
@@ -27,7 +28,14 @@ export interface RunHandle {
 
 /** Run `invoke` inside `scope`, for alm-otel and for OTel context alike, and observe its outcome. */
 export function runInScope<T>(rt: Runtime, scope: Scope, invoke: () => T, done: Settled): T {
-  return observe(() => rt.storage.run(scope, () => context.with(scope.otelContext, invoke)), done);
+  rt.enterScope();
+  return observe(
+    () => rt.storage.run(scope, () => context.with(scope.otelContext, invoke)),
+    (failed, outcome) => {
+      rt.exitScope();
+      done(failed, outcome);
+    },
+  );
 }
 
 class RunOperation extends Operation implements RunRecord {
@@ -79,7 +87,8 @@ class RunOperation extends Operation implements RunRecord {
 export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandle) => T): T {
   const startTime = now();
   const state = new RunState(randomUUID());
-  const op = new RunOperation(rt, state, options.purpose, rt.parentContext(rt.storage.getStore()), startTime);
+  const purpose = options.purpose ? truncateString(options.purpose) : undefined;
+  const op = new RunOperation(rt, state, purpose, rt.parentContext(rt.storage.getStore()), startTime);
   rt.events.enqueue(op, Phase.Start);
   const handle: RunHandle = { runId: state.runId, traceId: op.traceId, spanId: op.spanId };
   return runInScope(

@@ -31,6 +31,9 @@ export class Runtime {
   readonly enforcing: boolean;
   /** Open foreign tool spans, by span. */
   readonly foreignCalls = new WeakMap<object, ForeignCall>();
+  /** Runs and tasks whose function has not settled yet. */
+  private openScopes = 0;
+  private stopped = false;
 
   constructor(
     readonly envelope: Envelope,
@@ -42,6 +45,25 @@ export class Runtime {
     readonly captureToolContent: boolean,
   ) {
     this.enforcing = policy.mode === 'enforce';
+  }
+
+  /** A run or task starts (its scope is entered through `storage.run`, which re-enables a stopped storage). */
+  enterScope(): void {
+    this.openScopes++;
+  }
+
+  exitScope(): void {
+    if (--this.openScopes === 0 && this.stopped) this.storage.disable();
+  }
+
+  /**
+   * After shutdown: an enabled AsyncLocalStorage taxes every promise the process creates (on Node's
+   * async_hooks-based implementation), so it is disabled once no run or task is open. A run started
+   * later enables it again for its own duration, so its budget still holds.
+   */
+  stop(): void {
+    this.stopped = true;
+    if (this.openScopes === 0) this.storage.disable();
   }
 
   /**

@@ -1,6 +1,7 @@
 /** `alm.task`: a unit of work inside a run, as a span and task.start/task.end events. */
 import { randomUUID } from 'node:crypto';
 import type { Context } from '@opentelemetry/api';
+import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { TaskRecord } from '../events/record';
@@ -35,25 +36,26 @@ class TaskOperation extends Operation implements TaskRecord {
     rt: Runtime,
     readonly taskId: string,
     readonly run: RunState | undefined,
-    options: TaskOptions,
+    taskType: string | undefined,
+    description: string | undefined,
     parent: Context,
     startTime: number,
   ) {
     super(
       rt,
-      options.type ? `task ${options.type}` : 'task',
+      taskType ? `task ${taskType}` : 'task',
       {
         [sc.ATTR_ALM_TASK_ID]: taskId,
         [sc.ATTR_ALM_RUN_ID]: run?.runId,
-        [sc.ATTR_ALM_TASK_TYPE]: options.type || undefined,
-        [sc.ATTR_ALM_TASK_DESCRIPTION]: options.description || undefined,
+        [sc.ATTR_ALM_TASK_TYPE]: taskType,
+        [sc.ATTR_ALM_TASK_DESCRIPTION]: description,
       },
       parent,
       startTime,
       run?.runId ?? null,
     );
-    this.taskType = options.type || undefined;
-    this.description = options.description || undefined;
+    this.taskType = taskType;
+    this.description = description;
   }
 
   finish(rt: Runtime, failed: boolean, outcome: unknown): void {
@@ -79,7 +81,15 @@ class TaskOperation extends Operation implements TaskRecord {
 export function startTask<T>(rt: Runtime, options: TaskOptions, fn: (task: TaskHandle) => T): T {
   const scope = rt.storage.getStore();
   const run = scope?.run;
-  const op = new TaskOperation(rt, randomUUID(), run, options, rt.parentContext(scope), now());
+  const op = new TaskOperation(
+    rt,
+    randomUUID(),
+    run,
+    options.type ? truncateString(options.type) : undefined,
+    options.description ? truncateString(options.description) : undefined,
+    rt.parentContext(scope),
+    now(),
+  );
   rt.events.enqueue(op, Phase.Start);
   const handle: TaskHandle = { taskId: op.taskId, runId: op.runId };
   return runInScope(

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { context, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
-import { captureArguments, captureValue, safeJson } from '../events/capture';
+import { captureArguments, captureValue, safeJson, truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { PolicyDecision } from '../policy/rules';
@@ -52,11 +52,13 @@ interface ToolDefinition {
   readonly fn: AnyFunction;
 }
 
-export function wrapTool<F extends AnyFunction>(rt: Runtime, name: string, fn: F): F {
+export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, fn: F): F {
+  // Policy sees the whole name; spans and events carry it bounded like any other captured string.
+  const name = truncateString(fullName);
   const tool: ToolDefinition = {
     name,
     spanName: `execute_tool ${name}`,
-    rule: rt.policy.ruleFor(name),
+    rule: rt.policy.ruleFor(fullName),
     isAsync: fn instanceof AsyncFunction,
     fn,
   };

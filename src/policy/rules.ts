@@ -3,6 +3,7 @@
  * deny list, then the allow list, then the default.
  */
 import type { PolicyConfig } from '../config/schema';
+import { truncateString } from '../events/capture';
 import { compilePatterns } from './glob';
 
 export interface PolicyDecision {
@@ -34,13 +35,18 @@ export class ToolPolicy {
     this.defaultAllow = config.defaultAllow;
   }
 
-  /** The part of a decision that depends on the tool's name alone; computed once per wrapped tool. */
+  /**
+   * The part of a decision that depends on the tool's name alone; computed once per wrapped tool. The
+   * whole name is matched; the reason quotes it bounded, like every string events carry.
+   */
   ruleFor(toolName: string): PolicyDecision {
-    if (this.isDenied(toolName)) return { allow: false, reason: `Tool '${toolName}' is in denied_tools list` };
+    if (this.isDenied(toolName)) {
+      return { allow: false, reason: `Tool '${truncateString(toolName)}' is in denied_tools list` };
+    }
     if (this.hasAllowList) {
       return this.isAllowed(toolName)
         ? ALLOWED
-        : { allow: false, reason: `Tool '${toolName}' is not in allowed_tools list` };
+        : { allow: false, reason: `Tool '${truncateString(toolName)}' is not in allowed_tools list` };
     }
     return this.defaultAllow
       ? ALLOWED

@@ -21,20 +21,72 @@ function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
-export class HttpSink implements EventSink {
-  private readonly url: string;
-  /** The URL as it may appear in messages: without any credentials in it. */
-  private readonly shownUrl: string;
-  private readonly headers: Record<string, string>;
+/** The ingest URL: `/v1/events` appended to the endpoint's path (a query string stays where it is). */
+export function eventsUrl(endpoint: string): URL {
+  const url = new URL(endpoint);
+  url.pathname = url.pathname.replace(/\/+$/, '') + '/v1/events';
+  return url;
+}
 
-  constructor(private readonly options: HttpSinkOptions) {
-    const url = new URL(options.endpoint.replace(/\/+$/, '') + '/v1/events');
-    this.url = url.href;
+// The escapes a receiver may echo the key in: JSON (`\u002d`, `\/`), percent-encoding (either case)
+// and HTML character references. Decoding them, rather than listing the key's encoded forms, also
+// catches forms nobody listed (a key encoded twice, escapes mixed within one key).
+const JSON_ESCAPE = /\\u([0-9a-fA-F]{4})|\\([\\/"'bfnrt])/g;
+const PERCENT_RUN = /(?:%[0-9a-fA-F]{2})+/g;
+const HTML_REFERENCE = /&#(?:x([0-9a-fA-F]{1,6})|(\d{1,7}));?/g;
+const SHORT_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+function decodeOnce(text: string): string {
+  return text
+    .replace(JSON_ESCAPE, (_, hex: string | undefined, c: string) =>
+      hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : (SHORT_ESCAPES[c] ?? c),
+    )
+    .replace(PERCENT_RUN, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    })
+    .replace(HTML_REFERENCE, (ref, hex: string | undefined, dec: string | undefined) => {
+      const code = hex !== undefined ? parseInt(hex, 16) : Number(dec);
+      return code <= 0x10ffff ? String.fromCodePoint(code) : ref;
+    });
+}
+
+/**
+ * Text the receiver sent back (or an error's message), made safe to show: decoded until nothing
+ * changes (a few rounds at most), then every occurrence of the key, in any letter case, replaced.
+ */
+export function scrubSecret(text: string, secret: string | undefined): string {
+  if (secret === undefined || secret.length === 0) return text;
+  for (let round = 0; round < 4; round++) {
+    const decoded = decodeOnce(text);
+    if (decoded === text) break;
+    text = decoded;
+  }
+  return text.replace(new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '***');
+}
+
+export class HttpSink implements EventSink {
+  // Private fields: the key stays out of util.inspect(), JSON.stringify() and enumeration.
+  readonly #url: string;
+  /** The URL as it may appear in messages: without credentials, and with the key scrubbed. */
+  readonly #shownUrl: string;
+  readonly #headers: Record<string, string>;
+  readonly #apiKey: string | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(options: HttpSinkOptions) {
+    const url = eventsUrl(options.endpoint);
+    this.#url = url.href;
     url.username = '';
     url.password = '';
-    this.shownUrl = url.href;
-    this.headers = { 'content-type': 'application/json' };
-    if (options.apiKey !== undefined) this.headers.authorization = `Bearer ${options.apiKey}`;
+    this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs;
+    this.#shownUrl = scrubSecret(url.href, options.apiKey);
+    this.#headers = { 'content-type': 'application/json' };
+    if (options.apiKey !== undefined) this.#headers.authorization = `Bearer ${options.apiKey}`;
   }
 
   async write(events: ALMEvent[]): Promise<void> {
@@ -42,24 +94,25 @@ export class HttpSink implements EventSink {
     let response: Response;
     let body: string;
     try {
-      response = await fetch(this.url, {
+      response = await fetch(this.#url, {
         method: 'POST',
-        headers: this.headers,
+        headers: this.#headers,
         body: JSON.stringify({ events }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: AbortSignal.timeout(this.#timeoutMs),
       });
       body = await response.text();
     } catch (error) {
       // No instanceof: fetch's errors may come from another realm (test runners, vm contexts).
       const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
-      const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : this.describe(error);
-      throw new ALMDeliveryError(`POST ${this.shownUrl} failed: ${reason}`, count, { retryable: true });
+      const reason = timedOut ? `no answer within ${this.#timeoutMs} ms` : this.#scrub(describeFailure(error));
+      throw new ALMDeliveryError(`POST ${this.#shownUrl} failed: ${reason}`, count, { retryable: true });
     }
     if (response.ok) return;
     const status = response.status;
-    const excerpt = this.scrub(body).slice(0, EXCERPT_LENGTH).replace(/\s+/g, ' ').trim();
+    // Scrubbed before it is cut, so that no part of the key survives at the cut.
+    const excerpt = this.#scrub(body).slice(0, EXCERPT_LENGTH).replace(/\s+/g, ' ').trim();
     throw new ALMDeliveryError(
-      `POST ${this.shownUrl} answered ${status}${excerpt ? `: ${excerpt}` : ''} (${count} events)`,
+      `POST ${this.#shownUrl} answered ${status}${excerpt ? `: ${excerpt}` : ''} (${count} events)`,
       count,
       {
         status,
@@ -70,20 +123,14 @@ export class HttpSink implements EventSink {
     );
   }
 
-  private describe(error: unknown): string {
-    const e = error as { message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
-    const message = typeof e?.message === 'string' ? e.message : String(error);
-    const detail = e?.cause?.code ?? e?.cause?.message;
-    return this.scrub(detail === undefined ? message : `${message} (${String(detail)})`);
+  #scrub(text: string): string {
+    return scrubSecret(text, this.#apiKey);
   }
+}
 
-  /** A receiver may echo the request back; the key must not travel on in a message, in any encoding. */
-  private scrub(text: string): string {
-    const key = this.options.apiKey;
-    if (key === undefined) return text;
-    for (const form of new Set([key, JSON.stringify(key).slice(1, -1), encodeURIComponent(key)])) {
-      text = text.split(form).join('***');
-    }
-    return text;
-  }
+function describeFailure(error: unknown): string {
+  const e = error as { message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  const detail = e?.cause?.code ?? e?.cause?.message;
+  return detail === undefined ? message : `${message} (${String(detail)})`;
 }

@@ -25,6 +25,13 @@ describe('configuration', () => {
     );
   });
 
+  it('names events.endpoint when it is not a URL at all', () => {
+    for (const endpoint of ['not a url', '', 'http//missing-colon', 'ftp://x']) {
+      const error = configError({ agentId: 'a', events: { sink: 'http', endpoint, apiKey: 'k' } });
+      expect(error.issues).toEqual(['events.endpoint: must be an http:// or https:// URL']);
+    }
+  });
+
   it('lists every bad field in one readable line each, without a stack trace in the message', () => {
     const error = configError({
       agentId: 'a',

@@ -109,3 +109,89 @@ describe('the flat fast path', () => {
     }
   });
 });
+
+describe('hostile input', () => {
+  it('keeps a __proto__ key as plain data and never lets input choose a prototype', () => {
+    const hostile = JSON.parse('{"q": 1, "__proto__": {"isAdmin": true}}') as Record<string, unknown>;
+    for (const captured of [captureValue(hostile), captureArguments([hostile]), captureValue({ deep: [hostile] })]) {
+      const json = JSON.stringify(captured);
+      expect(json).toContain('"__proto__":{"isAdmin":true}');
+    }
+    const captured = captureArguments([hostile]) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(captured)).toBe(Object.prototype);
+    expect(captured.isAdmin).toBeUndefined();
+    expect(Object.keys(captured)).toEqual(['q', '__proto__']);
+    expect(Object.getOwnPropertyDescriptor(captured, '__proto__')?.value).toEqual({ isAdmin: true });
+    // A Map key named __proto__ is data too.
+    const fromMap = captureValue(new Map([['__proto__', { isAdmin: true }]])) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(fromMap)).toBe(Object.prototype);
+    expect(JSON.stringify(fromMap)).toBe('{"__proto__":{"isAdmin":true}}');
+  });
+
+  it('counts the 1000-character limit in code points and never splits a surrogate pair', () => {
+    const emoji = '\u{1F600}';
+    expect(captureValue('a'.repeat(999) + emoji)).toBe('a'.repeat(999) + emoji);
+    expect(captureValue('a'.repeat(999) + emoji + emoji)).toBe('a'.repeat(999) + emoji + '... (truncated)');
+    // 600 emoji are 1200 UTF-16 units but 600 characters: kept whole, as the reference keeps them.
+    expect(captureValue(emoji.repeat(600))).toBe(emoji.repeat(600));
+    expect(captureValue(emoji.repeat(1001))).toBe(emoji.repeat(1000) + '... (truncated)');
+  });
+
+  it('emits only well-formed strings: lone surrogates become U+FFFD, in values and keys', () => {
+    const lone = 'x\ud83d';
+    const captured = captureValue({ [lone]: ['\udc00y', 'ok'], n: lone.repeat(600) });
+    const json = JSON.stringify(captured);
+    expect(json).not.toMatch(/\\ud[89a-f][0-9a-f]{2}/i);
+    expect(captured).toEqual({ 'x\ufffd': ['\ufffdy', 'ok'], n: 'x\ufffd'.repeat(500) + '... (truncated)' });
+    // What survives a UTF-8 round trip (the wire) is exactly what was captured.
+    expect(Buffer.from(json, 'utf8').toString('utf8')).toBe(json);
+  });
+
+  it('never throws on a Proxy whose traps throw, as the only argument or anywhere inside', () => {
+    const trap = () => {
+      throw new Error('trap');
+    };
+    const hostile = new Proxy(
+      {},
+      { getPrototypeOf: trap, ownKeys: trap, get: trap, has: trap, getOwnPropertyDescriptor: trap },
+    );
+    expect(() => captureArguments([hostile])).not.toThrow();
+    expect(captureArguments([hostile])).toEqual(['[Unreadable]']);
+    expect(captureValue({ a: hostile })).toEqual({ a: '[Unreadable]' });
+  });
+
+  it('lists a huge object keys once and reads no more than MAX_ITEMS of its values', () => {
+    const keys = Array.from({ length: 100_000 }, (_, i) => `k${i}`);
+    let listed = 0;
+    let read = 0;
+    const huge = new Proxy({} as Record<string, number>, {
+      ownKeys: () => {
+        listed++;
+        return keys;
+      },
+      getOwnPropertyDescriptor: () => ({ value: 1, enumerable: true, configurable: true, writable: true }),
+      get: (_, key) => {
+        if (typeof key === 'string' && key.startsWith('k')) read++;
+        return 1;
+      },
+    });
+    const captured = captureValue(huge) as Record<string, unknown>;
+    expect(Object.keys(captured)).toHaveLength(MAX_ITEMS + 1);
+    expect(captured['...']).toBe(`(${keys.length - MAX_ITEMS} more keys)`);
+    expect(listed).toBe(1);
+    expect(read).toBeLessThanOrEqual(MAX_ITEMS);
+  });
+
+  it('redacts HTTP credential keys too, and not ordinary words that share a stem', () => {
+    for (const key of ['authorization', 'Proxy-Authorization', 'cookie', 'Set-Cookie', 'x-api-key', 'X-API-Key']) {
+      expect(isSensitiveKey(key)).toBe(true);
+    }
+    for (const key of ['author', 'authored_by', 'cook', 'query', 'headers']) expect(isSensitiveKey(key)).toBe(false);
+    expect(
+      captureValue({ headers: { Authorization: 'Bearer abc', cookie: 'sid=1', 'x-api-key': 'k' }, author: 'Ada' }),
+    ).toEqual({
+      headers: { Authorization: REDACTED, cookie: REDACTED, 'x-api-key': REDACTED },
+      author: 'Ada',
+    });
+  });
+});

@@ -14,6 +14,8 @@ export type Behaviour =
 
 export interface ReceivedRequest {
   at: number;
+  /** Path and query, as requested. */
+  url: string;
   authorization: string | undefined;
   contentType: string | undefined;
   count: number;
@@ -78,10 +80,12 @@ export class Receiver {
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
-      const events = req.url === '/v1/events' ? ((JSON.parse(body) as { events: ALMEvent[] }).events ?? []) : [];
+      const path = (req.url ?? '').split('?', 1)[0]!;
+      const events = path.endsWith('/v1/events') ? ((JSON.parse(body) as { events: ALMEvent[] }).events ?? []) : [];
       const behaviour = this.script.shift() ?? this.fallback(events);
       this.requests.push({
         at: Date.now(),
+        url: req.url ?? '',
         authorization: req.headers.authorization,
         contentType: req.headers['content-type'],
         count: events.length,

@@ -135,7 +135,8 @@ describe('alm.tool', () => {
         },
       },
       { args: ['a', 1, { secret: '***REDACTED***' }] },
-      { args: [] },
+      // As the reference, which binds no arguments to no parameters.
+      { inputs: {} },
     ]);
   });
 

@@ -2,6 +2,7 @@
  * Delivery to a real HTTP receiver on 127.0.0.1 under faults: every emitted event_id arrives by the
  * end of shutdown(), whatever the receiver does in between.
  */
+import { inspect } from 'node:util';
 import { ALM, ALMConfigError, type ALMOptions } from '../../src';
 import { sleep, validated } from '../helpers/harness';
 import { Receiver, freePort } from '../helpers/receiver';
@@ -184,6 +185,74 @@ describe('http delivery under faults', () => {
     await alm.shutdown();
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).not.toMatch(/sk-test|sk-t|sk-/);
+  });
+
+  it('scrubs the key from any echo form: escaped slashes, lower-case percent-encoding, \\u escapes, HTML references', async () => {
+    const key = 'sk-live/Ab+C=d';
+    const forms = [
+      JSON.stringify(key).slice(1, -1).replace(/\//g, '\\/'), // sk-live\/Ab+C=d
+      encodeURIComponent(key)
+        .toLowerCase()
+        .replace(/%[0-9a-f]{2}/g, (m) => m.toLowerCase()),
+      [...key].map((c) => (/[a-z]/i.test(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)).join(''),
+      [...key].map((c) => `&#${c.charCodeAt(0)};`).join(''),
+      encodeURIComponent(encodeURIComponent(key)),
+      key.toUpperCase(),
+    ];
+    await receiver.start(0);
+    receiver.fallback = () => ({ kind: 'status', status: 401, body: `{"echo":"${forms.join(' | ')}"}` });
+    const alm = new ALM({
+      agentId: 'delivery-agent',
+      events: { sink: 'http', endpoint: receiver.url, apiKey: key, flushOnExit: false },
+      onError: (error) => errors.push(error),
+    });
+    await work(alm, 1);
+    await alm.shutdown();
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/answered 401: .*\*\*\*/)]);
+    for (const error of errors) {
+      for (const needle of ['sk-live', 'sk\\u002dlive', 'sk%2dlive', 'SK-LIVE', 'Ab+C', '&#115;&#107;', 'sk%252d']) {
+        expect(error.message.toLowerCase()).not.toContain(needle.toLowerCase());
+      }
+    }
+  });
+
+  it('keeps the key out of messages when it is in the endpoint query too, and out of inspect() and JSON', async () => {
+    const port = await freePort(); // nothing listens: every attempt fails with the URL in the message
+    const key = 'sk-query-secret';
+    const alm = new ALM({
+      agentId: 'delivery-agent',
+      events: {
+        sink: 'http',
+        endpoint: `http://127.0.0.1:${port}/ingest?tenant=a&key=${key}`,
+        apiKey: key,
+        flushOnExit: false,
+        shutdownTimeoutMs: 300,
+        ...FAST_RETRY,
+      },
+      onError: (error) => errors.push(error),
+    });
+    await work(alm, 1);
+    await alm.shutdown();
+    expect(errors.some((e) => e.message.includes('POST http://127.0.0.1:'))).toBe(true);
+    for (const error of errors) {
+      if (error.message.includes('POST')) expect(error.message).toContain('/ingest/v1/events?tenant=a&key=***');
+      expect(error.message).not.toContain(key);
+    }
+    for (const shown of [inspect(alm, { depth: Infinity, showHidden: true }), JSON.stringify(alm), String(alm)]) {
+      expect(shown).not.toContain(key);
+      expect(shown).not.toMatch(/bearer|authorization/i);
+    }
+    expect(inspect(alm)).toBe("ALM { agentId: 'delivery-agent', env: 'development' }");
+    expect(inspect(alm.spanProcessors, { depth: Infinity, showHidden: true })).not.toContain(key);
+  });
+
+  it('appends /v1/events to the endpoint path and keeps its query string', async () => {
+    await receiver.start(0);
+    const alm = agentFor(receiver, errors, { endpoint: `${receiver.url}/ingest/?tenant=a` });
+    await work(alm, 1);
+    await alm.shutdown();
+    expect(new Set(receiver.requests.map((r) => r.url))).toEqual(new Set(['/ingest/v1/events?tenant=a']));
+    expectAllArrived(alm, receiver);
   });
 
   it('413 splits the batch until it fits', async () => {
