@@ -11,10 +11,12 @@ import type { ALMOptions } from './config/schema';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
+import { startLlm, type LlmCallHandle, type LlmOptions } from './instrument/llm';
 import { Runtime } from './instrument/runtime';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
 import { wrapTool, type AnyFunction } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
+import { ModelPolicy } from './policy/models';
 import { ToolPolicy } from './policy/rules';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
@@ -64,7 +66,16 @@ export class ALM {
     // in private fields: nothing inspectable holds them.
     const { apiKey: _apiKey, endpoint: _endpoint, ...deliveryOptions } = config.events;
     const events = new EventPipeline(envelope, createSink(config.events, report), deliveryOptions, report);
-    this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report, config.captureToolContent);
+    this.rt = new Runtime(
+      envelope,
+      tracer,
+      new ToolPolicy(config.policy),
+      events,
+      report,
+      config.captureToolContent,
+      new ModelPolicy(config.policy),
+      config.events.llmEvents,
+    );
     this.agentId = config.agentId;
     this.env = config.env;
     this.spanProcessors = Object.freeze([new PolicySpanProcessor(this.rt)]);
@@ -101,6 +112,25 @@ export class ALM {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('alm.tool: name must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`alm.tool('${name}'): expected a function, got ${typeof fn}`);
     return wrapTool(this.rt, name, fn);
+  }
+
+  /**
+   * Run a model call: `fn(call)` runs inside a GenAI inference span (`chat {model}`), its token usage is
+   * read from the result (OpenAI, Anthropic and AI SDK shapes) or set with `call.setUsage`, and it counts
+   * toward the run's model-call, token and cost budgets. When a budget is already reached the call is
+   * refused with BudgetExceededError (an async function's wrapper rejects) and `fn` never runs.
+   * Returns what `fn` returns and rethrows its error unchanged.
+   */
+  llm<T>(options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+    if (typeof options !== 'object' || options === null) throw new TypeError('alm.llm: options must be an object');
+    for (const field of ['provider', 'model'] as const) {
+      if (typeof options[field] !== 'string' || options[field].length === 0) {
+        throw new TypeError(`alm.llm: ${field} must be a non-empty string`);
+      }
+    }
+    optionalString('llm', 'operation', options.operation);
+    if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
+    return startLlm(this.rt, options, fn);
   }
 
   /** Record a hand-over to another agent, in the current run. */

@@ -1,4 +1,5 @@
 /** Errors alm-otel raises to its caller or passes to `onError`. */
+import type { BudgetDetails } from './policy/budgets';
 
 /**
  * Thrown (or returned as a rejection, for async tools) when policy denies a tool call.
@@ -11,10 +12,30 @@ export class ToolDeniedError extends Error {
     readonly toolName: string,
     readonly toolCallId: string,
     readonly reason: string,
+    /** For a denial by the tool-call budget: the numbers behind it (`budget: 'tool_calls'`). */
+    readonly details?: BudgetDetails,
   ) {
     // Same wording as the reference SDK's PermissionError.
     super(`Tool '${toolName}' denied: ${reason}`);
   }
+}
+
+/**
+ * Thrown (or returned as a rejection, for async functions) when a model call is refused because its
+ * run, or an enclosing run, has reached a budget. The model call never started.
+ */
+export class BudgetExceededError extends Error {
+  override readonly name = 'BudgetExceededError';
+
+  constructor(readonly details: BudgetDetails) {
+    super(budgetMessage(details));
+  }
+}
+
+function budgetMessage(d: BudgetDetails): string {
+  const amount = (n: number) => (d.budget === 'cost' ? `$${Number(n.toPrecision(6))}` : String(n));
+  const what = { tool_calls: 'tool calls', llm_calls: 'model calls', tokens: 'tokens', cost: 'cost' }[d.budget];
+  return `Budget exceeded: ${amount(d.spent)}/${amount(d.limit)} ${what}`;
 }
 
 /** Invalid configuration, thrown by constructors. `issues` holds one line per bad field. */

@@ -1,6 +1,6 @@
 export { ALM } from './alm';
 export type { ALMOptions, EventSinkFunction } from './config/schema';
-export { ALMConfigError, ALMDeliveryError, ToolDeniedError } from './errors';
+export { ALMConfigError, ALMDeliveryError, BudgetExceededError, ToolDeniedError } from './errors';
 export { ALMEventExporter, type ALMEventExporterOptions } from './events/exporter';
 export type { PipelineStats } from './events/pipeline';
 export {
@@ -15,6 +15,8 @@ export {
   type ToolArgs,
 } from './events/schema';
 export type { HandoffOptions } from './instrument/handoff';
+export type { LlmCallHandle, LlmOptions } from './instrument/llm';
+export type { BudgetDetails, BudgetName } from './policy/budgets';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';
 export { SCHEMA_VERSION, SDK_VERSION } from './version';

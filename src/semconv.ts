@@ -20,6 +20,23 @@ export const ATTR_GEN_AI_TOOL_CALL_RESULT = 'gen_ai.tool.call.result';
 export const GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT = 'invoke_agent';
 export const GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL = 'execute_tool';
 export const GEN_AI_TOOL_TYPE_VALUE_FUNCTION = 'function';
+export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
+export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
+export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
+export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
+export const GEN_AI_OPERATION_NAME_VALUE_CHAT = 'chat';
+
+// GenAI metrics (status: Development).
+export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage';
+export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration';
+export const METRIC_GEN_AI_EXECUTE_TOOL_DURATION = 'gen_ai.execute_tool.duration';
+export const METRIC_GEN_AI_INVOKE_AGENT_DURATION = 'gen_ai.invoke_agent.duration';
+export const METRIC_ALM_POLICY_DECISIONS = 'alm.policy.decisions';
+export const METRIC_ALM_BUDGET_EXCEEDED = 'alm.budget.exceeded';
 
 // Run (on the invoke_agent span).
 export const ATTR_ALM_RUN_ID = 'alm.run.id';
@@ -38,6 +55,19 @@ export const ATTR_ALM_RUN_LATENCY_TOTAL_MS = 'alm.run.latency.total_ms';
 export const ATTR_ALM_RUN_TASKS_COMPLETED = 'alm.run.tasks.completed';
 export const ATTR_ALM_RUN_TASKS_FAILED = 'alm.run.tasks.failed';
 export const ATTR_ALM_RUN_HANDOFFS = 'alm.run.handoffs';
+export const ATTR_ALM_RUN_PARENT_ID = 'alm.run.parent_id';
+export const ATTR_ALM_RUN_LLM_CALLS = 'alm.run.llm_calls';
+export const ATTR_ALM_RUN_TOKENS_INPUT = 'alm.run.tokens.input';
+export const ATTR_ALM_RUN_TOKENS_OUTPUT = 'alm.run.tokens.output';
+export const ATTR_ALM_RUN_COST_USD = 'alm.run.cost_usd';
+
+// Model call (on the inference span, besides the gen_ai.* keys).
+export const ATTR_ALM_LLM_CALL_ID = 'alm.llm.call_id';
+export const ATTR_ALM_LLM_COST_USD = 'alm.llm.cost_usd';
+/** `success`, `denied` (refused by a budget) or `error`. */
+export const ATTR_ALM_LLM_STATUS = 'alm.llm.status';
+/** The budget that refused a call: `tool_calls`, `llm_calls`, `tokens` or `cost`. */
+export const ATTR_ALM_BUDGET = 'alm.budget';
 
 // Task.
 export const ATTR_ALM_TASK_ID = 'alm.task.id';

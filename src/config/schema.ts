@@ -15,22 +15,51 @@ const toolPatterns = z.array(z.string().min(1, 'tool patterns must be non-empty 
   error: (issue) => (issue.input === undefined ? undefined : 'must be a list of tool names or * globs'),
 });
 
-export const PolicyConfigSchema = z.strictObject({
-  /** Tools that may run (exact names or `*` globs). When non-empty, anything else is denied. */
-  allowedTools: toolPatterns.default([]),
-  /** Tools that never run. Checked before allowedTools. */
-  deniedTools: toolPatterns.default([]),
-  /** Decision when allowedTools is empty and deniedTools does not match. */
-  defaultAllow: z.boolean().default(true),
-  /** Per-run budget: calls that ran (success or error) count; denied calls do not. */
-  maxToolCallsPerRun: z
-    .number({ error: 'must be a whole number of tool calls' })
-    .int('must be a whole number of tool calls')
-    .min(0, 'must be 0 or more')
-    .optional(),
-  /** 'enforce' blocks denied calls; 'monitor' decides and records, and lets every call run. */
-  mode: z.enum(['enforce', 'monitor']).default('enforce'),
-});
+const wholeCount = (what: string) =>
+  z
+    .number({ error: `must be a whole number of ${what}` })
+    .int(`must be a whole number of ${what}`)
+    .min(0, 'must be 0 or more');
+
+export const PolicyConfigSchema = z
+  .strictObject({
+    /** Tools that may run (exact names or `*` globs). When non-empty, anything else is denied. */
+    allowedTools: toolPatterns.default([]),
+    /** Tools that never run. Checked before allowedTools. */
+    deniedTools: toolPatterns.default([]),
+    /** Decision when allowedTools is empty and deniedTools does not match. */
+    defaultAllow: z.boolean().default(true),
+    /** Per-run budget: calls that ran (success or error) count; denied calls do not. */
+    maxToolCallsPerRun: wholeCount('tool calls').optional(),
+    /** 'enforce' blocks denied calls; 'monitor' decides and records, and lets every call run. */
+    mode: z.enum(['enforce', 'monitor']).default('enforce'),
+    /** Per-run budget of model calls (alm.llm calls, refused ones not counted). */
+    maxLlmCallsPerRun: wholeCount('model calls').optional(),
+    /** Per-run budget of tokens, input and output together, from alm.llm calls and other instrumentations' model spans. */
+    maxTokensPerRun: wholeCount('tokens').optional(),
+    /** Per-run budget in USD, priced with `prices`. */
+    maxCostPerRun: z.number({ error: 'must be a number of USD' }).min(0, 'must be 0 or more').optional(),
+    /** USD per million tokens, by model name (the request's model, else the response's). No lookup over the network. */
+    prices: z
+      .record(
+        z.string().min(1),
+        z.strictObject({
+          inputPerMillion: z.number({ error: 'must be a number of USD' }).min(0, 'must be 0 or more'),
+          outputPerMillion: z.number({ error: 'must be a number of USD' }).min(0, 'must be 0 or more'),
+        }),
+      )
+      .default({}),
+  })
+  .superRefine((policy, ctx) => {
+    if (policy.maxCostPerRun !== undefined && Object.keys(policy.prices).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prices'],
+        message:
+          "required with maxCostPerRun: USD per million tokens by model, e.g. { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } }",
+      });
+    }
+  });
 
 const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -66,6 +95,8 @@ export const EventsConfigSchema = z
     shutdownTimeoutMs: z.number().int().min(0).default(30_000),
     /** Deliver queued events when the process ends: on beforeExit, SIGTERM and SIGINT. */
     flushOnExit: z.boolean().default(true),
+    /** Also emit llm.request / llm.response events for model calls (not in the reference schema). */
+    llmEvents: z.boolean().default(false),
   })
   .superRefine((events, ctx) => {
     // Runs even when a field failed its own check: an endpoint that is not a URL is reported by z.url().

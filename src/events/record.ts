@@ -25,6 +25,8 @@ interface RecordBase {
 export interface RunRecord extends RecordBase {
   readonly kind: 'run';
   purpose: string | undefined;
+  /** The enclosing run's id, for a run started inside another run. */
+  parentRunId: string | undefined;
   success: boolean;
   summary: RunSummary | undefined;
   error: StructuredError | undefined;
@@ -65,7 +67,26 @@ export interface HandoffRecord extends RecordBase {
   context: unknown;
 }
 
-export type OpRecord = RunRecord | TaskRecord | ToolRecord | HandoffRecord;
+export type LlmStatus = 'success' | 'denied' | 'error';
+
+export interface LlmRecord extends RecordBase {
+  readonly kind: 'llm';
+  llmCallId: string;
+  provider: string;
+  model: string;
+  operation: string;
+  status: LlmStatus;
+  responseModel: string | undefined;
+  responseId: string | undefined;
+  finishReasons: string[] | undefined;
+  inputTokens: number;
+  outputTokens: number;
+  /** Null when the model has no configured price. */
+  costUsd: number | null;
+  error: StructuredError | undefined;
+}
+
+export type OpRecord = RunRecord | TaskRecord | ToolRecord | HandoffRecord | LlmRecord;
 export type OpKind = OpRecord['kind'];
 
 type Attrs = ReadableSpan['attributes'];
@@ -77,6 +98,7 @@ export function opKind(a: Attrs): OpKind | undefined {
   if (operation === sc.GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT) {
     return a[sc.ATTR_ALM_RUN_ID] !== undefined ? 'run' : undefined;
   }
+  if (a[sc.ATTR_ALM_LLM_CALL_ID] !== undefined) return 'llm';
   if (a[sc.ATTR_ALM_TASK_ID] !== undefined) return 'task';
   if (a[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID] !== undefined) return 'handoff';
   return undefined;
@@ -149,6 +171,13 @@ function summaryFromSpan(a: Attrs): RunSummary {
     },
     tasks: { completed: num(a[sc.ATTR_ALM_RUN_TASKS_COMPLETED]), failed: num(a[sc.ATTR_ALM_RUN_TASKS_FAILED]) },
     handoffs: num(a[sc.ATTR_ALM_RUN_HANDOFFS]),
+    ...(a[sc.ATTR_ALM_RUN_LLM_CALLS] === undefined
+      ? {}
+      : {
+          llm_calls: num(a[sc.ATTR_ALM_RUN_LLM_CALLS]),
+          tokens: { input: num(a[sc.ATTR_ALM_RUN_TOKENS_INPUT]), output: num(a[sc.ATTR_ALM_RUN_TOKENS_OUTPUT]) },
+          ...(a[sc.ATTR_ALM_RUN_COST_USD] === undefined ? {} : { cost_usd: num(a[sc.ATTR_ALM_RUN_COST_USD]) }),
+        }),
   };
 }
 
@@ -174,6 +203,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         kind,
         ...base,
         purpose: str(a[sc.ATTR_ALM_RUN_PURPOSE]),
+        parentRunId: str(a[sc.ATTR_ALM_RUN_PARENT_ID]),
         success: a[sc.ATTR_ALM_RUN_SUCCESS] !== false && !failed,
         summary: ended ? summaryFromSpan(a) : undefined,
         error: errorFromSpan(span, 'agent'),
@@ -221,5 +251,27 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         reason: str(a[sc.ATTR_ALM_HANDOFF_REASON]),
         context: structured(a[sc.ATTR_ALM_HANDOFF_CONTEXT]),
       };
+    case 'llm': {
+      const status = a[sc.ATTR_ALM_LLM_STATUS];
+      const reasons = a[sc.ATTR_GEN_AI_RESPONSE_FINISH_REASONS];
+      const cost = a[sc.ATTR_ALM_LLM_COST_USD];
+      return {
+        kind,
+        ...base,
+        llmCallId: String(a[sc.ATTR_ALM_LLM_CALL_ID]),
+        provider: str(a[sc.ATTR_GEN_AI_PROVIDER_NAME]) ?? 'unknown',
+        model: str(a[sc.ATTR_GEN_AI_REQUEST_MODEL]) ?? 'unknown',
+        operation: str(a[sc.ATTR_GEN_AI_OPERATION_NAME]) ?? 'chat',
+        status:
+          status === 'success' || status === 'denied' || status === 'error' ? status : failed ? 'error' : 'success',
+        responseModel: str(a[sc.ATTR_GEN_AI_RESPONSE_MODEL]),
+        responseId: str(a[sc.ATTR_GEN_AI_RESPONSE_ID]),
+        finishReasons: Array.isArray(reasons) ? reasons.map((r) => truncateString(String(r))) : undefined,
+        inputTokens: num(a[sc.ATTR_GEN_AI_USAGE_INPUT_TOKENS]),
+        outputTokens: num(a[sc.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]),
+        costUsd: typeof cost === 'number' ? cost : null,
+        error: errorFromSpan(span, status === 'denied' ? 'policy' : 'system'),
+      };
+    }
   }
 }

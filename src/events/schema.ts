@@ -53,6 +53,11 @@ export const RunSummarySchema = z.strictObject({
   latencies: z.strictObject({ avg_tool_ms: latencyMs, avg_policy_ms: latencyMs, total_run_ms: latencyMs }),
   tasks: z.strictObject({ completed: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }),
   handoffs: z.number().int().nonnegative(),
+  // Additive, only in runs that made model calls (not in the reference schema).
+  llm_calls: z.number().int().nonnegative().optional(),
+  tokens: z.strictObject({ input: z.number().int().nonnegative(), output: z.number().int().nonnegative() }).optional(),
+  /** Only when `policy.prices` is configured. */
+  cost_usd: z.number().nonnegative().optional(),
 });
 
 export const ToolArgsSchema = z.union([
@@ -61,9 +66,16 @@ export const ToolArgsSchema = z.union([
 ]);
 
 const toolIdentity = { tool_name: z.string().min(1), tool_call_id: z.string().min(1) };
+const llmIdentity = {
+  llm_call_id: uuid,
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  operation: z.string().min(1),
+};
 
 export const ALMEventSchema = z.discriminatedUnion('event_type', [
-  event('run.start', z.strictObject({ purpose: z.string().min(1).optional() })),
+  // parent_run_id: additive, only for a run started inside another run.
+  event('run.start', z.strictObject({ purpose: z.string().min(1).optional(), parent_run_id: uuid.optional() })),
   event(
     'run.end',
     z.strictObject({ success: z.boolean(), summary: RunSummarySchema, error: StructuredErrorSchema.optional() }),
@@ -120,7 +132,42 @@ export const ALMEventSchema = z.discriminatedUnion('event_type', [
       context: z.unknown().optional(),
     }),
   ),
+  // Model calls: not in the reference schema; emitted only with `events.llmEvents`.
+  event('llm.request', z.strictObject(llmIdentity)),
+  event(
+    'llm.response',
+    z
+      .strictObject({
+        ...llmIdentity,
+        status: z.enum(['success', 'denied', 'error']),
+        response_model: z.string().min(1).optional(),
+        response_id: z.string().min(1).optional(),
+        finish_reasons: z.array(z.string()).optional(),
+        input_tokens: z.number().int().nonnegative(),
+        output_tokens: z.number().int().nonnegative(),
+        /** Null when no price is configured for the model. */
+        cost_usd: z.number().nonnegative().nullable(),
+        latency_ms: latencyMs,
+        error: StructuredErrorSchema.optional(),
+      })
+      .refine((m) => (m.status === 'success') === (m.error === undefined), {
+        message: 'error is present exactly when status is not success',
+        path: ['error'],
+      }),
+  ),
 ]);
+
+/** The event types of the reference schema 1.0: what the default stream contains. */
+export const REFERENCE_EVENT_TYPES = [
+  'run.start',
+  'run.end',
+  'task.start',
+  'task.end',
+  'tool.request',
+  'policy.decision',
+  'tool.response',
+  'handoff',
+] as const;
 
 export type ALMEvent = z.infer<typeof ALMEventSchema>;
 export type ALMEventType = ALMEvent['event_type'];

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { SCHEMA_VERSION, SDK_VERSION } from '../version';
 import { isGiven, isPlainObject } from './capture';
-import type { OpRecord } from './record';
+import type { LlmRecord, OpRecord } from './record';
 import type { ALMEvent, ToolArgs } from './schema';
 
 /** The per-agent fields every event carries. */
@@ -77,8 +77,22 @@ function toolArgs(value: unknown): ToolArgs {
 export function startEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void {
   switch (rec.kind) {
     case 'run':
-      // As the reference, an empty purpose is left out.
-      out.push(envelopeEvent(rec, env, 'run.start', rec.startTime, rec.purpose ? { purpose: rec.purpose } : {}));
+      // As the reference, an empty purpose is left out; parent_run_id is additive, for child runs only.
+      out.push(
+        envelopeEvent(
+          rec,
+          env,
+          'run.start',
+          rec.startTime,
+          rec.parentRunId === undefined
+            ? rec.purpose
+              ? { purpose: rec.purpose }
+              : {}
+            : rec.purpose
+              ? { purpose: rec.purpose, parent_run_id: rec.parentRunId }
+              : { parent_run_id: rec.parentRunId },
+        ),
+      );
       return;
     case 'task': {
       const metadata: EventOf<'task.start'>['metadata'] = { task_id: rec.taskId };
@@ -120,7 +134,14 @@ export function startEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void
       out.push(envelopeEvent(rec, env, 'handoff', rec.startTime, metadata));
       return;
     }
+    case 'llm':
+      out.push(envelopeEvent(rec, env, 'llm.request', rec.startTime, llmIdentity(rec)));
+      return;
   }
+}
+
+function llmIdentity(rec: LlmRecord): EventOf<'llm.request'>['metadata'] {
+  return { llm_call_id: rec.llmCallId, provider: rec.provider, model: rec.model, operation: rec.operation };
 }
 
 /** Events that describe the end of an operation. Appends to `out`. */
@@ -142,6 +163,12 @@ export function endEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void {
           handoffs: summary?.handoffs ?? 0,
         },
       };
+      // Additive model-call figures, present only in runs that made model calls.
+      if (summary?.llm_calls !== undefined) {
+        metadata.summary.llm_calls = summary.llm_calls;
+        metadata.summary.tokens = summary.tokens ?? { input: 0, output: 0 };
+        if (summary.cost_usd !== undefined) metadata.summary.cost_usd = summary.cost_usd;
+      }
       if (!rec.success && rec.error !== undefined) metadata.error = rec.error;
       out.push(envelopeEvent(rec, env, 'run.end', rec.endTime, metadata));
       return;
@@ -173,5 +200,23 @@ export function endEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void {
     }
     case 'handoff':
       return;
+    case 'llm': {
+      const metadata: EventOf<'llm.response'>['metadata'] = {
+        ...llmIdentity(rec),
+        status: rec.status,
+        ...(rec.responseModel === undefined ? {} : { response_model: rec.responseModel }),
+        ...(rec.responseId === undefined ? {} : { response_id: rec.responseId }),
+        ...(rec.finishReasons === undefined ? {} : { finish_reasons: rec.finishReasons }),
+        input_tokens: rec.inputTokens,
+        output_tokens: rec.outputTokens,
+        cost_usd: rec.costUsd,
+        latency_ms: ms(rec.endTime - rec.startTime),
+      };
+      if (rec.status !== 'success') {
+        metadata.error = rec.error ?? { type: 'Error', message: '', source: 'system', retryable: false };
+      }
+      out.push(envelopeEvent(rec, env, 'llm.response', rec.endTime, metadata));
+      return;
+    }
   }
 }

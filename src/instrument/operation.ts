@@ -39,11 +39,12 @@ export abstract class Operation {
     parent: Context,
     readonly startTime: number,
     readonly runId: string | null,
+    kind: SpanKind = SpanKind.INTERNAL,
   ) {
     this.report = rt.report;
     let span: Span;
     try {
-      span = rt.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
+      span = rt.tracer.startSpan(name, { kind, attributes }, parent);
     } catch (error) {
       // A broken tracer must not stop the agent: carry on with a non-recording span.
       rt.report(error);

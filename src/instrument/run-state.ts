@@ -1,11 +1,17 @@
 /** Per-run state: the tool-call budget and the counters behind the run.end summary. */
 import type { ToolStatus } from '../events/record';
 import type { RunSummary } from '../events/schema';
+import type { BudgetUsage } from '../policy/budgets';
 import * as sc from '../semconv';
 
-export class RunState {
-  /** Calls that ran (or will run) in this run: the budget's count. */
+export class RunState implements BudgetUsage {
+  // Budget counts: what ran in this run and in its child runs (see policy/budgets.ts).
+  /** Tool calls that ran (or will run). */
   toolCallsUsed = 0;
+  llmCallsUsed = 0;
+  tokensUsed = 0;
+  costUsed = 0;
+  // The summary's counts: this run's own calls.
   private total = 0;
   private allowed = 0;
   private denied = 0;
@@ -17,8 +23,30 @@ export class RunState {
   tasksCompleted = 0;
   tasksFailed = 0;
   handoffs = 0;
+  private llmCalls = 0;
+  private inputTokens = 0;
+  private outputTokens = 0;
+  private costUsd = 0;
 
-  constructor(readonly runId: string) {}
+  constructor(
+    readonly runId: string,
+    /** The enclosing run: this run's calls count toward its budgets too. */
+    readonly parent: RunState | undefined = undefined,
+    /** Whether costs are priced (policy.prices given): the summary then carries `cost_usd`. */
+    private readonly priced = false,
+  ) {}
+
+  /** A model call that ran in this run (refused calls are not counted, as denied tool calls are not in the budget). */
+  recordLlmCall(): void {
+    this.llmCalls++;
+  }
+
+  /** Usage of a model call made in this run; may arrive after the call (streams). */
+  recordLlmUsage(inputTokens: number, outputTokens: number, costUsd: number): void {
+    this.inputTokens += inputTokens;
+    this.outputTokens += outputTokens;
+    this.costUsd += costUsd;
+  }
 
   /** As the reference: averages count only calls whose latency was above zero. */
   recordToolCall(allowed: boolean, status: ToolStatus, toolMs: number, policyMs: number): void {
@@ -37,7 +65,7 @@ export class RunState {
   }
 
   summary(totalRunMs: number): RunSummary {
-    return {
+    const summary: RunSummary = {
       // alm-otel does not retry tool calls (as the reference, whose retry loop is disabled).
       tool_calls: { total: this.total, allowed: this.allowed, denied: this.denied, error: this.errors, retried: 0 },
       latencies: {
@@ -48,12 +76,24 @@ export class RunState {
       tasks: { completed: this.tasksCompleted, failed: this.tasksFailed },
       handoffs: this.handoffs,
     };
+    // Additive, and only in runs that made model calls: other runs' summaries stay the reference's.
+    if (this.llmCalls > 0) {
+      summary.llm_calls = this.llmCalls;
+      summary.tokens = { input: this.inputTokens, output: this.outputTokens };
+      if (this.priced) summary.cost_usd = roundUsd(this.costUsd);
+    }
+    return summary;
   }
+}
+
+/** USD to a millionth of a cent: float sums of per-token prices carry noise below that. */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e8) / 1e8;
 }
 
 /** The summary as flat span attributes (recordFromSpan reads them back). */
 export function summaryAttributes(s: RunSummary): Record<string, number> {
-  return {
+  const attributes: Record<string, number> = {
     [sc.ATTR_ALM_RUN_TOOL_CALLS_TOTAL]: s.tool_calls.total,
     [sc.ATTR_ALM_RUN_TOOL_CALLS_ALLOWED]: s.tool_calls.allowed,
     [sc.ATTR_ALM_RUN_TOOL_CALLS_DENIED]: s.tool_calls.denied,
@@ -66,4 +106,11 @@ export function summaryAttributes(s: RunSummary): Record<string, number> {
     [sc.ATTR_ALM_RUN_TASKS_FAILED]: s.tasks.failed,
     [sc.ATTR_ALM_RUN_HANDOFFS]: s.handoffs,
   };
+  if (s.llm_calls !== undefined) {
+    attributes[sc.ATTR_ALM_RUN_LLM_CALLS] = s.llm_calls;
+    attributes[sc.ATTR_ALM_RUN_TOKENS_INPUT] = s.tokens?.input ?? 0;
+    attributes[sc.ATTR_ALM_RUN_TOKENS_OUTPUT] = s.tokens?.output ?? 0;
+    if (s.cost_usd !== undefined) attributes[sc.ATTR_ALM_RUN_COST_USD] = s.cost_usd;
+  }
+  return attributes;
 }

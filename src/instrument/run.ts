@@ -44,6 +44,8 @@ class RunOperation extends Operation implements RunRecord {
   summary: RunSummary | undefined = undefined;
   error: StructuredError | undefined = undefined;
 
+  readonly parentRunId: string | undefined;
+
   constructor(
     rt: Runtime,
     readonly state: RunState,
@@ -61,8 +63,10 @@ class RunOperation extends Operation implements RunRecord {
       [sc.ATTR_ALM_ENV]: env.env,
       [sc.ATTR_ALM_POLICY_VERSION]: env.policyVersion ?? undefined,
       [sc.ATTR_ALM_RUN_PURPOSE]: purpose || undefined,
+      [sc.ATTR_ALM_RUN_PARENT_ID]: state.parent?.runId,
     };
     super(rt, `invoke_agent ${env.agentId}`, attributes, parent, startTime, state.runId);
+    this.parentRunId = state.parent?.runId;
   }
 
   finish(rt: Runtime, failed: boolean, outcome: unknown): void {
@@ -78,6 +82,7 @@ class RunOperation extends Operation implements RunRecord {
       }
       this.endSpan(endTime);
       rt.events.enqueue(this, Phase.End);
+      rt.metrics.agentRun(rt.envelope.agentId, (endTime - this.startTime) / 1000, this.error?.type);
     } catch (error) {
       rt.report(error);
     }
@@ -86,9 +91,11 @@ class RunOperation extends Operation implements RunRecord {
 
 export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandle) => T): T {
   const startTime = now();
-  const state = new RunState(randomUUID());
+  const scope = rt.storage.getStore();
+  // A run inside a run is a child run: its calls count toward the parent's budgets too.
+  const state = new RunState(randomUUID(), scope?.run, rt.models.priced);
   const purpose = options.purpose ? truncateString(options.purpose) : undefined;
-  const op = new RunOperation(rt, state, purpose, rt.parentContext(rt.storage.getStore()), startTime);
+  const op = new RunOperation(rt, state, purpose, rt.parentContext(scope), startTime);
   rt.events.enqueue(op, Phase.Start);
   const handle: RunHandle = { runId: state.runId, traceId: op.traceId, spanId: op.spanId };
   return runInScope(

@@ -3,8 +3,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
+import type { ModelPolicy } from '../policy/models';
 import type { PolicyDecision, ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
+import { GenAiMetrics } from './metrics';
 import type { RunState } from './run-state';
 
 /** The innermost run and the OTel context of the innermost alm span (run or task). */
@@ -31,6 +33,7 @@ export class Runtime {
   readonly enforcing: boolean;
   /** Open foreign tool spans, by span. */
   readonly foreignCalls = new WeakMap<object, ForeignCall>();
+  readonly metrics = new GenAiMetrics();
   /** Runs and tasks whose function has not settled yet. */
   private openScopes = 0;
   private stopped = false;
@@ -43,6 +46,9 @@ export class Runtime {
     readonly report: ErrorReporter,
     /** Tool arguments and results on spans too (they are always in the events). */
     readonly captureToolContent: boolean,
+    readonly models: ModelPolicy,
+    /** Emit llm.request / llm.response events (not in the reference schema). */
+    readonly llmEvents: boolean,
   ) {
     this.enforcing = policy.mode === 'enforce';
   }

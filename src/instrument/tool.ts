@@ -9,6 +9,7 @@ import { ToolDeniedError } from '../errors';
 import { captureArguments, captureValue, safeJson, truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
+import { chargeToolCalls } from '../policy/budgets';
 import type { PolicyDecision } from '../policy/rules';
 import * as sc from '../semconv';
 import { now } from './clock';
@@ -166,6 +167,12 @@ class ToolCall extends Operation implements ToolRecord {
       }
       this.endSpan(endTime);
       rt.events.enqueue(this, Phase.End);
+      rt.metrics.toolCall(
+        this.toolName,
+        this.decision,
+        toolStart === undefined ? undefined : toolMs / 1000,
+        error?.type,
+      );
     } catch (failure) {
       rt.report(failure);
     }
@@ -188,7 +195,7 @@ function decideCall(
   if (outer === undefined || outer.claimed || outer.run !== run) return rt.policy.decide(tool.rule, run, rt.enforcing);
   outer.claimed = true;
   const decision = tool.rule.allow ? outer.decision : tool.rule;
-  if (!decision.allow && rt.enforcing && run !== undefined) run.toolCallsUsed--; // it will not run after all
+  if (!decision.allow && rt.enforcing) chargeToolCalls(run, -1); // it will not run after all
   return decision;
 }
 
@@ -217,7 +224,8 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   }
 
   if (blocked) {
-    const denied = new ToolDeniedError(tool.name, toolCallId, decision.reason);
+    const denied = new ToolDeniedError(tool.name, toolCallId, decision.reason, decision.details);
+    if (decision.details !== undefined) rt.metrics.budgetExceeded(decision.details.budget);
     // Denials carry the reference SDK's error type, so ALM backends see what they expect.
     const error: StructuredError = {
       type: 'PermissionError',

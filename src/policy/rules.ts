@@ -4,16 +4,14 @@
  */
 import type { PolicyConfig } from '../config/schema';
 import { truncateString } from '../events/capture';
+import { chargeToolCalls, exceededToolBudget, type BudgetDetails, type BudgetUsage } from './budgets';
 import { compilePatterns } from './glob';
 
 export interface PolicyDecision {
   readonly allow: boolean;
   readonly reason: string;
-}
-
-/** Anything that carries a run's budget count. */
-export interface Budget {
-  toolCallsUsed: number;
+  /** For a budget denial: the numbers behind it. */
+  readonly details?: BudgetDetails;
 }
 
 const ALLOWED: PolicyDecision = Object.freeze({ allow: true, reason: 'allowed' });
@@ -58,14 +56,16 @@ export class ToolPolicy {
    * monitors or cannot block), its run's allowance is taken right here, synchronously, so concurrent
    * calls can never overrun the budget.
    */
-  decide(rule: PolicyDecision, run: Budget | undefined, blocking: boolean): PolicyDecision {
+  decide(rule: PolicyDecision, run: BudgetUsage | undefined, blocking: boolean): PolicyDecision {
     if (run === undefined) return rule;
     let decision = rule;
-    if (this.maxCalls !== undefined && run.toolCallsUsed >= this.maxCalls) {
+    // This run's budget, then every enclosing run's: calls in a child run count toward its parents.
+    const details = exceededToolBudget(run, this.maxCalls);
+    if (details !== undefined) {
       // Calls that run anyway (monitor mode, foreign spans) keep counting; the reason reads as the reference's.
-      decision = { allow: false, reason: `Budget exceeded: ${this.maxCalls}/${this.maxCalls} tool calls` };
+      decision = { allow: false, reason: `Budget exceeded: ${details.limit}/${details.limit} tool calls`, details };
     }
-    if (decision.allow || !blocking) run.toolCallsUsed++;
+    if (decision.allow || !blocking) chargeToolCalls(run, 1);
     return decision;
   }
 }

@@ -50,14 +50,15 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const errors: Error[] = [];
   const alm = new ALM({
     agentId: 'test-agent',
+    onError: (error) => errors.push(error),
+    ...options.alm,
     events: {
       sink: (batch) => {
         events.push(...batch);
       },
       flushIntervalMs: 20,
+      ...options.alm?.events,
     },
-    onError: (error) => errors.push(error),
-    ...options.alm,
   });
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({

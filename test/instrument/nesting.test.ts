@@ -193,16 +193,37 @@ describe('concurrency', () => {
     }
   });
 
-  it('a nested run has its own id and budget', async () => {
-    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1 } } });
+  it('a nested run has its own id and budget, and its calls count toward the parent budget too', async () => {
+    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 2 } } });
     const t = h.alm.tool('t', () => 'ok');
+    let innerId = '';
     await h.alm.run(async (outer) => {
       t();
       await h.alm.run((inner) => {
+        innerId = inner.runId;
         expect(inner.runId).not.toBe(outer.runId);
-        expect(t()).toBe('ok');
+        expect(t()).toBe('ok'); // the inner run's first call, the outer's second
+        // The inner run has room left, the outer does not: a sub-agent cannot escape its parent's limit.
+        let denied: unknown;
+        try {
+          t();
+        } catch (error) {
+          denied = error;
+        }
+        expect(denied).toBeInstanceOf(ToolDeniedError);
+        expect((denied as ToolDeniedError).details).toEqual({
+          budget: 'tool_calls',
+          limit: 2,
+          spent: 2,
+          attempted: 1,
+          remaining: 0,
+        });
       });
       expect(() => t()).toThrow(ToolDeniedError);
     });
+    const events = await h.flushEvents();
+    const starts = events.filter((e) => e.event_type === 'run.start');
+    expect(starts.map((e) => e.metadata)).toEqual([{}, { parent_run_id: starts[0]!.run_id }]);
+    expect(starts[1]!.run_id).toBe(innerId);
   });
 });
