@@ -17,6 +17,16 @@ describe('semantic conventions', () => {
     }
   });
 
+  it('names the GenAI metrics as the incubating package does, where it defines them', () => {
+    const names = Object.entries(sc).filter(([name]) => name.startsWith('METRIC_GEN_AI_'));
+    expect(names.length).toBe(4);
+    for (const [name, value] of names) {
+      // gen_ai.execute_tool.duration and gen_ai.invoke_agent.duration are newer than the npm package (see otel-js notes).
+      if (incubating[name] !== undefined) expect([name, incubating[name]]).toEqual([name, value]);
+      else expect(value).toMatch(/^gen_ai\.(execute_tool|invoke_agent)\.duration$/);
+    }
+  });
+
   it('keeps every ALM key under alm.*', () => {
     for (const [name, value] of Object.entries(sc)) {
       if (name.startsWith('ATTR_ALM_')) expect(value).toMatch(/^alm\.[a-z_.]+$/);
