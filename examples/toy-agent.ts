@@ -1,11 +1,12 @@
 /**
  * The reference SDK's toy agent, with alm-otel: an allowed tool, a slow tool, a denied tool, a failing
- * tool, tasks, a handoff, and a budget stop. ALM events go to stdout as JSON lines; the narration goes
- * to stderr, so `npm run example | jq .` shows the events alone. No external service needed.
+ * tool, tasks, a handoff, and a budget stop; then a second run whose model calls a cost budget stops.
+ * ALM events go to stdout as JSON lines; the narration goes to stderr, so `npm run example | jq .` shows
+ * the events alone. No external service needed: the model is a stand-in function.
  *
  *   npm run example
  */
-import { ALM, ToolDeniedError, type ALMOptions } from '../src';
+import { ALM, BudgetExceededError, ToolDeniedError, type ALMOptions } from '../src';
 
 class ConnectionError extends Error {
   override name = 'ConnectionError';
@@ -22,6 +23,8 @@ export function createToyAlm(overrides: ALMOptions = {}): ALM {
       deniedTools: ['dangerous_tool'],
       defaultAllow: false,
       maxToolCallsPerRun: 8,
+      maxCostPerRun: 0.001, // USD
+      prices: { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } },
     },
     events: { sink: 'stdout' },
     ...overrides,
@@ -90,9 +93,38 @@ export async function runToyAgent(alm: ALM): Promise<void> {
   });
 }
 
+/** A stand-in for a model client: what OpenAI's chat.completions.create returns, without the network. */
+async function fakeModel(prompt: string) {
+  return {
+    id: `chatcmpl-${prompt.length}`,
+    object: 'chat.completion',
+    model: 'gpt-4o-mini-2024-07-18',
+    choices: [{ index: 0, message: { role: 'assistant', content: `Thoughts on ${prompt}` }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 1200, completion_tokens: 300, total_tokens: 1500 },
+  };
+}
+
+/** A run that keeps asking the model until its cost budget stops it ($0.00036 a call, $0.001 a run). */
+export async function runModelAgent(alm: ALM): Promise<void> {
+  await alm.run({ purpose: 'Model budget test' }, async () => {
+    for (let i = 1; ; i++) {
+      try {
+        const completion = await alm.llm({ provider: 'openai', model: 'gpt-4o-mini' }, () => fakeModel(`step ${i}`));
+        say(`model call ${i}: ${completion.usage.total_tokens} tokens`);
+      } catch (error) {
+        if (!(error instanceof BudgetExceededError)) throw error;
+        const { spent, limit } = error.details;
+        say(`Cost budget stop after ${i - 1} model calls: $${spent.toFixed(5)} spent of $${limit}`);
+        break;
+      }
+    }
+  });
+}
+
 async function main(): Promise<void> {
   const alm = createToyAlm();
   await runToyAgent(alm);
+  await runModelAgent(alm);
   await alm.shutdown();
   say(`events: ${JSON.stringify(alm.stats())}`);
 }

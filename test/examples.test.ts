@@ -38,8 +38,17 @@ function checkToyRun(events: ALMEvent[]): void {
 describe('examples', () => {
   it('toy-agent prints the whole event stream as JSON lines', async () => {
     const { events, stderr } = await example('toy-agent.ts');
-    checkToyRun(events);
+    const modelRunId = events.at(-1)!.run_id;
+    checkToyRun(events.filter((e) => e.run_id !== modelRunId));
     expect(stderr).toContain('Budget stop after 5 more calls');
+    // The second run: model calls until the cost budget stops them, the reference's event types only.
+    const modelRun = events.filter((e) => e.run_id === modelRunId);
+    expect(modelRun.map((e) => e.event_type)).toEqual(['run.start', 'run.end']);
+    expect(ofType(modelRun, 'run.end')[0]!.metadata).toMatchObject({
+      success: true,
+      summary: { llm_calls: 3, tokens: { input: 3600, output: 900 }, cost_usd: 0.00108 },
+    });
+    expect(stderr).toContain('Cost budget stop after 3 model calls: $0.00108 spent of $0.001');
     for (const e of events) expect([e.trace_id, e.span_id]).toEqual([null, null]); // no OTel set up
   }, 60_000);
 
