@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -215,7 +216,35 @@ export interface Stack {
   readonly jaeger: JaegerQuery;
   readonly logDir: string;
   readonly processes: readonly ManagedProcess[];
+  /** OTLP/JSON metrics requests the collector's metrics exporter delivered to the test (see the overlay). */
+  readonly metricsReceived: readonly OtlpMetricsRequest[];
   stop(): Promise<void>;
+}
+
+/** The parts of an OTLP/JSON ExportMetricsServiceRequest the tests read. */
+export interface OtlpMetricsRequest {
+  resourceMetrics?: {
+    resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
+    scopeMetrics?: { scope?: { name?: string }; metrics?: { name: string; unit?: string }[] }[];
+  }[];
+}
+
+/** An OTLP/HTTP metrics receiver on 127.0.0.1 standing in for Prometheus: records every JSON request. */
+async function startMetricsSink(received: OtlpMetricsRequest[]): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      if (req.url === '/v1/metrics') received.push(JSON.parse(body) as OtlpMetricsRequest);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return server;
 }
 
 function binFromEnv(variable: string): string {
@@ -239,9 +268,12 @@ export async function startStack(): Promise<Stack> {
   const parentLogDir = process.env.ALM_E2E_LOG_DIR;
   const logDir = fs.mkdtempSync(path.join(parentLogDir ?? os.tmpdir(), 'alm-e2e-'));
   const processes: ManagedProcess[] = [];
+  const metricsReceived: OtlpMetricsRequest[] = [];
+  const metricsSink = await startMetricsSink(metricsReceived);
   const stop = async () => {
     // Collector first, so it does not spend its shutdown retrying a Jaeger that is gone.
     for (const p of [...processes].reverse()) await p.stop();
+    await new Promise<void>((resolve) => metricsSink.close(() => resolve()));
     if (!parentLogDir) fs.rmSync(logDir, { recursive: true, force: true });
   };
   try {
@@ -276,6 +308,7 @@ export async function startStack(): Promise<Stack> {
         ALM_E2E_COLLECTOR_HEALTH_PORT: String(colHealth),
         ALM_E2E_COLLECTOR_METRICS_PORT: String(colMetrics),
         ALM_E2E_JAEGER_GRPC_PORT: String(jaegerOtlpGrpc),
+        ALM_E2E_METRICS_SINK_PORT: String((metricsSink.address() as net.AddressInfo).port),
       },
       logDir,
     );
@@ -293,6 +326,7 @@ export async function startStack(): Promise<Stack> {
     jaeger: new JaegerQuery(jaegerQueryUrl),
     logDir,
     processes,
+    metricsReceived,
     stop,
   };
 }
