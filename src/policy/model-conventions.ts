@@ -9,8 +9,8 @@
  *   - OpenLLMetry / Traceloop: `llm.request.type` (`chat`, `completion`) with `gen_ai.usage.*`
  *     (`input_tokens` / `output_tokens`, or the older `prompt_tokens` / `completion_tokens`).
  *   - Vercel AI SDK 5 and 6, and 7's `LegacyOpenTelemetry`: the provider-call spans,
- *     `ai.operationId` ending in `.doGenerate` or `.doStream` (the enclosing `ai.generateText` span
- *     repeats their total and is not counted), `ai.usage.inputTokens` / `outputTokens` (or
+ *     `ai.operationId` ending in `.doGenerate`, `.doStream` or `.doEmbed` (the enclosing
+ *     `ai.generateText` span repeats their total and is not counted), `ai.usage.inputTokens` / `outputTokens` (or
  *     `promptTokens` / `completionTokens` before v5), `ai.model.id`.
  *   - OpenInference: `openinference.span.kind = LLM`, `llm.token_count.prompt` / `.completion`,
  *     `llm.model_name`.
@@ -50,7 +50,7 @@ export function modelConvention(a: Attributes): ModelSpanUsage['convention'] | u
   const operation = a[sc.ATTR_GEN_AI_OPERATION_NAME];
   if (typeof operation === 'string' && INFERENCE_OPERATIONS.has(operation)) return 'gen_ai';
   const aiOperation = a['ai.operationId'];
-  if (typeof aiOperation === 'string' && (aiOperation.endsWith('.doGenerate') || aiOperation.endsWith('.doStream'))) {
+  if (typeof aiOperation === 'string' && /\.do(Generate|Stream|Embed)$/.test(aiOperation)) {
     return 'ai_sdk';
   }
   if (a['openinference.span.kind'] === 'LLM') return 'openinference';
@@ -77,9 +77,11 @@ export function modelSpanUsage(a: Attributes): ModelSpanUsage | undefined {
       return {
         convention,
         model: text(a['ai.model.id']) ?? text(a[sc.ATTR_GEN_AI_REQUEST_MODEL]),
+        // Embedding calls (`.doEmbed`) report one `ai.usage.tokens`.
         inputTokens: firstTokens(a, [
           'ai.usage.inputTokens',
           'ai.usage.promptTokens',
+          'ai.usage.tokens',
           sc.ATTR_GEN_AI_USAGE_INPUT_TOKENS,
         ]),
         outputTokens: firstTokens(a, [
