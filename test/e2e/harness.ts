@@ -15,6 +15,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -232,11 +233,13 @@ export interface OtlpMetricsRequest {
 /** An OTLP/HTTP metrics receiver on 127.0.0.1 standing in for Prometheus: records every JSON request. */
 async function startMetricsSink(received: OtlpMetricsRequest[]): Promise<http.Server> {
   const server = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      if (req.url === '/v1/metrics') received.push(JSON.parse(body) as OtlpMetricsRequest);
+      // The collector's otlp_http exporter compresses with gzip by default.
+      const raw = Buffer.concat(chunks);
+      const body = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw;
+      if (req.url === '/v1/metrics') received.push(JSON.parse(body.toString('utf8')) as OtlpMetricsRequest);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
