@@ -3,7 +3,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
-import type { PolicyDecision, ToolPolicy } from '../policy/rules';
+import type { ForeignSpan } from '../policy/foreign';
+import type { ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
 import type { RunState } from './run-state';
 
@@ -13,15 +14,6 @@ export interface Scope {
   readonly otelContext: Context;
 }
 
-/** Another instrumentation's execute_tool span, decided by the policy SpanProcessor. */
-export interface ForeignCall {
-  readonly run: RunState | undefined;
-  readonly decision: PolicyDecision;
-  readonly policyMs: number;
-  /** An alm.tool() call inside the span took it over: one logical call, reported once. */
-  claimed: boolean;
-}
-
 export class Runtime {
   /**
    * alm-otel keeps its own async scope instead of relying on the global OTel context manager, so runs,
@@ -29,8 +21,8 @@ export class Runtime {
    */
   readonly storage = new AsyncLocalStorage<Scope>();
   readonly enforcing: boolean;
-  /** Open foreign tool spans, by span. */
-  readonly foreignCalls = new WeakMap<object, ForeignCall>();
+  /** Other instrumentations' open spans, by span: any may be, or become, a tool span (policy/foreign.ts). */
+  readonly foreignCalls = new WeakMap<object, ForeignSpan>();
 
   constructor(
     readonly envelope: Envelope,

@@ -1,0 +1,189 @@
+/**
+ * Tool calls of other instrumentations ("foreign" spans), as the policy SpanProcessor tracks them.
+ *
+ * Every span another tracer starts gets a small state here, because any of them may turn out to be a
+ * tool span: some instrumentations set their attributes after start (OpenLLMetry right away,
+ * OpenInference's LangChain tracer only at the end). A span is decided as soon as its convention and
+ * its tool name are both known, and never before: at start, when a child span starts, when an
+ * alm.tool() runs inside it, or at the latest when it ends. It is never decided under a placeholder.
+ *
+ * One tool call may show up as several nested spans (a framework span, and an instrumentation span
+ * inside it for the same call): the outermost is decided and reported, the ones inside it count
+ * nothing and say `alm.tool.nested`. When an alm.tool() runs inside a foreign tool span, that is the
+ * same call too: alm's tool reports it (and can block it), under the framework's call id.
+ */
+import type { Span } from '@opentelemetry/api';
+import { now } from '../instrument/clock';
+import type { RunState } from '../instrument/run-state';
+import type { Runtime } from '../instrument/runtime';
+import * as sc from '../semconv';
+import { toolCallIdOf, toolConvention, toolNameOf, type ToolConvention } from './conventions';
+import type { PolicyDecision } from './rules';
+
+/** A foreign tool call as decided. Shared by the spans of the same call. */
+export interface ForeignCall {
+  readonly toolName: string;
+  readonly toolCallId: string | undefined;
+  readonly decision: PolicyDecision;
+  readonly policyMs: number;
+}
+
+/** Most enclosing spans looked through, for a same-call span or for the tool span around an alm tool. */
+const MAX_ANCESTORS = 8;
+
+export class ForeignSpan {
+  /** The tool convention, once recognised (a span does not change kind). */
+  convention: ToolConvention | undefined = undefined;
+  /** Set once decided, or when joined to the enclosing span's call. */
+  call: ForeignCall | undefined = undefined;
+  /** The enclosing span of the same call, which reports it. */
+  nestedIn: ForeignSpan | undefined = undefined;
+  /** An alm.tool() inside reports this call. */
+  claimed = false;
+  ended = false;
+
+  constructor(
+    /** Writable until it ends. */
+    readonly span: Span,
+    readonly run: RunState | undefined,
+    /** The nearest enclosing foreign span, if any. */
+    readonly parent: ForeignSpan | undefined,
+  ) {}
+
+  attributes(): Record<string, unknown> {
+    return (this.span as unknown as { attributes?: Record<string, unknown> }).attributes ?? {};
+  }
+
+  /** This span's tool convention, if it is a tool span (by now). */
+  recognise(): ToolConvention | undefined {
+    if (this.convention === undefined) this.convention = toolConvention(this.attributes() as never);
+    return this.convention;
+  }
+}
+
+function sameCall(name: string, callId: string | undefined, other: ForeignSpan): boolean {
+  const c = other.recognise();
+  if (c === undefined) return false;
+  const a = other.attributes() as never;
+  const otherId = other.call?.toolCallId ?? toolCallIdOf(c, a);
+  if (callId !== undefined && otherId !== undefined) return callId === otherId;
+  return (other.call?.toolName ?? toolNameOf(c, a)) === name;
+}
+
+function setAttributes(s: ForeignSpan, attributes: Record<string, string | number | boolean | undefined>): void {
+  if (!s.ended) s.span.setAttributes(attributes);
+}
+
+/**
+ * Decide the span's call if its name is known by now and it is not decided yet; returns its call
+ * (undefined while the name is unknown, or when an alm tool inside reports the call instead).
+ * Takes the run's budget slot (the call runs: a processor cannot block it) and writes the decision on
+ * the span while it is still writable.
+ */
+export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefined {
+  if (s.call !== undefined || s.claimed) return s.call;
+  const c = s.recognise();
+  if (c === undefined) return undefined;
+  const a = s.attributes() as never;
+  const name = toolNameOf(c, a);
+  if (name === undefined) return undefined;
+  const callId = toolCallIdOf(c, a);
+
+  // A span inside an open tool span of the same call is part of that call: it counts once.
+  let ancestor = s.parent;
+  for (let depth = 0; ancestor !== undefined && depth < MAX_ANCESTORS; depth++, ancestor = ancestor.parent) {
+    if (ancestor.ended || ancestor.run !== s.run || !sameCall(name, callId, ancestor)) continue;
+    const owner = ancestor.nestedIn ?? ancestor;
+    s.nestedIn = owner;
+    s.call = decideForeign(rt, owner);
+    const decided = s.call?.decision;
+    setAttributes(s, {
+      [sc.ATTR_ALM_TOOL_NESTED]: true,
+      [sc.ATTR_ALM_POLICY_DECISION]: decided === undefined ? undefined : decided.allow ? 'allow' : 'deny',
+      [sc.ATTR_ALM_RUN_ID]: s.run?.runId,
+    });
+    return s.call;
+  }
+
+  const start = now();
+  const decision = rt.policy.decide(rt.policy.ruleFor(name), s.run, false);
+  const policyMs = now() - start;
+  s.call = { toolName: name, toolCallId: callId, decision, policyMs };
+  if (!s.ended) {
+    const verdict = decision.allow ? 'allow' : 'deny';
+    s.span.setAttributes({
+      [sc.ATTR_ALM_POLICY_DECISION]: verdict,
+      [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
+      [sc.ATTR_ALM_POLICY_LATENCY_MS]: policyMs,
+      [sc.ATTR_ALM_RUN_ID]: s.run?.runId,
+      // A processor cannot block a call: a deny that runs is a violation.
+      [sc.ATTR_ALM_POLICY_VIOLATION]: decision.allow ? undefined : true,
+    });
+    s.span.addEvent(sc.EVENT_POLICY_DECISION, {
+      [sc.ATTR_ALM_POLICY_DECISION]: verdict,
+      [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
+    });
+  }
+  return s.call;
+}
+
+/** What an alm.tool() call inside a foreign tool span takes from it. */
+export interface Claim {
+  readonly decision: PolicyDecision;
+  /** The framework's id for the call, when it has one. */
+  readonly toolCallId: string | undefined;
+  readonly outer: ForeignSpan;
+}
+
+/**
+ * The open foreign tool span an alm tool is running in (directly, or through non-tool spans), not yet
+ * claimed, in the same run; undefined otherwise. `active` is the active span's state.
+ */
+function enclosingToolSpan(active: ForeignSpan, run: RunState | undefined): ForeignSpan | undefined {
+  let s: ForeignSpan | undefined = active;
+  for (let depth = 0; s !== undefined && depth < MAX_ANCESTORS; depth++, s = s.parent) {
+    if (s.ended) return undefined;
+    if (s.recognise() === undefined) continue;
+    const owner = s.nestedIn ?? s;
+    return owner.claimed || owner.ended || owner.run !== run ? undefined : owner;
+  }
+  return undefined;
+}
+
+/**
+ * An alm tool called inside another instrumentation's tool span: one logical call. Its decision is the
+ * foreign span's (already taken against the budget, or taken now if the name just became known),
+ * unless alm's own rule for its tool name denies; and now it can block. `rule` is that own rule.
+ */
+export function claimForeign(
+  rt: Runtime,
+  rule: PolicyDecision,
+  run: RunState | undefined,
+  active: ForeignSpan,
+): Claim | undefined {
+  const outer = enclosingToolSpan(active, run);
+  if (outer === undefined) return undefined;
+  const call = decideForeign(rt, outer);
+  outer.claimed = true;
+  let decision: PolicyDecision;
+  if (call === undefined) {
+    // Its name is not known yet: alm's tool decides the call, as its own.
+    decision = rt.policy.decide(rule, run, rt.enforcing);
+  } else {
+    decision = rule.allow ? call.decision : rule;
+    if (!decision.allow && rt.enforcing && run !== undefined) run.toolCallsUsed--; // it will not run after all
+  }
+  const c = outer.convention;
+  const toolCallId = call?.toolCallId ?? (c === undefined ? undefined : toolCallIdOf(c, outer.attributes() as never));
+  const blocked = !decision.allow && rt.enforcing;
+  setAttributes(outer, {
+    [sc.ATTR_ALM_TOOL_WRAPPED]: true,
+    [sc.ATTR_ALM_POLICY_DECISION]: decision.allow ? 'allow' : 'deny',
+    [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
+    [sc.ATTR_ALM_RUN_ID]: run?.runId,
+    // alm blocked it: not a violation. Overrides a flag set when the span was decided at start.
+    [sc.ATTR_ALM_POLICY_VIOLATION]: !decision.allow && !blocked,
+    [sc.ATTR_ALM_TOOL_STATUS]: blocked ? 'denied' : undefined,
+  });
+  return { decision, toolCallId, outer };
+}
