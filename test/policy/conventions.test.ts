@@ -344,7 +344,7 @@ describe('alm.aiSdkTool', () => {
           return { text: 'hello' };
         },
       },
-      delete_file: { description: 'delete', execute: async (_input: { path: string }) => 'deleted' },
+      delete_file: { description: 'delete', execute: async (_input: { path: string }, _opts: object) => 'deleted' },
       client_side: { description: 'no execute' },
     });
     expect(tools.read_file.description).toBe('read');
