@@ -6,6 +6,7 @@
 import { trace } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { wrapAiSdkTool } from './adapters/ai-sdk';
+import { wrapLangchainTool } from './adapters/langchain';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
@@ -126,6 +127,21 @@ export class ALM {
     const wrapped: Record<string, object> = {};
     for (const name of Object.keys(tools)) wrapped[name] = this.aiSdkTool(name, tools[name]!);
     return wrapped as S;
+  }
+
+  /**
+   * Wrap a LangChain.js tool function, for `tool(alm.langchainTool('name', func), { name, schema })`:
+   * `alm.tool` that records only the tool's input (not the RunnableConfig LangChain passes besides),
+   * under the model's tool-call id when LangChain has one.
+   */
+  langchainTool<F extends AnyFunction>(name: string, func: F): F {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError('alm.langchainTool: name must be a non-empty string');
+    }
+    if (typeof func !== 'function') {
+      throw new TypeError(`alm.langchainTool('${name}'): expected a function, got ${typeof func}`);
+    }
+    return wrapLangchainTool(this.rt, name, func);
   }
 
   /** Record a hand-over to another agent, in the current run. */

@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
-import type { ForeignSpan } from '../policy/foreign';
+import { LateToolSpans, type ForeignSpan } from '../policy/foreign';
 import type { ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
 import type { RunState } from './run-state';
@@ -23,6 +23,8 @@ export class Runtime {
   readonly enforcing: boolean;
   /** Other instrumentations' open spans, by span: any may be, or become, a tool span (policy/foreign.ts). */
   readonly foreignCalls = new WeakMap<object, ForeignSpan>();
+  /** alm tool calls made while an unnamed foreign tool span is open, to pair them once it is named. */
+  readonly lateToolSpans = new LateToolSpans();
 
   constructor(
     readonly envelope: Envelope,

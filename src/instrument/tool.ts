@@ -203,6 +203,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   try {
     call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime);
     call.captureArguments(rt, framework === undefined ? args : framework.input(args));
+    if (rt.lateToolSpans.open > 0 && run !== undefined) rt.lateToolSpans.note(call);
     rt.events.enqueue(call, Phase.Start);
   } catch (error) {
     // Instrumentation failed; the policy decision above still stands.

@@ -28,6 +28,59 @@ export interface ForeignCall {
   readonly policyMs: number;
 }
 
+/**
+ * alm tool calls made while a foreign span that may still turn into a tool span is open in a run. Some
+ * instrumentations never make their tool span active, and mark it as one only after start
+ * (OpenInference's LangChain tracer starts it from a callback and sets its kind right after), so an alm
+ * tool the framework runs cannot see it; when that span's name arrives, an alm call of the same tool,
+ * in the same run, begun after the span started, is the same call.
+ */
+export class LateToolSpans {
+  /** Open foreign spans, started in a run, not decided yet. */
+  open = 0;
+  /** Counts foreign span starts: orders alm calls against them without comparing clocks. */
+  seq = 0;
+  private readonly calls: ({ call: AlmToolCall; seq: number; paired: boolean } | undefined)[] = [];
+  private next = 0;
+
+  /** Hot path, only while `open > 0`, for calls in a run: a slot in a fixed ring. */
+  note(call: AlmToolCall): void {
+    this.calls[this.next] = { call, seq: this.seq, paired: false };
+    this.next = (this.next + 1) % MAX_NOTED_CALLS;
+  }
+
+  /** The first unpaired alm call of `name` in `run` begun after the span numbered `seq` started. */
+  pair(name: string, run: RunState | undefined, seq: number): AlmToolCall | undefined {
+    let found: { call: AlmToolCall; seq: number; paired: boolean } | undefined;
+    for (const entry of this.calls) {
+      if (entry === undefined || entry.paired || entry.seq < seq) continue;
+      if (entry.call.toolName !== name || entry.call.run !== run) continue;
+      if (found === undefined || entry.seq < found.seq) found = entry;
+    }
+    if (found === undefined) return undefined;
+    found.paired = true;
+    return found.call;
+  }
+
+  /** The span can no longer be paired: decided, or ended. */
+  settle(s: ForeignSpan): void {
+    if (s.lateSeq === undefined || s.settled) return;
+    s.settled = true;
+    this.open--;
+  }
+}
+
+/** What the late pairing needs of an alm tool call (instrument/tool.ts's ToolCall). */
+export interface AlmToolCall {
+  readonly toolName: string;
+  readonly run: RunState | undefined;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: string;
+  readonly status: string;
+}
+
+const MAX_NOTED_CALLS = 256;
+
 /** Most enclosing spans looked through, for a same-call span or for the tool span around an alm tool. */
 const MAX_ANCESTORS = 8;
 
@@ -41,6 +94,9 @@ export class ForeignSpan {
   /** An alm.tool() inside reports this call. */
   claimed = false;
   ended = false;
+  /** Set when the span started in a run undecided: its number in LateToolSpans. */
+  lateSeq: number | undefined = undefined;
+  settled = false;
 
   constructor(
     /** Writable until it ends. */
@@ -96,6 +152,7 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
     const owner = ancestor.nestedIn ?? ancestor;
     s.nestedIn = owner;
     s.call = decideForeign(rt, owner);
+    rt.lateToolSpans.settle(s);
     const decided = s.call?.decision;
     setAttributes(s, {
       [sc.ATTR_ALM_TOOL_NESTED]: true,
@@ -105,10 +162,28 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
     return s.call;
   }
 
+  // Named late, and an alm tool of that name ran meanwhile in the same run: the framework ran it.
+  const almCall = s.lateSeq === undefined ? undefined : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
+  if (almCall !== undefined) {
+    s.claimed = true;
+    rt.lateToolSpans.settle(s);
+    const blocked = almCall.status === 'denied';
+    setAttributes(s, {
+      [sc.ATTR_ALM_TOOL_WRAPPED]: true,
+      [sc.ATTR_ALM_POLICY_DECISION]: almCall.decision,
+      [sc.ATTR_ALM_POLICY_REASON]: almCall.reason,
+      [sc.ATTR_ALM_RUN_ID]: s.run?.runId,
+      [sc.ATTR_ALM_POLICY_VIOLATION]: almCall.decision === 'deny' && !blocked,
+      [sc.ATTR_ALM_TOOL_STATUS]: blocked ? 'denied' : undefined,
+    });
+    return undefined;
+  }
+
   const start = now();
   const decision = rt.policy.decide(rt.policy.ruleFor(name), s.run, false);
   const policyMs = now() - start;
   s.call = { toolName: name, toolCallId: callId, decision, policyMs };
+  rt.lateToolSpans.settle(s);
   if (!s.ended) {
     const verdict = decision.allow ? 'allow' : 'deny';
     s.span.setAttributes({
@@ -165,6 +240,7 @@ export function claimForeign(
   if (outer === undefined) return undefined;
   const call = decideForeign(rt, outer);
   outer.claimed = true;
+  rt.lateToolSpans.settle(outer);
   let decision: PolicyDecision;
   if (call === undefined) {
     // Its name is not known yet: alm's tool decides the call, as its own.

@@ -34,9 +34,15 @@ export class PolicySpanProcessor implements SpanProcessor {
       const run = this.rt.storage.getStore()?.run ?? parent?.run;
       const state = new ForeignSpan(span, run, parent);
       this.rt.foreignCalls.set(span, state);
+      const late = this.rt.lateToolSpans;
+      late.seq++;
       // A child starting is a moment the parent's late attributes may have arrived: decide it now.
       if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
-      decideForeign(this.rt, state);
+      // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
+      if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
+        state.lateSeq = late.seq;
+        late.open++;
+      }
     } catch (error) {
       this.rt.report(error);
     }
@@ -48,6 +54,7 @@ export class PolicySpanProcessor implements SpanProcessor {
     if (state === undefined || state.call !== undefined) return;
     try {
       decideForeign(this.rt, state);
+      this.rt.lateToolSpans.settle(state);
     } catch (error) {
       this.rt.report(error);
     }
@@ -61,6 +68,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       // An SDK without onEnding (before sdk-trace-base 2.3): decided now, too late to write on the span.
       state.ended = true;
       const call = decideForeign(this.rt, state);
+      this.rt.lateToolSpans.settle(state);
       // Reported by an alm tool inside it, by the enclosing span of the same call, or not a tool call.
       if (call === undefined || state.claimed || state.nestedIn !== undefined) return;
       const record = recordFromSpan(span);
