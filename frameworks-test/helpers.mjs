@@ -5,10 +5,15 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ALM, ALMEventSchema } from 'alm-otel';
 
-/** An ALM instance collecting its events, and (unless `provider: false`) a registered provider. */
+/**
+ * An ALM instance collecting its events, and (unless `provider: false`, when the application's globals
+ * are left alone) a registered provider with alm's processors.
+ */
 export function setup({ policy, provider: withProvider = true } = {}) {
-  trace.disable();
-  context.disable();
+  if (withProvider) {
+    trace.disable();
+    context.disable();
+  }
   const events = [];
   const errors = [];
   const alm = new ALM({
@@ -39,9 +44,11 @@ export function setup({ policy, provider: withProvider = true } = {}) {
     },
     async close() {
       await alm.shutdown();
-      await provider?.shutdown();
-      trace.disable();
-      context.disable();
+      if (provider !== undefined) {
+        await provider.shutdown();
+        trace.disable();
+        context.disable();
+      }
       assert.deepEqual(errors, [], 'alm-otel reported no errors');
     },
   };

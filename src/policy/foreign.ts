@@ -67,7 +67,55 @@ export class LateToolSpans {
     if (s.lateSeq === undefined || s.settled) return;
     s.settled = true;
     this.open--;
+    unwatch(s);
   }
+}
+
+type SetAttribute = (key: string, value: unknown) => unknown;
+type SetAttributes = (attributes: unknown) => unknown;
+let checking = false;
+
+/**
+ * Decide a span the moment its attributes make it a named tool span, on any SDK: its setAttribute and
+ * setAttributes are observed (on this span object only) until it is decided or ends. Without this,
+ * an SDK that calls no onEnding (sdk-trace-base before 2.3, as OpenLLMetry's NodeSDK brings) could
+ * only decide at onEnd, too late to flag the span.
+ */
+export function watch(rt: Runtime, s: ForeignSpan): void {
+  const span = s.span as unknown as { setAttribute?: unknown; setAttributes?: unknown };
+  const setAttribute = span.setAttribute;
+  const setAttributes = span.setAttributes;
+  if (typeof setAttribute !== 'function' || typeof setAttributes !== 'function') return;
+  const check = () => {
+    if (checking || s.settled) return;
+    checking = true;
+    try {
+      decideForeign(rt, s);
+    } catch (error) {
+      rt.report(error);
+    } finally {
+      checking = false;
+    }
+  };
+  span.setAttribute = function (this: unknown, key: string, value: unknown) {
+    const result = (setAttribute as SetAttribute).call(this, key, value);
+    check();
+    return result;
+  };
+  span.setAttributes = function (this: unknown, attributes: unknown) {
+    const result = (setAttributes as SetAttributes).call(this, attributes);
+    check();
+    return result;
+  };
+  s.watched = true;
+}
+
+function unwatch(s: ForeignSpan): void {
+  if (!s.watched) return;
+  s.watched = false;
+  const span = s.span as unknown as { setAttribute?: unknown; setAttributes?: unknown };
+  delete span.setAttribute;
+  delete span.setAttributes;
 }
 
 /** What the late pairing needs of an alm tool call (instrument/tool.ts's ToolCall). */
@@ -97,6 +145,8 @@ export class ForeignSpan {
   /** Set when the span started in a run undecided: its number in LateToolSpans. */
   lateSeq: number | undefined = undefined;
   settled = false;
+  /** Its setAttribute(s) are observed (see watch()). */
+  watched = false;
 
   constructor(
     /** Writable until it ends. */

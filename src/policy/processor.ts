@@ -14,7 +14,7 @@ import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
-import { decideForeign, ForeignSpan } from './foreign';
+import { decideForeign, ForeignSpan, watch } from './foreign';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
@@ -42,6 +42,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
         state.lateSeq = late.seq;
         late.open++;
+        watch(this.rt, state);
       }
     } catch (error) {
       this.rt.report(error);

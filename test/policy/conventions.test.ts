@@ -246,7 +246,7 @@ describe('late tool names', () => {
     expect(h.span('GET /run').attributes['alm.policy.decision']).toBeUndefined();
   });
 
-  it('is decided at the end when the SDK calls no onEnding: events and summary, no span attributes', async () => {
+  it('is decided on an SDK that calls no onEnding: events and summary', async () => {
     const harness = createHarness({ withAlmProcessors: false, alm: { policy: { deniedTools: ['shell'] } } });
     h = harness;
     const [processor] = harness.alm.spanProcessors;
