@@ -274,6 +274,122 @@ describe('late tool names', () => {
   });
 });
 
+describe('framework tool spans that are never active', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  // As OpenInference's LangChain tracer: the span starts from a callback, is never made active, and
+  // gets its kind right after start and its tool name only at the end.
+  function callbackSpan(tool: string, run: () => unknown): unknown {
+    const span = h.tracer.startSpan(tool);
+    span.setAttribute('openinference.span.kind', 'TOOL');
+    let result: unknown;
+    try {
+      result = run();
+    } catch (error) {
+      result = error;
+    }
+    span.setAttributes({ 'tool.name': tool, 'input.value': '{"path":"/etc"}' });
+    span.end();
+    return result;
+  }
+
+  it('an alm tool of the same name run meanwhile is the same call: reported once, by alm', async () => {
+    h = createHarness({ alm: { policy: { deniedTools: ['delete_file'] } } });
+    const del = h.alm.tool('delete_file', (_input: { path: string }) => 'deleted');
+    const read = h.alm.tool('read_file', (_input: { path: string }) => 'text');
+    await h.alm.run(async () => {
+      expect(callbackSpan('delete_file', () => del({ path: '/etc' }))).toBeInstanceOf(Error);
+      // Another tool inside is not the same call.
+      callbackSpan('search', () => read({ path: '/x' }));
+    });
+    const outer = h.spans().find((s) => s.name === 'delete_file')!;
+    expect(outer.attributes).toMatchObject({
+      'alm.tool.wrapped': true,
+      'alm.policy.decision': 'deny',
+      'alm.policy.violation': false,
+      'alm.tool.status': 'denied',
+    });
+    expect(h.spans().find((s) => s.name === 'search')!.attributes['alm.tool.wrapped']).toBeUndefined();
+    const events = await h.flushEvents();
+    expect(ofType(events, 'tool.request').map((e) => e.metadata.tool_name)).toEqual([
+      'delete_file',
+      'read_file',
+      'search',
+    ]);
+    expect(ofType(events, 'run.end')[0]!.metadata.summary.tool_calls).toMatchObject({
+      total: 3,
+      allowed: 2,
+      denied: 1,
+    });
+  });
+
+  it('an alm call made before the span started is not paired with it', async () => {
+    h = createHarness();
+    const del = h.alm.tool('delete_file', () => 'deleted');
+    await h.alm.run(async () => {
+      const span = h.tracer.startSpan('open');
+      del(); // an open span makes alm note its calls; this one began before the tool span
+      callbackSpan('delete_file', () => undefined);
+      span.end();
+    });
+    const events = await h.flushEvents();
+    expect(ofType(events, 'tool.request')).toHaveLength(2);
+    expect(h.spans().find((s) => s.name === 'delete_file')!.attributes['alm.tool.wrapped']).toBeUndefined();
+  });
+
+  it('is decided the moment its attributes name it, before it ends', async () => {
+    h = createHarness({ alm: { policy: { deniedTools: ['delete_file'] } } });
+    let before: unknown;
+    await h.alm.run(async () => {
+      const span = h.tracer.startSpan('delete_file');
+      span.setAttribute('traceloop.span.kind', 'tool');
+      span.setAttribute('traceloop.entity.name', 'delete_file');
+      before = (span as unknown as ReadableSpan).attributes['alm.policy.decision'];
+      span.end();
+    });
+    expect(before).toBe('deny');
+    // Observing stops once decided: the span's own methods are back.
+    const span = h.spans().find((s) => s.name === 'delete_file')! as unknown as object;
+    expect(Object.prototype.hasOwnProperty.call(span, 'setAttribute')).toBe(false);
+  });
+});
+
+describe('alm.langchainTool', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it("records only the input, under the model's tool-call id from LangChain's config", async () => {
+    h = createHarness({ alm: { policy: { deniedTools: ['delete_file'] } } });
+    const seen: unknown[] = [];
+    const read = h.alm.langchainTool('read_file', async (input: { path: string }, config: object) => {
+      seen.push([input, Object.keys(config)]);
+      return 'text';
+    });
+    const del = h.alm.langchainTool('delete_file', async (_input: { path: string }, _config: object) => 'deleted');
+    const config = (id?: string) => ({
+      callbacks: { handlers: [{ name: 'tracer' }] },
+      toolCall: id === undefined ? undefined : { id, name: 'x', args: {} },
+    });
+    await h.alm.run(async () => {
+      await read({ path: '/a' }, config('call-1'));
+      await expect(del({ path: '/b' }, config('call-2'))).rejects.toThrow("Tool 'delete_file' denied");
+      await read({ path: '/c' }, config());
+    });
+    expect(seen).toHaveLength(2);
+    const events = await h.flushEvents();
+    const requests = ofType(events, 'tool.request');
+    expect(requests.map((e) => e.metadata.args)).toEqual([
+      { inputs: { path: '/a' } },
+      { inputs: { path: '/b' } },
+      { inputs: { path: '/c' } },
+    ]);
+    expect(requests.slice(0, 2).map((e) => e.metadata.tool_call_id)).toEqual(['call-1', 'call-2']);
+    expect(requests[2]!.metadata.tool_call_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(() => h.alm.langchainTool('x', 'no' as never)).toThrow(TypeError);
+  });
+});
+
 describe('nested spans of one tool call', () => {
   let h: Harness;
   afterEach(() => h.close());
