@@ -3,6 +3,8 @@
 // alm.aiSdkTools, it is blocked. Either way: three events per call under the AI SDK's call id, once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { ALMEventExporter, ALMEventSchema } from 'alm-otel';
 import { z } from 'zod';
 import { assertOneCall, setup, toolCallsSummary } from './helpers.mjs';
 
@@ -139,6 +141,47 @@ export function aiSdkCases(label, sdk) {
       assertOneCall(events, { toolName: 'delete_file', callId: 'call-2', decision: 'deny', status: 'denied' });
       assert.deepEqual(toolCallsSummary(events), { total: 2, allowed: 1, denied: 1, error: 0, retried: 0 });
     } finally {
+      await h.close();
+    }
+  });
+
+  test(`${label}: ALMEventExporter turns the AI SDK's tool spans into the same tool events`, async () => {
+    const exported = [];
+    const almExporter = new ALMEventExporter({
+      agentId: 'offline',
+      events: { sink: (batch) => void exported.push(...batch), flushOnExit: false },
+    });
+    const h = setup({ almProcessors: false, extraProcessors: [new SimpleSpanProcessor({ exporter: almExporter })] });
+    try {
+      const ran = [];
+      sdk.register();
+      await sdk.generateText({
+        model: mockModel(sdk.MockModel),
+        tools: tools(ran),
+        prompt: SECRET_PROMPT,
+        stopWhen: sdk.stepCountIs(2),
+        ...sdk.telemetry,
+      });
+      await almExporter.forceFlush();
+      for (const event of exported) ALMEventSchema.parse(event);
+      const requests = exported.filter((e) => e.event_type === 'tool.request');
+      assert.deepEqual(
+        requests.map((e) => [e.metadata.tool_name, e.metadata.tool_call_id]),
+        [
+          ['read_file', 'call-1'],
+          ['delete_file', 'call-2'],
+        ],
+      );
+      const responses = exported.filter((e) => e.event_type === 'tool.response');
+      assert.deepEqual(
+        responses.map((e) => [e.metadata.tool_call_id, e.metadata.status]),
+        [
+          ['call-1', 'success'],
+          ['call-2', 'success'],
+        ],
+      );
+    } finally {
+      await almExporter.shutdown();
       await h.close();
     }
   });

@@ -9,7 +9,7 @@ import { ALM, ALMEventSchema } from 'alm-otel';
  * An ALM instance collecting its events, and (unless `provider: false`, when the application's globals
  * are left alone) a registered provider with alm's processors.
  */
-export function setup({ policy, provider: withProvider = true } = {}) {
+export function setup({ policy, provider: withProvider = true, almProcessors = true, extraProcessors = [] } = {}) {
   if (withProvider) {
     trace.disable();
     context.disable();
@@ -25,7 +25,13 @@ export function setup({ policy, provider: withProvider = true } = {}) {
   const exporter = new InMemorySpanExporter();
   let provider;
   if (withProvider) {
-    provider = new TracerProvider({ spanProcessors: [...alm.spanProcessors, new SimpleSpanProcessor({ exporter })] });
+    provider = new TracerProvider({
+      spanProcessors: [
+        ...(almProcessors ? alm.spanProcessors : []),
+        ...extraProcessors,
+        new SimpleSpanProcessor({ exporter }),
+      ],
+    });
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     trace.setGlobalTracerProvider(provider);
   }
