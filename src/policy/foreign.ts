@@ -67,7 +67,6 @@ export class LateToolSpans {
     if (s.lateSeq === undefined || s.settled) return;
     s.settled = true;
     this.open--;
-    unwatch(s);
   }
 }
 
@@ -76,10 +75,11 @@ type SetAttributes = (attributes: unknown) => unknown;
 let checking = false;
 
 /**
- * Decide a span the moment its attributes make it a named tool span, on any SDK: its setAttribute and
- * setAttributes are observed (on this span object only) until it is decided or ends. Without this,
- * an SDK that calls no onEnding (sdk-trace-base before 2.3, as OpenLLMetry's NodeSDK brings) could
- * only decide at onEnd, too late to flag the span.
+ * Decide a span the moment its attributes make it a named tool span, for SDKs that call no onEnding
+ * (sdk-trace-base before 2.3, as OpenLLMetry's NodeSDK brings), where onEnd would be too late to flag the
+ * span: its setAttribute and setAttributes are observed, on this span object only, until it is decided
+ * or ends (then they just pass through). Not used where onEnding is called: patching span objects costs
+ * every span in the SDK some speed.
  */
 export function watch(rt: Runtime, s: ForeignSpan): void {
   const span = s.span as unknown as { setAttribute?: unknown; setAttributes?: unknown };
@@ -107,15 +107,6 @@ export function watch(rt: Runtime, s: ForeignSpan): void {
     check();
     return result;
   };
-  s.watched = true;
-}
-
-function unwatch(s: ForeignSpan): void {
-  if (!s.watched) return;
-  s.watched = false;
-  const span = s.span as unknown as { setAttribute?: unknown; setAttributes?: unknown };
-  delete span.setAttribute;
-  delete span.setAttributes;
 }
 
 /** What the late pairing needs of an alm tool call (instrument/tool.ts's ToolCall). */
@@ -145,8 +136,6 @@ export class ForeignSpan {
   /** Set when the span started in a run undecided: its number in LateToolSpans. */
   lateSeq: number | undefined = undefined;
   settled = false;
-  /** Its setAttribute(s) are observed (see watch()). */
-  watched = false;
 
   constructor(
     /** Writable until it ends. */

@@ -20,6 +20,9 @@ import { decideForeign, ForeignSpan, watch } from './foreign';
 const ALM_SCOPE = 'alm-otel';
 
 export class PolicySpanProcessor implements SpanProcessor {
+  /** Whether the SDK calls onEnding (sdk-trace-base 2.3 and later); until one call is seen, assume not. */
+  private endingCalled = false;
+
   constructor(private readonly rt: Runtime) {}
 
   onStart(span: Span, parentContext: Context): void {
@@ -42,7 +45,8 @@ export class PolicySpanProcessor implements SpanProcessor {
       if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
         state.lateSeq = late.seq;
         late.open++;
-        watch(this.rt, state);
+        // Without onEnding, a name set after start is seen when it is set, or else too late to flag.
+        if (!this.endingCalled) watch(this.rt, state);
       }
     } catch (error) {
       this.rt.report(error);
@@ -51,6 +55,7 @@ export class PolicySpanProcessor implements SpanProcessor {
 
   /** The last moment the span is writable: a tool name set after start is decided here at the latest. */
   onEnding(span: Span): void {
+    this.endingCalled = true;
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined || state.call !== undefined) return;
     try {

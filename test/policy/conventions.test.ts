@@ -338,20 +338,36 @@ describe('framework tool spans that are never active', () => {
     expect(h.spans().find((s) => s.name === 'delete_file')!.attributes['alm.tool.wrapped']).toBeUndefined();
   });
 
-  it('is decided the moment its attributes name it, before it ends', async () => {
-    h = createHarness({ alm: { policy: { deniedTools: ['delete_file'] } } });
+  it('is decided the moment its attributes name it, on an SDK that calls no onEnding', async () => {
+    h = createHarness({ withAlmProcessors: false, alm: { policy: { deniedTools: ['delete_file'] } } });
+    const [processor] = h.alm.spanProcessors;
+    const older = {
+      onStart: (span: never, ctx: never) => processor!.onStart(span, ctx),
+      onEnd: (span: ReadableSpan) => processor!.onEnd(span),
+      forceFlush: () => processor!.forceFlush(),
+      shutdown: () => processor!.shutdown(),
+    };
+    const { TracerProvider } = await import('@opentelemetry/sdk-trace');
+    const tracer = new TracerProvider({ spanProcessors: [older] }).getTracer('old');
     let before: unknown;
     await h.alm.run(async () => {
-      const span = h.tracer.startSpan('delete_file');
+      const span = tracer.startSpan('delete_file');
       span.setAttribute('traceloop.span.kind', 'tool');
       span.setAttribute('traceloop.entity.name', 'delete_file');
       before = (span as unknown as ReadableSpan).attributes['alm.policy.decision'];
       span.end();
     });
     expect(before).toBe('deny');
-    // Observing stops once decided: the span's own methods are back.
-    const span = h.spans().find((s) => s.name === 'delete_file')! as unknown as object;
-    expect(Object.prototype.hasOwnProperty.call(span, 'setAttribute')).toBe(false);
+  });
+
+  it('leaves span objects alone where the SDK calls onEnding', async () => {
+    h = createHarness();
+    await h.alm.run(async () => {
+      h.tracer.startSpan('first').end(); // the SDK has shown it calls onEnding
+      const span = h.tracer.startSpan('second');
+      expect(Object.prototype.hasOwnProperty.call(span, 'setAttribute')).toBe(false);
+      span.end();
+    });
   });
 });
 
