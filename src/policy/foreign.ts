@@ -275,6 +275,16 @@ export function claimForeign(
   run: RunState | undefined,
   active: ForeignSpan,
 ): Claim | undefined {
+  try {
+    return claim(rt, rule, run, active);
+  } catch (error) {
+    // Instrumentation failed: the alm tool decides on its own, as if no framework span were there.
+    rt.report(error);
+    return undefined;
+  }
+}
+
+function claim(rt: Runtime, rule: PolicyDecision, run: RunState | undefined, active: ForeignSpan): Claim | undefined {
   const outer = enclosingToolSpan(active, run);
   if (outer === undefined) return undefined;
   const call = decideForeign(rt, outer);
