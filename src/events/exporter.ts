@@ -30,12 +30,16 @@ export type ALMEventExporterOptions = Omit<z.input<typeof ExporterConfigSchema>,
 
 const SUCCESS = 0;
 const FAILED = 1;
-/** Calls remembered to report each once (by trace and call id), across export batches. */
+/** Calls remembered to report each once (by call id), across export batches. */
 const MAX_REMEMBERED_CALLS = 10_000;
 /** Most enclosing spans looked through for a span of the same call. */
 const MAX_ANCESTORS = 8;
 
 type Attrs = ReadableSpan['attributes'];
+
+function hrMs(t: readonly [number, number]): number {
+  return t[0] * 1e3 + t[1] / 1e6;
+}
 
 function parentSpanId(span: ReadableSpan): string | undefined {
   const s = span as { parentSpanContext?: { spanId?: string }; parentSpanId?: string };
@@ -50,8 +54,8 @@ function toolIdentity(a: Attrs): { name: string | undefined; callId: string | un
 
 export class ALMEventExporter implements SpanExporter {
   private readonly pipeline: EventPipeline;
-  /** `traceId/callId` of tool calls already reported. */
-  private readonly reported = new Set<string>();
+  /** Tool calls already reported, by call id: when their span ran, in epoch ms. */
+  private readonly reported = new Map<string, { start: number; end: number }>();
 
   constructor(options: ALMEventExporterOptions = {}) {
     const config = parseOrThrow(ExporterConfigSchema, withEnvironment(options));
@@ -87,7 +91,8 @@ export class ALMEventExporter implements SpanExporter {
   /**
    * One tool call, one set of events, even when several spans show it: a framework's tool span around
    * the alm tool that ran it (`alm.tool.wrapped`), a nested span of the same call (`alm.tool.nested`, or
-   * a same-named tool span around it in the same batch), or a span whose call id was already reported.
+   * a same-named tool span around it in the same batch), or a span whose call id was reported for a
+   * span that overlaps it in time.
    */
   private sameCallReported(span: ReadableSpan, byId: Map<string, ReadableSpan>): boolean {
     const a = span.attributes;
@@ -95,10 +100,15 @@ export class ALMEventExporter implements SpanExporter {
     if (tool === undefined) return false;
     if (a[sc.ATTR_ALM_TOOL_WRAPPED] === true || a[sc.ATTR_ALM_TOOL_NESTED] === true) return true;
     if (tool.callId !== undefined) {
-      const key = `${span.spanContext().traceId}/${tool.callId}`;
-      if (this.reported.has(key)) return true;
-      this.reported.add(key);
-      if (this.reported.size > MAX_REMEMBERED_CALLS) this.reported.delete(this.reported.values().next().value!);
+      // Spans of one call overlap in time (nested, or two integrations side by side, even in two
+      // traces); a call id seen again later is a new call (some providers number calls per step).
+      const start = hrMs(span.startTime);
+      const end = hrMs(span.endTime);
+      const seen = this.reported.get(tool.callId);
+      if (seen !== undefined && start < seen.end && seen.start < end) return true;
+      this.reported.delete(tool.callId);
+      this.reported.set(tool.callId, { start, end });
+      if (this.reported.size > MAX_REMEMBERED_CALLS) this.reported.delete(this.reported.keys().next().value!);
       return false;
     }
     let parentId = parentSpanId(span);

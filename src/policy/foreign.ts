@@ -7,9 +7,9 @@
  * its tool name are both known, and never before: at start, when a child span starts, when an
  * alm.tool() runs inside it, or at the latest when it ends. It is never decided under a placeholder.
  *
- * One tool call may show up as several nested spans (a framework span, and an instrumentation span
- * inside it for the same call): the outermost is decided and reported, the ones inside it count
- * nothing and say `alm.tool.nested`. When an alm.tool() runs inside a foreign tool span, that is the
+ * One tool call may show up as several spans (a framework span, and an instrumentation span inside it
+ * for the same call; or two integrations' spans side by side with the same call id): the first decided
+ * (the outermost) reports it, the others count nothing and say `alm.tool.nested`. When an alm.tool() runs inside a foreign tool span, that is the
  * same call too: alm's tool reports it (and can block it), under the framework's call id.
  */
 import type { Span } from '@opentelemetry/api';
@@ -60,6 +60,21 @@ export class LateToolSpans {
     if (found === undefined) return undefined;
     found.paired = true;
     return found.call;
+  }
+
+  /** Open decided foreign tool calls by call id, to tell another span of the same call. */
+  readonly byCallId = new Map<string, ForeignSpan>();
+
+  remember(s: ForeignSpan, key: string): void {
+    s.callKey = key;
+    this.byCallId.set(key, s);
+    // Spans that never end must not grow it without bound: the oldest go first.
+    if (this.byCallId.size > MAX_OPEN_CALLS) this.byCallId.delete(this.byCallId.keys().next().value!);
+  }
+
+  /** The span ended: its call id no longer marks an open call. */
+  forget(s: ForeignSpan): void {
+    if (s.callKey !== undefined && this.byCallId.get(s.callKey) === s) this.byCallId.delete(s.callKey);
   }
 
   /** The span can no longer be paired: decided, or ended. */
@@ -119,6 +134,7 @@ export interface AlmToolCall {
 }
 
 const MAX_NOTED_CALLS = 256;
+const MAX_OPEN_CALLS = 10_000;
 
 /** Most enclosing spans looked through, for a same-call span or for the tool span around an alm tool. */
 const MAX_ANCESTORS = 8;
@@ -136,6 +152,8 @@ export class ForeignSpan {
   /** Set when the span started in a run undecided: its number in LateToolSpans. */
   lateSeq: number | undefined = undefined;
   settled = false;
+  /** Its key in LateToolSpans.byCallId, while it is the open span of its call. */
+  callKey: string | undefined = undefined;
 
   constructor(
     /** Writable until it ends. */
@@ -169,6 +187,21 @@ function setAttributes(s: ForeignSpan, attributes: Record<string, string | numbe
   if (!s.ended) s.span.setAttributes(attributes);
 }
 
+/** `s` is a span of the call `other` (or the span `other` is part of) reports: it counts nothing. */
+function joinCall(rt: Runtime, s: ForeignSpan, other: ForeignSpan): ForeignCall | undefined {
+  const owner = other.nestedIn ?? other;
+  s.nestedIn = owner;
+  s.call = decideForeign(rt, owner);
+  rt.lateToolSpans.settle(s);
+  const decided = s.call?.decision;
+  setAttributes(s, {
+    [sc.ATTR_ALM_TOOL_NESTED]: true,
+    [sc.ATTR_ALM_POLICY_DECISION]: decided === undefined ? undefined : decided.allow ? 'allow' : 'deny',
+    [sc.ATTR_ALM_RUN_ID]: s.run?.runId,
+  });
+  return s.call;
+}
+
 /**
  * Decide the span's call if its name is known by now and it is not decided yet; returns its call
  * (undefined while the name is unknown, or when an alm tool inside reports the call instead).
@@ -188,18 +221,12 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
   let ancestor = s.parent;
   for (let depth = 0; ancestor !== undefined && depth < MAX_ANCESTORS; depth++, ancestor = ancestor.parent) {
     if (ancestor.ended || ancestor.run !== s.run || !sameCall(name, callId, ancestor)) continue;
-    const owner = ancestor.nestedIn ?? ancestor;
-    s.nestedIn = owner;
-    s.call = decideForeign(rt, owner);
-    rt.lateToolSpans.settle(s);
-    const decided = s.call?.decision;
-    setAttributes(s, {
-      [sc.ATTR_ALM_TOOL_NESTED]: true,
-      [sc.ATTR_ALM_POLICY_DECISION]: decided === undefined ? undefined : decided.allow ? 'allow' : 'deny',
-      [sc.ATTR_ALM_RUN_ID]: s.run?.runId,
-    });
-    return s.call;
+    return joinCall(rt, s, ancestor);
   }
+  // So is an open span of the same call id beside it, in the same run (two integrations tracing the
+  // same call, possibly in two traces). A call id seen again once that span ended is a new call.
+  const twin = callId === undefined ? undefined : rt.lateToolSpans.byCallId.get(callId);
+  if (twin !== undefined && twin !== s && !twin.ended && twin.run === s.run) return joinCall(rt, s, twin);
 
   // Named late, and an alm tool of that name ran meanwhile in the same run: the framework ran it.
   const almCall = s.lateSeq === undefined ? undefined : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
@@ -223,6 +250,7 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
   const policyMs = now() - start;
   s.call = { toolName: name, toolCallId: callId, decision, policyMs };
   rt.lateToolSpans.settle(s);
+  if (callId !== undefined) rt.lateToolSpans.remember(s, callId);
   if (!s.ended) {
     const verdict = decision.allow ? 'allow' : 'deny';
     s.span.setAttributes({

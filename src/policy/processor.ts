@@ -75,6 +75,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       state.ended = true;
       const call = decideForeign(this.rt, state);
       this.rt.lateToolSpans.settle(state);
+      this.rt.lateToolSpans.forget(state);
       // Reported by an alm tool inside it, by the enclosing span of the same call, or not a tool call.
       if (call === undefined || state.claimed || state.nestedIn !== undefined) return;
       const record = recordFromSpan(span);

@@ -136,6 +136,27 @@ describe('ALMEventExporter and tool-span conventions', () => {
     await exporter.shutdown();
   });
 
+  it('a call id seen again after its span ended is a new call; beside it, the same call', async () => {
+    const exported: ALMEvent[] = [];
+    const exporter = exporterInto(exported);
+    h = createHarness({ withAlmProcessors: false, extraProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const attributes = {
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'search',
+      'gen_ai.tool.call.id': 'c1',
+    };
+    // Explicit times: span start times have millisecond resolution (Date.now()).
+    h.tracer.startActiveSpan('first', { attributes, startTime: 1_000 }, (s) => s.end(1_010));
+    h.tracer.startActiveSpan('second', { attributes, startTime: 2_000 }, (s) => s.end(2_010));
+    h.tracer.startActiveSpan('beside the second', { attributes, startTime: 2_005 }, (s) => s.end(2_020));
+    await exporter.forceFlush();
+    expect(ofType(exported, 'tool.request').map((e) => e.span_id)).toEqual([
+      h.span('first').spanContext().spanId,
+      h.span('second').spanContext().spanId,
+    ]);
+    await exporter.shutdown();
+  });
+
   it('without call ids, a same-named tool span around another in the same batch is one call', async () => {
     const exported: ALMEvent[] = [];
     const exporter = exporterInto(exported);

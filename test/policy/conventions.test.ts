@@ -454,6 +454,35 @@ describe('nested spans of one tool call', () => {
   });
 });
 
+describe('spans of one tool call side by side', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it('two integrations tracing the same call id at the same time count once; a later reuse is a new call', async () => {
+    h = createHarness({ alm: { policy: { deniedTools: ['shell'] } } });
+    await h.alm.run(async () => {
+      const genai = h.tracer.startSpan('execute_tool shell', {
+        attributes: {
+          'gen_ai.operation.name': 'execute_tool',
+          'gen_ai.tool.name': 'shell',
+          'gen_ai.tool.call.id': 'c1',
+        },
+      });
+      const legacy = h.tracer.startSpan('ai.toolCall', {
+        attributes: { 'ai.operationId': 'ai.toolCall', 'ai.toolCall.name': 'shell', 'ai.toolCall.id': 'c1' },
+      });
+      legacy.end();
+      genai.end();
+      // A provider that numbers its calls per step reuses ids: not open any more, so another call.
+      foreignCall(h, SHAPES['GenAI execute_tool']!, 'shell', { id: 'c1' });
+    });
+    expect(h.span('ai.toolCall').attributes).toMatchObject({ 'alm.tool.nested': true, 'alm.policy.decision': 'deny' });
+    const events = await h.flushEvents();
+    expect(ofType(events, 'tool.request')).toHaveLength(2);
+    expect(ofType(events, 'run.end')[0]!.metadata.summary.tool_calls).toMatchObject({ total: 2, denied: 2 });
+  });
+});
+
 describe('alm.aiSdkTool', () => {
   let h: Harness;
   afterEach(() => h.close());
