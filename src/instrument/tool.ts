@@ -191,7 +191,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   // Inside another instrumentation's tool span (an agent framework running this tool), it is the same
   // call: the policy SpanProcessor's decision for it is reused, now enforceable, under its call id.
   const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
-  const claim = outer === undefined ? undefined : claimForeign(rt, tool.rule, run, outer);
+  const claim = outer === undefined ? undefined : claimForeign(rt, tool.name, tool.rule, run, outer);
   const decision = claim === undefined ? rt.policy.decide(tool.rule, run, rt.enforcing) : claim.decision;
   const toolStart = now();
   const policyMs = toolStart - startTime;

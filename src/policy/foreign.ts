@@ -278,33 +278,39 @@ export interface Claim {
 }
 
 /**
- * The open foreign tool span an alm tool is running in (directly, or through non-tool spans), not yet
- * claimed, in the same run; undefined otherwise. `active` is the active span's state.
+ * The open foreign tool span an alm tool named `name` is running in (directly, or through non-tool
+ * spans), not yet claimed, in the same run, and for the same tool (or one not named yet); undefined
+ * otherwise. A tool span of another tool around it is a tool calling a tool: two calls.
  */
-function enclosingToolSpan(active: ForeignSpan, run: RunState | undefined): ForeignSpan | undefined {
+function enclosingToolSpan(active: ForeignSpan, name: string, run: RunState | undefined): ForeignSpan | undefined {
   let s: ForeignSpan | undefined = active;
   for (let depth = 0; s !== undefined && depth < MAX_ANCESTORS; depth++, s = s.parent) {
     if (s.ended) return undefined;
-    if (s.recognise() === undefined) continue;
+    const c = s.recognise();
+    if (c === undefined) continue;
     const owner = s.nestedIn ?? s;
+    const outerName = owner.call?.toolName ?? toolNameOf(c, s.attributes() as never);
+    if (outerName !== undefined && outerName !== name) return undefined;
     return owner.claimed || owner.ended || owner.run !== run ? undefined : owner;
   }
   return undefined;
 }
 
 /**
- * An alm tool called inside another instrumentation's tool span: one logical call. Its decision is the
- * foreign span's (already taken against the budget, or taken now if the name just became known),
- * unless alm's own rule for its tool name denies; and now it can block. `rule` is that own rule.
+ * An alm tool called inside another instrumentation's tool span of the same tool: one logical call.
+ * Its decision is the foreign span's (already taken against the budget, or taken now if the name just
+ * became known), unless alm's own rule for its tool name denies; and now it can block. `rule` is that
+ * own rule.
  */
 export function claimForeign(
   rt: Runtime,
+  name: string,
   rule: PolicyDecision,
   run: RunState | undefined,
   active: ForeignSpan,
 ): Claim | undefined {
   try {
-    return claim(rt, rule, run, active);
+    return claim(rt, name, rule, run, active);
   } catch (error) {
     // Instrumentation failed: the alm tool decides on its own, as if no framework span were there.
     rt.report(error);
@@ -312,8 +318,14 @@ export function claimForeign(
   }
 }
 
-function claim(rt: Runtime, rule: PolicyDecision, run: RunState | undefined, active: ForeignSpan): Claim | undefined {
-  const outer = enclosingToolSpan(active, run);
+function claim(
+  rt: Runtime,
+  name: string,
+  rule: PolicyDecision,
+  run: RunState | undefined,
+  active: ForeignSpan,
+): Claim | undefined {
+  const outer = enclosingToolSpan(active, name, run);
   if (outer === undefined) return undefined;
   const call = decideForeign(rt, outer);
   outer.claimed = true;

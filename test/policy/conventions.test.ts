@@ -193,6 +193,31 @@ describe.each(Object.entries(SHAPES))('%s spans', (_label, shape) => {
   });
 });
 
+describe('a framework tool that calls another tool', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it('is two calls: the alm tool inside does not take over a span of another tool', async () => {
+    h = createHarness({ alm: { policy: { deniedTools: ['search'] } } });
+    const search = h.alm.tool('search', () => 'found');
+    await h.alm.run(async () => {
+      foreignCall(h, SHAPES['GenAI execute_tool']!, 'plan', { id: 'call-plan', body: () => expect(search).toThrow() });
+    });
+    const plan = toolSpans(h)[0]!;
+    expect(plan.attributes['alm.tool.wrapped']).toBeUndefined();
+    expect(plan.attributes['alm.policy.decision']).toBe('allow');
+    const events = await h.flushEvents();
+    const requests = ofType(events, 'tool.request');
+    expect(requests.map((e) => e.metadata.tool_name)).toEqual(['search', 'plan']);
+    expect(requests[0]!.metadata.tool_call_id).not.toBe('call-plan');
+    expect(ofType(events, 'run.end')[0]!.metadata.summary.tool_calls).toMatchObject({
+      total: 2,
+      allowed: 1,
+      denied: 1,
+    });
+  });
+});
+
 describe('late tool names', () => {
   let h: Harness;
   afterEach(() => h.close());
