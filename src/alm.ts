@@ -6,6 +6,8 @@
 import { inspect } from 'node:util';
 import { trace } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { wrapAiSdkTool } from './adapters/ai-sdk';
+import { wrapLangchainTool } from './adapters/langchain';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
@@ -131,6 +133,49 @@ export class ALM {
     optionalString('llm', 'operation', options.operation);
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
     return startLlm(this.rt, options, fn);
+  }
+
+  /**
+   * Wrap a Vercel AI SDK tool (AI SDK 5, 6 or 7: `tool({ inputSchema, execute })`) so that each call is
+   * decided and enforced before `execute` runs, recorded under the AI SDK's `toolCallId`, and records
+   * only the tool's input (not the `messages` the AI SDK passes besides). Returns a copy; a tool
+   * without `execute` is returned unchanged.
+   */
+  aiSdkTool<T extends object>(name: string, tool: T): T {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError('alm.aiSdkTool: name must be a non-empty string');
+    }
+    if (typeof tool !== 'object' || tool === null) {
+      throw new TypeError(
+        `alm.aiSdkTool('${name}'): expected an AI SDK tool object, got ${tool === null ? 'null' : typeof tool}`,
+      );
+    }
+    return wrapAiSdkTool(this.rt, name, tool);
+  }
+
+  /** `aiSdkTool` for every tool of an AI SDK tool set (`{ name: tool }`), each under its key. */
+  aiSdkTools<S extends Record<string, object>>(tools: S): S {
+    if (typeof tools !== 'object' || tools === null) {
+      throw new TypeError(`alm.aiSdkTools: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
+    }
+    const wrapped: Record<string, object> = {};
+    for (const name of Object.keys(tools)) wrapped[name] = this.aiSdkTool(name, tools[name]!);
+    return wrapped as S;
+  }
+
+  /**
+   * Wrap a LangChain.js tool function, for `tool(alm.langchainTool('name', func), { name, schema })`:
+   * `alm.tool` that records only the tool's input (not the RunnableConfig LangChain passes besides),
+   * under the model's tool-call id when LangChain has one.
+   */
+  langchainTool<F extends AnyFunction>(name: string, func: F): F {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError('alm.langchainTool: name must be a non-empty string');
+    }
+    if (typeof func !== 'function') {
+      throw new TypeError(`alm.langchainTool('${name}'): expected a function, got ${typeof func}`);
+    }
+    return wrapLangchainTool(this.rt, name, func);
   }
 
   /** Record a hand-over to another agent, in the current run. */

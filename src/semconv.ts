@@ -81,6 +81,10 @@ export const ATTR_ALM_POLICY_REASON = 'alm.policy.reason';
 export const ATTR_ALM_POLICY_LATENCY_MS = 'alm.policy.latency_ms';
 export const ATTR_ALM_POLICY_VIOLATION = 'alm.policy.violation';
 export const ATTR_ALM_TOOL_STATUS = 'alm.tool.status';
+/** On another instrumentation's tool span whose call an alm tool inside it reported (and enforced). */
+export const ATTR_ALM_TOOL_WRAPPED = 'alm.tool.wrapped';
+/** On a tool span inside an enclosing tool span of the same call, which reports the call. */
+export const ATTR_ALM_TOOL_NESTED = 'alm.tool.nested';
 
 // Structured error, on any failed span (besides error.type and the span status).
 export const ATTR_ALM_ERROR_MESSAGE = 'alm.error.message';

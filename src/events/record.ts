@@ -5,6 +5,7 @@
  */
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { toolArgsOf, toolCallIdOf, toolConvention, toolNameOf, toolResultOf } from '../policy/conventions';
 import * as sc from '../semconv';
 import { captureValue, truncateString } from './capture';
 import { describeError, type StructuredError } from './errors';
@@ -92,8 +93,9 @@ export type OpKind = OpRecord['kind'];
 type Attrs = ReadableSpan['attributes'];
 
 export function opKind(a: Attrs): OpKind | undefined {
+  // Tool spans in any convention policy/conventions.ts knows (GenAI, OpenInference, OpenLLMetry, AI SDK).
+  if (toolConvention(a) !== undefined) return 'tool';
   const operation = a[sc.ATTR_GEN_AI_OPERATION_NAME];
-  if (operation === sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL) return 'tool';
   // Another library's invoke_agent span is not an ALM run; ours always carry the run id.
   if (operation === sc.GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT) {
     return a[sc.ATTR_ALM_RUN_ID] !== undefined ? 'run' : undefined;
@@ -137,6 +139,11 @@ function structured(v: unknown): unknown {
   } catch {
     return captureValue(v);
   }
+}
+
+/** Content already parsed by its convention, redacted and bounded; absent stays absent. */
+function captured(v: unknown): unknown {
+  return v === undefined ? undefined : captureValue(v);
 }
 
 function errorFromSpan(span: ReadableSpan, defaultSource: StructuredError['source']): StructuredError | undefined {
@@ -219,15 +226,17 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         error: errorFromSpan(span, 'agent'),
       };
     case 'tool': {
+      const convention = toolConvention(a)!;
       const decision = a[sc.ATTR_ALM_POLICY_DECISION];
       const status = a[sc.ATTR_ALM_TOOL_STATUS];
       return {
         kind,
         ...base,
-        toolName: str(a[sc.ATTR_GEN_AI_TOOL_NAME]) ?? 'unknown',
+        // A record only: a span is never decided by policy under this placeholder (policy/foreign.ts).
+        toolName: toolNameOf(convention, a) ?? 'unknown',
         // Foreign tool spans may carry no call id; their span id is stable across start and end.
-        toolCallId: str(a[sc.ATTR_GEN_AI_TOOL_CALL_ID]) ?? spanId ?? 'unknown',
-        args: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS]),
+        toolCallId: toolCallIdOf(convention, a) ?? spanId ?? 'unknown',
+        args: captured(toolArgsOf(convention, a)),
         // Tool calls are not retried, by alm-otel or (as far as a span can say) by others.
         attempt: 1,
         retries: 0,
@@ -238,7 +247,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
           status === 'success' || status === 'denied' || status === 'error' ? status : failed ? 'error' : 'success',
         // Spans keep latencies off; the span's duration is the tool's time (a denied body never ran).
         toolMs: status === 'denied' ? 0 : Math.max(0, endTime - startTime),
-        result: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_RESULT]),
+        result: captured(toolResultOf(convention, a)),
         error: errorFromSpan(span, status === 'denied' ? 'policy' : 'tool'),
       };
     }

@@ -3,8 +3,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
+import { LateToolSpans, type ForeignSpan } from '../policy/foreign';
 import type { ModelPolicy } from '../policy/models';
-import type { PolicyDecision, ToolPolicy } from '../policy/rules';
+import type { ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
 import { GenAiMetrics } from './metrics';
 import type { RunState } from './run-state';
@@ -15,15 +16,6 @@ export interface Scope {
   readonly otelContext: Context;
 }
 
-/** Another instrumentation's execute_tool span, decided by the policy SpanProcessor. */
-export interface ForeignCall {
-  readonly run: RunState | undefined;
-  readonly decision: PolicyDecision;
-  readonly policyMs: number;
-  /** An alm.tool() call inside the span took it over: one logical call, reported once. */
-  claimed: boolean;
-}
-
 export class Runtime {
   /**
    * alm-otel keeps its own async scope instead of relying on the global OTel context manager, so runs,
@@ -31,8 +23,10 @@ export class Runtime {
    */
   readonly storage = new AsyncLocalStorage<Scope>();
   readonly enforcing: boolean;
-  /** Open foreign tool spans, by span. */
-  readonly foreignCalls = new WeakMap<object, ForeignCall>();
+  /** Other instrumentations' open spans, by span: any may be, or become, a tool span (policy/foreign.ts). */
+  readonly foreignCalls = new WeakMap<object, ForeignSpan>();
+  /** alm tool calls made while an unnamed foreign tool span is open, to pair them once it is named. */
+  readonly lateToolSpans = new LateToolSpans();
   readonly metrics = new GenAiMetrics();
   /** Runs and tasks whose function has not settled yet. */
   private openScopes = 0;

@@ -9,7 +9,7 @@ import { ToolDeniedError } from '../errors';
 import { captureArguments, captureValue, safeJson, truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
-import { chargeToolCalls } from '../policy/budgets';
+import { claimForeign } from '../policy/foreign';
 import type { PolicyDecision } from '../policy/rules';
 import * as sc from '../semconv';
 import { now } from './clock';
@@ -51,9 +51,18 @@ interface ToolDefinition {
   /** Denials of an `async function` reject rather than throw, as the function itself would. */
   readonly isAsync: boolean;
   readonly fn: AnyFunction;
+  readonly framework: FrameworkCalls | undefined;
 }
 
-export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, fn: F): F {
+/** How an agent framework calls a tool it was given (adapters/): what is input, and its call id. */
+export interface FrameworkCalls {
+  /** The arguments to record: the tool's own input, not what the framework passes besides. */
+  input(args: unknown[]): unknown[];
+  /** The framework's id for this call, when it passes one. */
+  callId(args: unknown[]): string | undefined;
+}
+
+export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, fn: F, framework?: FrameworkCalls): F {
   // Policy sees the whole name; spans and events carry it bounded like any other captured string.
   const name = truncateString(fullName);
   const tool: ToolDefinition = {
@@ -62,6 +71,7 @@ export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, f
     rule: rt.policy.ruleFor(fullName),
     isAsync: fn instanceof AsyncFunction,
     fn,
+    framework,
   };
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     return callTool(rt, tool, this, args);
@@ -179,26 +189,6 @@ class ToolCall extends Operation implements ToolRecord {
   }
 }
 
-/**
- * The policy decision for one call. When another instrumentation's execute_tool span encloses this
- * call (an agent framework running an alm tool), the policy SpanProcessor has already decided it and
- * taken its budget slot: it is the same call, so that decision is reused (alm's own rule for its tool
- * name still applies, and now it can block), and the call is reported once.
- */
-function decideCall(
-  rt: Runtime,
-  tool: ToolDefinition,
-  run: RunState | undefined,
-  activeSpan: object | undefined,
-): PolicyDecision {
-  const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
-  if (outer === undefined || outer.claimed || outer.run !== run) return rt.policy.decide(tool.rule, run, rt.enforcing);
-  outer.claimed = true;
-  const decision = tool.rule.allow ? outer.decision : tool.rule;
-  if (!decision.allow && rt.enforcing) chargeToolCalls(run, -1); // it will not run after all
-  return decision;
-}
-
 function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknown[]): unknown {
   const startTime = now();
   const scope = rt.storage.getStore();
@@ -206,16 +196,22 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   const active = context.active();
   const activeSpan = trace.getSpan(active);
   const parent = rt.parentContext(scope, active, activeSpan);
-  const decision = decideCall(rt, tool, run, activeSpan);
+  // Inside another instrumentation's tool span (an agent framework running this tool), it is the same
+  // call: the policy SpanProcessor's decision for it is reused, now enforceable, under its call id.
+  const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
+  const claim = outer === undefined ? undefined : claimForeign(rt, tool.name, tool.rule, run, outer);
+  const decision = claim === undefined ? rt.policy.decide(tool.rule, run, rt.enforcing) : claim.decision;
   const toolStart = now();
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
-  const toolCallId = randomUUID();
+  const framework = tool.framework;
+  const toolCallId = claim?.toolCallId ?? framework?.callId(args) ?? randomUUID();
 
   let call: ToolCall | undefined;
   try {
     call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime);
-    call.captureArguments(rt, args);
+    call.captureArguments(rt, framework === undefined ? args : framework.input(args));
+    if (rt.lateToolSpans.open > 0 && run !== undefined) rt.lateToolSpans.note(call);
     rt.events.enqueue(call, Phase.Start);
   } catch (error) {
     // Instrumentation failed; the policy decision above still stands.

@@ -1,63 +1,92 @@
 /**
  * The policy SpanProcessor. alm-otel's own tool spans are decided before they start (so enforcement
- * holds even when the span is not sampled); this processor covers execute_tool spans that other
- * instrumentations create (the Vercel AI SDK, for one): it decides them against the same policy,
- * counts them toward the enclosing run's budget, records the decision on the span, flags a violation
- * when the call should have been denied (a processor cannot block it), and adds them to the ALM
- * event stream. It never throws into the pipeline.
+ * holds even when the span is not sampled); this processor covers the tool spans other
+ * instrumentations create, in every convention of policy/conventions.ts (OpenTelemetry GenAI,
+ * OpenInference, OpenLLMetry, the Vercel AI SDK's ai.toolCall): it decides them against the same
+ * policy as soon as their tool name is known (at start, or later: see policy/foreign.ts), counts them
+ * toward the enclosing run's budget, records the decision on the span, flags a violation when the
+ * call should have been denied (a processor cannot block it), and adds them to the ALM event stream.
+ * It never throws into the pipeline.
  */
-import type { Context } from '@opentelemetry/api';
+import { trace, type Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
-import { now } from '../instrument/clock';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
+import { decideForeign, ForeignSpan, watch } from './foreign';
+
+/** The tracer name alm-otel's own spans come from (alm.ts). */
+const ALM_SCOPE = 'alm-otel';
 
 export class PolicySpanProcessor implements SpanProcessor {
+  /** Whether the SDK calls onEnding (sdk-trace-base 2.3 and later); until one call is seen, assume not. */
+  private endingCalled = false;
+
   constructor(private readonly rt: Runtime) {}
 
-  onStart(span: Span, _parentContext: Context): void {
+  onStart(span: Span, parentContext: Context): void {
     try {
-      const attributes = span.attributes;
-      // Ours carry their decision from the start; anything else that is not a tool span is not our business.
-      if (attributes[sc.ATTR_GEN_AI_OPERATION_NAME] !== sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL) return;
-      if (attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
-      const start = now();
-      // onStart runs synchronously in the caller's async context, so the current run is at hand.
-      const run = this.rt.storage.getStore()?.run;
-      const name = String(attributes[sc.ATTR_GEN_AI_TOOL_NAME] ?? 'unknown');
-      const decision = this.rt.policy.decide(this.rt.policy.ruleFor(name), run, false);
-      const policyMs = now() - start;
-      const verdict = decision.allow ? 'allow' : 'deny';
-      span.setAttributes({
-        [sc.ATTR_ALM_POLICY_DECISION]: verdict,
-        [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
-        [sc.ATTR_ALM_POLICY_LATENCY_MS]: policyMs,
-      });
-      if (run !== undefined) span.setAttribute(sc.ATTR_ALM_RUN_ID, run.runId);
-      if (!decision.allow) span.setAttribute(sc.ATTR_ALM_POLICY_VIOLATION, true);
-      span.addEvent(sc.EVENT_POLICY_DECISION, {
-        [sc.ATTR_ALM_POLICY_DECISION]: verdict,
-        [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
-      });
-      // Its events wait for the span's end: an alm.tool() running inside it may claim the call (see
-      // instrument/tool.ts), and then the call is reported once, as alm's own.
-      this.rt.foreignCalls.set(span, { run, decision, policyMs, claimed: false });
+      // alm-otel's own spans carry their decision from the start.
+      if ((span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name === ALM_SCOPE) return;
+      if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
+      const parentSpan = trace.getSpan(parentContext);
+      const parent = parentSpan === undefined ? undefined : this.rt.foreignCalls.get(parentSpan);
+      // onStart runs synchronously in the caller's async context, so the current run is at hand; a
+      // span started from a callback outside it (LangChain's tracer) belongs to its parent's run.
+      const run = this.rt.storage.getStore()?.run ?? parent?.run;
+      const state = new ForeignSpan(span, run, parent);
+      this.rt.foreignCalls.set(span, state);
+      const late = this.rt.lateToolSpans;
+      late.seq++;
+      // A child starting is a moment the parent's late attributes may have arrived: decide it now.
+      if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
+      // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
+      if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
+        state.lateSeq = late.seq;
+        late.open++;
+        // Without onEnding, a name set after start is seen when it is set, or else too late to flag.
+        if (!this.endingCalled) watch(this.rt, state);
+      }
+    } catch (error) {
+      this.rt.report(error);
+    }
+  }
+
+  /** The last moment the span is writable: a tool name set after start is decided here at the latest. */
+  onEnding(span: Span): void {
+    this.endingCalled = true;
+    const state = this.rt.foreignCalls.get(span);
+    if (state === undefined || state.call !== undefined) return;
+    try {
+      decideForeign(this.rt, state);
+      this.rt.lateToolSpans.settle(state);
     } catch (error) {
       this.rt.report(error);
     }
   }
 
   onEnd(span: ReadableSpan): void {
-    const call = this.rt.foreignCalls.get(span);
-    if (call === undefined) return;
+    const state = this.rt.foreignCalls.get(span);
+    if (state === undefined) return;
     this.rt.foreignCalls.delete(span);
-    if (call.claimed) return;
     try {
+      // An SDK without onEnding (before sdk-trace-base 2.3): decided now, too late to write on the span.
+      state.ended = true;
+      const call = decideForeign(this.rt, state);
+      this.rt.lateToolSpans.settle(state);
+      this.rt.lateToolSpans.forget(state);
+      // Reported by an alm tool inside it, by the enclosing span of the same call, or not a tool call.
+      if (call === undefined || state.claimed || state.nestedIn !== undefined) return;
       const record = recordFromSpan(span);
       if (record?.kind !== 'tool') return;
-      call.run?.recordToolCall(call.decision.allow, record.status, record.toolMs, call.policyMs);
+      record.toolName = call.toolName;
+      record.toolCallId = call.toolCallId ?? record.toolCallId;
+      record.decision = call.decision.allow ? 'allow' : 'deny';
+      record.reason = call.decision.reason;
+      record.policyMs = call.policyMs;
+      record.runId = state.run?.runId ?? null;
+      state.run?.recordToolCall(call.decision.allow, record.status, record.toolMs, call.policyMs);
       this.rt.events.enqueue(record, Phase.Both);
     } catch (error) {
       this.rt.report(error);

@@ -1,0 +1,19 @@
+// ai 7 with @ai-sdk/otel's LegacyOpenTelemetry integration: ai.toolCall spans.
+import { LegacyOpenTelemetry } from '@ai-sdk/otel';
+import { generateText, isStepCount, registerTelemetry, tool } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
+import { aiSdkCases } from './ai-sdk-cases.mjs';
+
+aiSdkCases('ai 7 + @ai-sdk/otel LegacyOpenTelemetry', {
+  generateText,
+  tool,
+  stepCountIs: isStepCount,
+  MockModel: MockLanguageModelV4,
+  telemetry: { telemetry: { isEnabled: true } },
+  // Each test has its own provider: start from a fresh integration (registerTelemetry appends).
+  register: () => {
+    globalThis.AI_SDK_TELEMETRY_INTEGRATIONS = [];
+    registerTelemetry(new LegacyOpenTelemetry());
+  },
+  toolSpan: (spans, name) => spans.find((s) => s.name === 'ai.toolCall' && s.attributes['ai.toolCall.name'] === name),
+});
