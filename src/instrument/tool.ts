@@ -189,6 +189,16 @@ class ToolCall extends Operation implements ToolRecord {
   }
 }
 
+/** The framework's id for a call; a throwing getter in what the framework passed costs the id, not the call. */
+function frameworkCallId(rt: Runtime, framework: FrameworkCalls, args: unknown[]): string | undefined {
+  try {
+    return framework.callId(args);
+  } catch (error) {
+    rt.report(error);
+    return undefined;
+  }
+}
+
 function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknown[]): unknown {
   const startTime = now();
   const scope = rt.storage.getStore();
@@ -205,7 +215,8 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
   const framework = tool.framework;
-  const toolCallId = claim?.toolCallId ?? framework?.callId(args) ?? randomUUID();
+  const adopted = claim?.toolCallId ?? (framework === undefined ? undefined : frameworkCallId(rt, framework, args));
+  const toolCallId = adopted === undefined ? randomUUID() : truncateString(adopted);
 
   let call: ToolCall | undefined;
   try {

@@ -135,3 +135,29 @@ describe('after shutdown', () => {
     if (enabled(alm) !== undefined) expect(enabled(alm)).toBe(false);
   });
 });
+
+describe('hostile framework input', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it('an AI SDK options object whose getters throw costs the call id, not the call, and ids are bounded', async () => {
+    h = createHarness();
+    const hostileOptions = Object.defineProperty({}, 'toolCallId', {
+      get() {
+        throw new Error('getter trap');
+      },
+    });
+    const tools = h.alm.aiSdkTools({
+      search: { execute: async (input: { q: string }, _options?: unknown) => `found ${input.q}` },
+    });
+    await h.alm.run(async () => {
+      expect(await tools.search.execute({ q: 'a' }, hostileOptions)).toBe('found a');
+      expect(await tools.search.execute({ q: 'b' }, { toolCallId: 'x'.repeat(100_000) })).toBe('found b');
+    });
+    const requests = ofType(await h.flushEvents(), 'tool.request');
+    expect(requests).toHaveLength(2);
+    expect(requests[0]!.metadata.tool_call_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requests[1]!.metadata.tool_call_id).toBe('x'.repeat(MAX_STRING_LENGTH) + TRUNCATED_SUFFIX);
+    expect(h.errors.map((e) => e.message)).toEqual(['getter trap']);
+  });
+});
