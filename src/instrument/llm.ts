@@ -63,6 +63,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   costUsd: number | null = null;
   error: StructuredError | undefined = undefined;
   private explicitUsage: TokenUsage | undefined = undefined;
+  /** What model spans of other instrumentations inside this call reported (an instrumented client's). */
+  private nestedUsage: TokenUsage | undefined = undefined;
   private explicitResponse: ResponseDetails = {};
   private ended = false;
 
@@ -91,6 +93,17 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       run?.runId ?? null,
       SpanKind.CLIENT,
     );
+    if (this.span !== undefined) rt.llmSpans.set(this.span, this);
+  }
+
+  /** A model span of another instrumentation inside this call ended: the same call, seen by its client. */
+  adoptUsage(inputTokens: number, outputTokens: number): void {
+    if (this.ended) return;
+    const nested = this.nestedUsage ?? { inputTokens: 0, outputTokens: 0 };
+    this.nestedUsage = {
+      inputTokens: nested.inputTokens + inputTokens,
+      outputTokens: nested.outputTokens + outputTokens,
+    };
   }
 
   setUsage(usage: { inputTokens?: number; outputTokens?: number }): void {
@@ -140,7 +153,7 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       if (Array.isArray(response.finishReasons)) {
         this.finishReasons = response.finishReasons.slice(0, 16).map((r) => truncateString(String(r)));
       }
-      const usage = this.explicitUsage ?? (failed ? undefined : usageFromResult(outcome));
+      const usage = this.explicitUsage ?? (failed ? undefined : usageFromResult(outcome)) ?? this.nestedUsage;
       this.status = failed ? 'error' : 'success';
       const attributes: Attributes = { [sc.ATTR_ALM_LLM_STATUS]: this.status };
       if (this.responseModel !== undefined) attributes[sc.ATTR_GEN_AI_RESPONSE_MODEL] = this.responseModel;

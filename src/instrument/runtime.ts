@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
-import { LateToolSpans, type ForeignSpan } from '../policy/foreign';
+import { LateToolSpans, type ForeignSpan, type ModelCallOwner } from '../policy/foreign';
 import type { ModelPolicy } from '../policy/models';
 import type { ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
@@ -28,6 +28,8 @@ export class Runtime {
   /** alm tool calls made while an unnamed foreign tool span is open, to pair them once it is named. */
   readonly lateToolSpans = new LateToolSpans();
   readonly metrics = new GenAiMetrics();
+  /** alm.llm() calls by their open span: model spans of other instrumentations inside them are the same call. */
+  readonly llmSpans = new WeakMap<object, ModelCallOwner>();
   /** Runs and tasks whose function has not settled yet. */
   private openScopes = 0;
   private stopped = false;

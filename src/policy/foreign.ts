@@ -21,6 +21,12 @@ import { chargeToolCalls } from './budgets';
 import { toolCallIdOf, toolConvention, toolNameOf, type ToolConvention } from './conventions';
 import type { PolicyDecision } from './rules';
 
+/** An alm.llm() call: model spans of other instrumentations inside it report their usage to it. */
+export interface ModelCallOwner {
+  /** Usage a nested span reported, for a call whose result carries none. */
+  adoptUsage(inputTokens: number, outputTokens: number): void;
+}
+
 /** A foreign tool call as decided. Shared by the spans of the same call. */
 export interface ForeignCall {
   readonly toolName: string;
@@ -155,6 +161,11 @@ export class ForeignSpan {
   settled = false;
   /** Its key in LateToolSpans.byCallId, while it is the open span of its call. */
   callKey: string | undefined = undefined;
+  /**
+   * Set when this span is inside a model call already counted by an enclosing span: another model
+   * span, or an alm.llm() call (which then takes the usage this span reports, if it has none).
+   */
+  withinModelCall: ModelCallOwner | ForeignSpan | undefined = undefined;
 
   constructor(
     /** Writable until it ends. */

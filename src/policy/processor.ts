@@ -15,6 +15,7 @@ import { recordFromSpan } from '../events/record';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
+import { endModelSpan, startModelSpan } from './model-spans';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
@@ -37,6 +38,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       const run = this.rt.storage.getStore()?.run ?? parent?.run;
       const state = new ForeignSpan(span, run, parent);
       this.rt.foreignCalls.set(span, state);
+      startModelSpan(this.rt, state, parentSpan);
       const late = this.rt.lateToolSpans;
       late.seq++;
       // A child starting is a moment the parent's late attributes may have arrived: decide it now.
@@ -73,6 +75,7 @@ export class PolicySpanProcessor implements SpanProcessor {
     try {
       // An SDK without onEnding (before sdk-trace-base 2.3): decided now, too late to write on the span.
       state.ended = true;
+      endModelSpan(this.rt, state, span.attributes);
       const call = decideForeign(this.rt, state);
       this.rt.lateToolSpans.settle(state);
       this.rt.lateToolSpans.forget(state);

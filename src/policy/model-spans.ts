@@ -1,0 +1,50 @@
+/**
+ * Other instrumentations' model-call spans (policy/model-conventions.ts) counted toward the enclosing
+ * run's model budgets by the policy SpanProcessor: the call, its tokens and its cost, when the span ends,
+ * so the next alm.llm() or tool call after a limit is refused. A processor cannot stop a call that has
+ * started; one that starts when a budget is already reached is flagged as a violation on its span.
+ */
+import type { Span } from '@opentelemetry/api';
+import type { Runtime } from '../instrument/runtime';
+import * as sc from '../semconv';
+import { chargeLlm } from './budgets';
+import type { ForeignSpan } from './foreign';
+import { modelConvention, modelSpanUsage } from './model-conventions';
+
+/** At start: note whether the span is inside a model call counted elsewhere, and flag a budget already spent. */
+export function startModelSpan(rt: Runtime, state: ForeignSpan, parentSpan: Span | undefined): void {
+  const parent = state.parent;
+  state.withinModelCall =
+    (parentSpan === undefined ? undefined : rt.llmSpans.get(parentSpan)) ??
+    parent?.withinModelCall ??
+    (parent !== undefined && modelConvention(parent.attributes() as never) !== undefined ? parent : undefined);
+  if (state.withinModelCall !== undefined || state.run === undefined) return;
+  if (modelConvention(state.attributes() as never) === undefined) return;
+  const exceeded = rt.models.exceeded(state.run);
+  if (exceeded === undefined) return;
+  try {
+    state.span.setAttributes({ [sc.ATTR_ALM_BUDGET]: exceeded.budget, [sc.ATTR_ALM_POLICY_VIOLATION]: true });
+  } catch (error) {
+    rt.report(error);
+  }
+}
+
+/** At end: count a model span toward its run's budgets and summary, once per model call. */
+export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record<string, unknown>): void {
+  const usage = modelSpanUsage(attributes as never);
+  if (usage === undefined) return;
+  const owner = state.withinModelCall;
+  if (owner !== undefined) {
+    // The enclosing model span counts the call; an enclosing alm.llm() takes the usage if it has none.
+    if ('adoptUsage' in owner) owner.adoptUsage(usage.inputTokens, usage.outputTokens);
+    return;
+  }
+  const run = state.run;
+  if (run === undefined) return;
+  let cost: number | null = null;
+  if (usage.model !== undefined) cost = rt.models.cost(usage.model, undefined, usage.inputTokens, usage.outputTokens);
+  if (cost === null && rt.models.priced) rt.models.reportUnpriced(usage.model ?? '(unnamed)', rt.report);
+  chargeLlm(run, 1, usage.inputTokens + usage.outputTokens, cost ?? 0);
+  run.recordLlmCall();
+  run.recordLlmUsage(usage.inputTokens, usage.outputTokens, cost ?? 0);
+}

@@ -1,0 +1,121 @@
+/**
+ * Model spans of other instrumentations (hand-made here in each convention's attribute names, through a
+ * real in-process SDK) count toward the enclosing run's model budgets through the policy SpanProcessor.
+ */
+import { BudgetExceededError } from '../../src';
+import { createHarness, ofType, type Harness } from '../helpers/harness';
+
+function endedSpan(h: Harness, name: string, attributes: Record<string, string | number>, inner?: () => void): void {
+  h.tracer.startActiveSpan(name, { attributes }, (span) => {
+    inner?.();
+    span.end();
+  });
+}
+
+describe('foreign model spans', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it('count toward the run token budget, so the next alm.llm call is refused', async () => {
+    h = createHarness({ alm: { policy: { maxTokensPerRun: 100 } } });
+    let refused: unknown;
+    await h.alm.run(async () => {
+      endedSpan(h, 'chat gpt-4o', {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.usage.input_tokens': 80,
+        'gen_ai.usage.output_tokens': 40,
+      });
+      try {
+        await h.alm.llm({ provider: 'openai', model: 'gpt-4o' }, async () => 'never');
+      } catch (error) {
+        refused = error;
+      }
+    });
+    expect(refused).toBeInstanceOf(BudgetExceededError);
+    expect((refused as BudgetExceededError).details).toEqual({
+      budget: 'tokens',
+      limit: 100,
+      spent: 120,
+      attempted: 0,
+      remaining: 0,
+    });
+    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
+    expect(summary).toMatchObject({ llm_calls: 1, tokens: { input: 80, output: 40 } });
+  });
+
+  it('count each model call once: AI SDK provider calls, not their enclosing generateText span', async () => {
+    h = createHarness({ alm: { policy: { prices: { 'mock-model': { inputPerMillion: 1, outputPerMillion: 2 } } } } });
+    await h.alm.run(() => {
+      endedSpan(
+        h,
+        'ai.generateText',
+        { 'ai.operationId': 'ai.generateText', 'ai.usage.inputTokens': 30, 'ai.usage.outputTokens': 7 },
+        () => {
+          for (const [input, output] of [
+            [10, 3],
+            [20, 4],
+          ]) {
+            endedSpan(h, 'ai.generateText.doGenerate', {
+              'ai.operationId': 'ai.generateText.doGenerate',
+              'ai.model.id': 'mock-model',
+              'ai.usage.inputTokens': input!,
+              'ai.usage.outputTokens': output!,
+            });
+          }
+        },
+      );
+      // An OpenInference LLM span inside an OpenLLMetry chat span: one call, counted as the outer span.
+      endedSpan(
+        h,
+        'openai.chat',
+        { 'llm.request.type': 'chat', 'gen_ai.usage.prompt_tokens': 5, 'gen_ai.usage.completion_tokens': 1 },
+        () =>
+          endedSpan(h, 'ChatOpenAI', {
+            'openinference.span.kind': 'LLM',
+            'llm.token_count.prompt': 5,
+            'llm.token_count.completion': 1,
+          }),
+      );
+    });
+    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
+    expect(summary).toMatchObject({ llm_calls: 3, tokens: { input: 35, output: 8 } });
+    // Only the AI SDK calls are priced: 30 input, 7 output tokens of mock-model.
+    expect(summary.cost_usd).toBeCloseTo((30 * 1 + 7 * 2) / 1e6, 12);
+    expect(h.errors.map((e) => e.message)).toEqual([
+      "no price for model '(unnamed)' in policy.prices: its calls' cost is not counted",
+    ]);
+  });
+
+  it('inside alm.llm are the same call: their usage fills a result without one, counted once', async () => {
+    h = createHarness();
+    await h.alm.run(() =>
+      h.alm.llm({ provider: 'openai', model: 'gpt-4o-mini' }, () => {
+        // An instrumented client's span, as OpenLLMetry's OpenAI instrumentation would make it.
+        endedSpan(h, 'openai.chat', {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.usage.input_tokens': 12,
+          'gen_ai.usage.output_tokens': 3,
+        });
+        return 'just text';
+      }),
+    );
+    expect(h.span('chat gpt-4o-mini').attributes).toMatchObject({
+      'gen_ai.usage.input_tokens': 12,
+      'gen_ai.usage.output_tokens': 3,
+    });
+    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
+    expect(summary).toMatchObject({ llm_calls: 1, tokens: { input: 12, output: 3 } });
+  });
+
+  it('flags a model span that starts after its run spent a budget (a processor cannot stop it)', async () => {
+    h = createHarness({ alm: { policy: { maxLlmCallsPerRun: 1 } } });
+    await h.alm.run(() => {
+      for (let i = 0; i < 2; i++) {
+        endedSpan(h, `chat ${i}`, { 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': 1 });
+      }
+    });
+    expect(h.span('chat 0').attributes['alm.policy.violation']).toBeUndefined();
+    expect(h.span('chat 1').attributes).toMatchObject({ 'alm.policy.violation': true, 'alm.budget': 'llm_calls' });
+  });
+});
