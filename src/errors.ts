@@ -1,5 +1,5 @@
 /** Errors alm-otel raises to its caller or passes to `onError`. */
-import type { BudgetDetails } from './policy/budgets';
+import { budgetReason, type BudgetDetails } from './policy/budgets';
 
 /**
  * Thrown (or returned as a rejection, for async tools) when policy denies a tool call.
@@ -28,14 +28,8 @@ export class BudgetExceededError extends Error {
   override readonly name = 'BudgetExceededError';
 
   constructor(readonly details: BudgetDetails) {
-    super(budgetMessage(details));
+    super(budgetReason(details));
   }
-}
-
-function budgetMessage(d: BudgetDetails): string {
-  const amount = (n: number) => (d.budget === 'cost' ? `$${Number(n.toPrecision(6))}` : String(n));
-  const what = { tool_calls: 'tool calls', llm_calls: 'model calls', tokens: 'tokens', cost: 'cost' }[d.budget];
-  return `Budget exceeded: ${amount(d.spent)}/${amount(d.limit)} ${what}`;
 }
 
 /** Invalid configuration, thrown by constructors. `issues` holds one line per bad field. */

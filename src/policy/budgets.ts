@@ -37,15 +37,32 @@ export function budgetDetails(budget: BudgetName, limit: number, spent: number, 
   return { budget, limit, spent, attempted, remaining: Math.max(0, limit - spent) };
 }
 
-/** The first model-call budget the run (or an enclosing run) has reached, if any. */
-export function exceededLlmBudget(run: BudgetUsage | undefined, limits: BudgetLimits): BudgetDetails | undefined {
-  const { maxLlmCallsPerRun: calls, maxTokensPerRun: tokens, maxCostPerRun: cost } = limits;
+/**
+ * The first model budget the run (or an enclosing run) has reached, if any: with `calls`, the
+ * model-call count too (for a model call), else only what the run spent, tokens and cost (for a tool
+ * call: a run that has spent its allowance stops acting, not only asking).
+ */
+export function exceededLlmBudget(
+  run: BudgetUsage | undefined,
+  limits: BudgetLimits,
+  calls = true,
+): BudgetDetails | undefined {
+  const { maxLlmCallsPerRun: maxCalls, maxTokensPerRun: tokens, maxCostPerRun: cost } = limits;
   for (let r = run; r !== undefined; r = r.parent) {
-    if (calls !== undefined && r.llmCallsUsed >= calls) return budgetDetails('llm_calls', calls, r.llmCallsUsed, 1);
+    if (calls && maxCalls !== undefined && r.llmCallsUsed >= maxCalls) {
+      return budgetDetails('llm_calls', maxCalls, r.llmCallsUsed, 1);
+    }
     if (tokens !== undefined && r.tokensUsed >= tokens) return budgetDetails('tokens', tokens, r.tokensUsed, 0);
     if (cost !== undefined && r.costUsed >= cost) return budgetDetails('cost', cost, r.costUsed, 0);
   }
   return undefined;
+}
+
+/** `Budget exceeded: 1200/1000 tokens`, `Budget exceeded: $0.0012/$0.001 cost`, … */
+export function budgetReason(d: BudgetDetails): string {
+  const amount = (n: number) => (d.budget === 'cost' ? `$${Number(n.toPrecision(6))}` : String(n));
+  const what = { tool_calls: 'tool calls', llm_calls: 'model calls', tokens: 'tokens', cost: 'cost' }[d.budget];
+  return `Budget exceeded: ${amount(d.spent)}/${amount(d.limit)} ${what}`;
 }
 
 /** The first tool-call budget the run (or an enclosing run) has reached, if any. */

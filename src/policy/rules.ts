@@ -4,7 +4,15 @@
  */
 import type { PolicyConfig } from '../config/schema';
 import { truncateString } from '../events/capture';
-import { chargeToolCalls, exceededToolBudget, type BudgetDetails, type BudgetUsage } from './budgets';
+import {
+  budgetReason,
+  chargeToolCalls,
+  exceededLlmBudget,
+  exceededToolBudget,
+  type BudgetDetails,
+  type BudgetLimits,
+  type BudgetUsage,
+} from './budgets';
 import { compilePatterns } from './glob';
 
 export interface PolicyDecision {
@@ -23,6 +31,8 @@ export class ToolPolicy {
   private readonly isAllowed: (name: string) => boolean;
   private readonly hasAllowList: boolean;
   private readonly defaultAllow: boolean;
+  /** The token and cost budgets, when set: a run that reached one is refused tool calls too. */
+  private readonly spendLimits: BudgetLimits | undefined;
 
   constructor(config: PolicyConfig) {
     this.mode = config.mode;
@@ -31,6 +41,9 @@ export class ToolPolicy {
     this.isAllowed = compilePatterns(config.allowedTools);
     this.hasAllowList = config.allowedTools.length > 0;
     this.defaultAllow = config.defaultAllow;
+    const { maxTokensPerRun, maxCostPerRun } = config;
+    if (maxTokensPerRun !== undefined || maxCostPerRun !== undefined)
+      this.spendLimits = { maxTokensPerRun, maxCostPerRun };
   }
 
   /**
@@ -64,6 +77,10 @@ export class ToolPolicy {
     if (details !== undefined) {
       // Calls that run anyway (monitor mode, foreign spans) keep counting; the reason reads as the reference's.
       decision = { allow: false, reason: `Budget exceeded: ${details.limit}/${details.limit} tool calls`, details };
+    } else if (this.spendLimits !== undefined) {
+      // A run that has spent its token or cost allowance stops acting too.
+      const spent = exceededLlmBudget(run, this.spendLimits, false);
+      if (spent !== undefined) decision = { allow: false, reason: budgetReason(spent), details: spent };
     }
     if (decision.allow || !blocking) chargeToolCalls(run, 1);
     return decision;

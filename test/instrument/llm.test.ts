@@ -224,6 +224,26 @@ describe('alm.llm', () => {
     expect(nested.details).toMatchObject({ budget: 'tokens', limit: 100, spent: 120 });
   });
 
+  it('refuses tool calls too once the run has spent its token or cost budget, with the same details', async () => {
+    h = createHarness({ alm: { policy: { maxCostPerRun: 0.0005, prices: PRICES } } });
+    const search = h.alm.tool('search', () => 'found');
+    let denied: unknown;
+    await h.alm.run(async () => {
+      expect(search()).toBe('found');
+      await h.alm.llm({ provider: 'openai', model: 'gpt-4o-mini' }, async () => chatCompletion(2000, 500));
+      try {
+        search();
+      } catch (error) {
+        denied = error;
+      }
+    });
+    expect(denied).toBeInstanceOf(ToolDeniedError);
+    expect((denied as ToolDeniedError).reason).toBe('Budget exceeded: $0.0006/$0.0005 cost');
+    expect((denied as ToolDeniedError).details).toMatchObject({ budget: 'cost', limit: 0.0005, remaining: 0 });
+    const decisions = ofType(await h.flushEvents(), 'policy.decision').map((e) => e.metadata.decision);
+    expect(decisions).toEqual(['allow', 'deny']);
+  });
+
   it('counts usage set after the call returned (a stream) toward the budget', async () => {
     h = createHarness({ alm: { policy: { maxTokensPerRun: 100 } } });
     const error = await refusal(
