@@ -13,6 +13,9 @@ import { endEvents, startEvents, type Envelope } from './translate';
 
 export type { EventSink };
 
+/** The most events one record yields (a tool call: tool.request, policy.decision, tool.response). */
+const MAX_EVENTS_PER_RECORD = 3;
+
 /** Which events of a record to emit. */
 export const Phase = { Start: 1, End: 2, Both: 3 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
@@ -49,11 +52,11 @@ export class EventPipeline {
   private readonly unwatchExit: () => void = () => {};
   private readonly onTimer = () => {
     this.timer = undefined;
-    this.translate();
+    this.translate(true);
   };
   private readonly onFull = () => {
     this.immediate = undefined;
-    this.translate();
+    this.translate(false);
   };
 
   constructor(
@@ -68,7 +71,11 @@ export class EventPipeline {
     if (options.flushOnExit) this.unwatchExit = watchProcessExit(() => this.shutdown());
   }
 
-  /** Hot path: O(1), no I/O, no translation. */
+  /**
+   * Hot path: O(1), no I/O; no translation unless what is held for delivery reaches maxQueueSize
+   * (an agent that never yields): then the records become events at once, so that the bound and its
+   * drop policy hold for everything held, whether or not the event loop turns.
+   */
   enqueue(record: OpRecord, phase: Phase): void {
     if (this.delivery === undefined) return;
     if (this.closing !== undefined) {
@@ -80,7 +87,9 @@ export class EventPipeline {
     }
     this.records.push(record);
     this.phases.push(phase);
-    if (this.records.length >= this.options.batchSize) {
+    if (this.records.length * MAX_EVENTS_PER_RECORD + this.delivery.held >= this.options.maxQueueSize) {
+      this.translate(false);
+    } else if (this.records.length >= this.options.batchSize) {
       this.immediate ??= detached(() => setImmediate(this.onFull));
     } else if (this.timer === undefined) {
       this.timer = detached(() => setTimeout(this.onTimer, this.options.flushIntervalMs));
@@ -89,14 +98,14 @@ export class EventPipeline {
   }
 
   stats(): PipelineStats {
-    this.translate(); // so that what is still waiting counts as queued
+    this.translate(false); // so that what is still waiting counts as queued
     const delivery = this.delivery?.stats() ?? { delivered: 0, retried: 0, failed: 0, dropped: 0, queued: 0 };
     return { emitted: this.emitted, ...delivery };
   }
 
   /** Deliver everything queued so far; resolves when delivered, or when an attempt failed (the events stay queued for retry). */
   async flush(): Promise<void> {
-    this.translate();
+    this.translate(false);
     await this.delivery?.flush();
   }
 
@@ -110,7 +119,7 @@ export class EventPipeline {
   }
 
   private async close(): Promise<void> {
-    this.translate();
+    this.translate(false);
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.unwatchExit();
     if (this.delivery === undefined) return;
@@ -127,8 +136,8 @@ export class EventPipeline {
     if (phase & Phase.End) endEvents(record, this.envelope, out);
   }
 
-  /** Turn queued records into events and hand them to delivery. */
-  private translate(): void {
+  /** Turn queued records into events and hand them to delivery (`urgent`: they waited flushIntervalMs). */
+  private translate(urgent: boolean): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.records.length === 0 || this.delivery === undefined) return;
@@ -145,6 +154,6 @@ export class EventPipeline {
       }
     }
     this.emitted += events.length;
-    this.delivery.push(events);
+    this.delivery.push(events, urgent);
   }
 }

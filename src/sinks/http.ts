@@ -22,6 +22,8 @@ function isRetryableStatus(status: number): boolean {
 }
 
 export class HttpSink implements EventSink {
+  readonly serialized = true;
+  readonly concurrent = true;
   private readonly url: string;
   /** The URL as it may appear in messages: without any credentials in it. */
   private readonly shownUrl: string;
@@ -37,7 +39,7 @@ export class HttpSink implements EventSink {
     if (options.apiKey !== undefined) this.headers.authorization = `Bearer ${options.apiKey}`;
   }
 
-  async write(events: ALMEvent[]): Promise<void> {
+  async write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
     const count = events.length;
     let response: Response;
     let body: string;
@@ -45,7 +47,7 @@ export class HttpSink implements EventSink {
       response = await fetch(this.url, {
         method: 'POST',
         headers: this.headers,
-        body: JSON.stringify({ events }),
+        body: lines === undefined ? JSON.stringify({ events }) : `{"events":[${lines.join(',')}]}`,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       body = await response.text();
