@@ -72,6 +72,14 @@ export const EventsConfigSchema = z
     shutdownTimeoutMs: z.number().int().min(0).default(30_000),
     /** Deliver queued events when the process ends: on beforeExit, SIGTERM and SIGINT. */
     flushOnExit: z.boolean().default(true),
+    /** Directory of the crash-safe spool: events are written ahead to disk and replayed by the next process on it. Off when unset. */
+    spoolDir: z.string().min(1, 'must not be empty').optional(),
+    /** Most bytes of events the spool holds; past it the oldest events other than run.start/run.end are dropped. */
+    spoolMaxBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .default(64 * 1024 * 1024),
   })
   .superRefine((events, ctx) => {
     if (events.sink === 'http' && events.endpoint === undefined) {

@@ -14,7 +14,7 @@ export interface BufferedEvent {
   /** Size of `line` in UTF-8 bytes; 0 until serialised. */
   bytes: number;
   /** Opaque owner data (the spool segment holding this event), if any. */
-  readonly owner: unknown;
+  owner: unknown;
 }
 
 type Entry = BufferedEvent;

@@ -64,8 +64,11 @@ export interface DeliveryStats {
   queued: number;
 }
 
-/** Told when events leave delivery's hands for good: delivered, set aside or dropped (the spool removes them). */
-export type SettleListener = (entries: readonly BufferedEvent[]) => void;
+/** What the spool hears: events delivery now holds, and events that left its hands for good (delivered, set aside or dropped). */
+export interface DeliveryListener {
+  added(entries: readonly BufferedEvent[]): void;
+  settled(entries: readonly BufferedEvent[]): void;
+}
 
 /** onError hears about overflow at most this often, with the counts since the last report. */
 export const OVERFLOW_REPORT_MS = 20_000;
@@ -139,7 +142,7 @@ export class Delivery {
     private readonly report: ErrorReporter,
     /** Bound on serialised bytes held (the spool's disk budget); Infinity without a spool. */
     private readonly maxBytes = Infinity,
-    private readonly onSettled: SettleListener | undefined = undefined,
+    private readonly listener: DeliveryListener | undefined = undefined,
   ) {
     this.eventLimit = Math.max(options.batchSize, options.maxBatchSize);
     this.concurrency = sink.concurrent ? Math.max(1, options.maxInFlight) : 1;
@@ -160,10 +163,12 @@ export class Delivery {
    * a full batch.
    */
   push(events: readonly ALMEvent[], urgent = false, lines?: readonly string[], owner?: unknown): void {
+    const added: BufferedEvent[] = [];
     for (let i = 0; i < events.length; i++) {
       const line = lines?.[i];
-      this.buffer.add(events[i]!, line, line === undefined ? 0 : Buffer.byteLength(line), owner);
+      added.push(this.buffer.add(events[i]!, line, line === undefined ? 0 : Buffer.byteLength(line), owner));
     }
+    this.listener?.added(added);
     this.trim();
     if (urgent) this.due = true;
     if (this.buffer.size === 0) return;
@@ -348,7 +353,7 @@ export class Delivery {
       this.attempt = 0;
       this.reportedRetrying = false;
       this.reportedRejections.clear();
-      this.onSettled?.(batch);
+      this.listener?.settled(batch);
       return;
     }
     const perEvent = failure.status !== undefined && PER_EVENT_REJECTION.has(failure.status);
@@ -394,7 +399,7 @@ export class Delivery {
     }
     // Rejected for good (401/403, a single event too large or rejected, or a sink's own error): set aside.
     this.counts.failed += n;
-    this.onSettled?.(batch);
+    this.listener?.settled(batch);
     const key = failure.status === undefined ? failure.message : String(failure.status);
     if (!this.reportedRejections.has(key)) {
       this.reportedRejections.add(key);
@@ -439,7 +444,7 @@ export class Delivery {
     const dropped = this.buffer.trim(capacity, byteBudget);
     if (dropped.length === 0) return;
     this.counts.dropped += dropped.length;
-    this.onSettled?.(dropped);
+    this.listener?.settled(dropped);
     this.overflowUnreported += dropped.length;
     const wait = this.overflowReportedAt + OVERFLOW_REPORT_MS - Date.now();
     if (wait <= 0) this.reportOverflow();

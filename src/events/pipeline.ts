@@ -6,6 +6,7 @@
 import { Delivery, type DeliveryOptions, type EventSink } from '../delivery/delivery';
 import { detached } from '../delivery/detached';
 import { watchProcessExit } from '../delivery/exit';
+import { Spool } from '../delivery/spool';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
 import type { ALMEvent } from './schema';
@@ -21,10 +22,16 @@ export const Phase = { Start: 1, End: 2, Both: 3 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
 export interface PipelineOptions extends DeliveryOptions {
-  flushIntervalMs: number;
   shutdownTimeoutMs: number;
   flushOnExit: boolean;
+  /** Directory of the crash-safe spool; none when undefined. */
+  spoolDir?: string | undefined;
+  /** Most bytes the spool holds on disk (and delivery holds serialised). */
+  spoolMaxBytes: number;
 }
+
+/** With a spool, records become events and reach the disk within this many milliseconds. */
+export const SPOOL_COMMIT_MS = 5;
 
 export interface PipelineStats {
   /** Events produced. */
@@ -49,6 +56,10 @@ export class EventPipeline {
   private emitted = 0;
   private closing: Promise<void> | undefined;
   private readonly delivery: Delivery | undefined;
+  private readonly spool: Spool | undefined;
+  private replaying: Promise<void> | undefined;
+  /** While closing: when loading what an earlier process left in the spool must stop. */
+  private replayDeadline = Infinity;
   private readonly unwatchExit: () => void = () => {};
   private readonly onTimer = () => {
     this.timer = undefined;
@@ -67,7 +78,22 @@ export class EventPipeline {
     private readonly report: ErrorReporter,
   ) {
     if (sink === null) return;
-    this.delivery = new Delivery(sink, options, report);
+    if (options.spoolDir !== undefined) {
+      const spool = new Spool(
+        options.spoolDir,
+        Math.min(4 << 20, Math.max(4096, Math.floor(options.spoolMaxBytes / 8))),
+        report,
+      );
+      this.spool = spool;
+      // Half the budget for live events: files are compacted once less than half of them is live.
+      this.delivery = new Delivery(sink, options, report, Math.floor(options.spoolMaxBytes / 2), {
+        added: (entries) => spool.track(entries),
+        settled: (entries) => spool.settle(entries),
+      });
+      this.replaying = this.replay(spool, this.delivery);
+    } else {
+      this.delivery = new Delivery(sink, options, report);
+    }
     if (options.flushOnExit) this.unwatchExit = watchProcessExit(() => this.shutdown());
   }
 
@@ -92,7 +118,8 @@ export class EventPipeline {
     } else if (this.records.length >= this.options.batchSize) {
       this.immediate ??= detached(() => setImmediate(this.onFull));
     } else if (this.timer === undefined) {
-      this.timer = detached(() => setTimeout(this.onTimer, this.options.flushIntervalMs));
+      const delay = this.spool === undefined ? this.options.flushIntervalMs : SPOOL_COMMIT_MS;
+      this.timer = detached(() => setTimeout(this.onTimer, delay));
       this.timer.unref();
     }
   }
@@ -123,7 +150,18 @@ export class EventPipeline {
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.unwatchExit();
     if (this.delivery === undefined) return;
-    await this.delivery.drain(this.options.shutdownTimeoutMs);
+    const deadline = Date.now() + this.options.shutdownTimeoutMs;
+    this.replayDeadline = deadline;
+    await this.replaying;
+    await this.delivery.drain(
+      Math.max(0, deadline - Date.now()),
+      this.spool === undefined ? undefined : `they stay in the spool (${this.spool.dir}) for the next process on it`,
+    );
+    try {
+      await this.spool?.close();
+    } catch (error) {
+      this.report(error);
+    }
     try {
       await this.sink?.shutdown?.();
     } catch (error) {
@@ -154,6 +192,34 @@ export class EventPipeline {
       }
     }
     this.emitted += events.length;
-    this.delivery.push(events, urgent);
+    if (this.spool === undefined || events.length === 0) {
+      this.delivery.push(events, urgent);
+      return;
+    }
+    let lines: string[];
+    try {
+      lines = events.map((e) => JSON.stringify(e));
+    } catch (error) {
+      this.report(error);
+      this.delivery.push(events, urgent);
+      return;
+    }
+    this.delivery.push(events, urgent, lines, this.spool.append(lines));
+  }
+
+  /** Deliver what an earlier process left in the spool, one segment at a time, as room allows. */
+  private async replay(spool: Spool, delivery: Delivery): Promise<void> {
+    try {
+      for await (const { segment, events, lines } of spool.replay()) {
+        while (delivery.held > 0 && delivery.held + events.length > this.options.maxQueueSize) {
+          if (Date.now() >= this.replayDeadline) return; // the rest stays on disk for the next process
+          await new Promise((resolve) => setTimeout(resolve, 20).unref());
+        }
+        this.emitted += events.length;
+        delivery.push(events, true, lines, segment);
+      }
+    } catch (error) {
+      this.report(error);
+    }
   }
 }

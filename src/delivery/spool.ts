@@ -1,0 +1,388 @@
+/**
+ * The crash-safe spool (`events.spoolDir`): a write-ahead copy on disk of every event held for
+ * delivery, so that a process killed at any moment (kill -9, OOM, power loss) leaves its undelivered
+ * events for the next process started on the same directory.
+ *
+ * - Files: each process writes its own segment files, `alm-<host>-<pid>-<token>-<n>.spool`, JSON
+ *   lines, appended with O_APPEND. No two processes ever write the same file, so no lock is needed.
+ * - Group commit: events are appended off the agent's path, everything translated meanwhile in one
+ *   write; writes follow each other back to back (each carries what arrived during the previous one),
+ *   and each is followed by an fdatasync, run beside the next write. New segments also fsync the
+ *   directory.
+ * - Removal: a segment is deleted once every event in it left delivery for good (delivered, set
+ *   aside or dropped); segments roll over at `segmentBytes`. A full segment of which less than half
+ *   the events are still held (the drop policy keeps run.start/run.end longest, so survivors can be
+ *   spread thin) is compacted: its live events are appended to the current segment, and once that
+ *   write is done the old file is deleted. So the files never hold much more than twice the live
+ *   events, plus the segment being written.
+ * - Replay: at start, segments of processes on this host that no longer run (their pid is gone, or
+ *   is this process's own pid with a token no live instance here holds) are claimed by an atomic rename, so two
+ *   processes never replay the same file, then read and delivered. A torn or unreadable line (the
+ *   last record of a crash) is skipped and reported.
+ * - Bounds: the bytes held are limited by delivery (spoolMaxBytes), with the same drop policy as
+ *   memory; dropped events count as settled here.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { ALMEvent } from '../events/schema';
+import type { ErrorReporter } from '../report';
+import type { BufferedEvent } from './buffer';
+
+const FILE_NAME = /^alm-(.+)-(\d+)-([0-9a-f]{8})-(\d+)\.spool$/;
+
+/** Tokens of the spools open in this process (several ALM instances may share a directory). */
+const openTokens = new Set<string>();
+
+export class Segment {
+  handle: Promise<FileHandle> | undefined;
+  /** Characters appended (written or waiting to be). */
+  size = 0;
+  /** Characters written. */
+  written = 0;
+  /** Events appended in all. */
+  count = 0;
+  /** Events appended whose delivery entry is not known yet (delivery adds them right after). */
+  untracked = 0;
+  /** Delivery entries of this segment's events still held. */
+  readonly live = new Set<BufferedEvent>();
+  /** Compacted: removable once `copy` has written `copyUpTo` characters. */
+  copy: Segment | undefined;
+  copyUpTo = 0;
+  /** Segments waiting for this one's writes (their compacted copy is here). */
+  readonly originals: Segment[] = [];
+  /** No more appends: rolled over, or a replayed file. */
+  closed = false;
+  removed = false;
+  pending: string[] = [];
+  writing = false;
+  syncing = false;
+  dirty = false;
+
+  constructor(readonly path: string) {}
+}
+
+export interface ReplayedSegment {
+  segment: Segment;
+  events: ALMEvent[];
+  lines: string[];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isEvent(value: unknown): value is ALMEvent {
+  const v = value as { event_id?: unknown; event_type?: unknown } | null;
+  return typeof v === 'object' && v !== null && typeof v.event_id === 'string' && typeof v.event_type === 'string';
+}
+
+export class Spool {
+  private readonly host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+  private readonly token = randomBytes(4).toString('hex');
+  private seq = 0;
+  private active: Segment | undefined;
+  private readonly segments = new Set<Segment>();
+  private pumping: Promise<void> | undefined;
+  private pumpScheduled: NodeJS.Immediate | undefined;
+  private failed = false;
+  private readonly ready: Promise<void>;
+  /** Deletions under way (close() waits for them). */
+  private readonly removals = new Set<Promise<void>>();
+
+  constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly report: ErrorReporter,
+  ) {
+    openTokens.add(this.token);
+    this.ready = mkdir(dir, { recursive: true }).then(
+      () => undefined,
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /** Queue lines (serialised events) for the next group commit; returns the segment that holds them. */
+  append(lines: readonly string[]): Segment {
+    let segment = this.active;
+    if (segment === undefined) {
+      segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+      this.active = segment;
+      this.segments.add(segment);
+    }
+    let bytes = 0;
+    for (const line of lines) {
+      segment.pending.push(line + '\n');
+      bytes += line.length + 1;
+    }
+    segment.size += bytes;
+    segment.count += lines.length;
+    segment.untracked += lines.length;
+    if (segment.size >= this.segmentBytes) this.rollOver(segment);
+    this.pumpScheduled ??= setImmediate(() => {
+      this.pumpScheduled = undefined;
+      this.pump();
+    });
+    return segment;
+  }
+
+  /** Delivery now holds these events (appended just before). */
+  track(entries: readonly BufferedEvent[]): void {
+    for (const entry of entries) {
+      const segment = entry.owner;
+      if (!(segment instanceof Segment)) continue;
+      segment.untracked--;
+      segment.live.add(entry);
+    }
+  }
+
+  /** Events left delivery for good: their segments may go, or be compacted. */
+  settle(entries: readonly BufferedEvent[]): void {
+    let last: Segment | undefined;
+    for (const entry of entries) {
+      const segment = entry.owner;
+      if (!(segment instanceof Segment)) continue;
+      if (!segment.live.delete(entry)) segment.untracked--;
+      if (segment !== last && last !== undefined) this.tidy(last);
+      last = segment;
+    }
+    if (last !== undefined) this.tidy(last);
+  }
+
+  private tidy(segment: Segment): void {
+    if (
+      segment.closed &&
+      segment.copy === undefined &&
+      segment.live.size > 0 &&
+      segment.untracked === 0 &&
+      segment.live.size * 2 < segment.count &&
+      segment.size >= this.segmentBytes / 2 &&
+      !this.failed
+    ) {
+      this.compact(segment);
+    }
+    this.maybeRemove(segment);
+  }
+
+  /** Move a segment's live events to the current segment; the old file goes once they are written. */
+  private compact(old: Segment): void {
+    const entries = [...old.live];
+    old.live.clear();
+    const copy = this.append(entries.map((e) => e.line!));
+    for (const entry of entries) {
+      entry.owner = copy;
+      copy.untracked--;
+      copy.live.add(entry);
+    }
+    old.copy = copy;
+    old.copyUpTo = copy.size;
+    copy.originals.push(old);
+  }
+
+  /**
+   * Claim the segments that processes no longer running left behind, and read them one at a time.
+   * A file another process claims first is skipped.
+   */
+  async *replay(): AsyncGenerator<ReplayedSegment> {
+    await this.ready;
+    if (this.failed) return;
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).sort();
+    } catch (error) {
+      this.report(error);
+      return;
+    }
+    for (const name of names) {
+      const m = FILE_NAME.exec(name);
+      if (m === null || m[1] !== this.host) continue;
+      const pid = Number(m[2]);
+      if (pid === process.pid ? openTokens.has(m[3]!) : alive(pid)) continue;
+      const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+      try {
+        await rename(join(this.dir, name), segment.path);
+      } catch {
+        continue; // claimed by another process meanwhile
+      }
+      segment.closed = true;
+      this.segments.add(segment);
+      const { events, lines, skipped, size } = await this.read(segment.path);
+      segment.size = segment.written = size;
+      segment.count = segment.untracked = events.length;
+      if (skipped > 0) {
+        this.report(new Error(`alm-otel spool: skipped ${skipped} torn or unreadable records in ${name}`));
+      }
+      if (events.length === 0) this.maybeRemove(segment);
+      else yield { segment, events, lines };
+    }
+  }
+
+  /** Finish pending writes and syncs, close files, delete settled segments; unsettled ones stay for the next process. */
+  async close(): Promise<void> {
+    if (this.pumpScheduled !== undefined) clearImmediate(this.pumpScheduled);
+    this.pumpScheduled = undefined;
+    await this.pumping;
+    this.pump();
+    await this.pumping;
+    openTokens.delete(this.token);
+    for (const segment of this.segments) {
+      segment.closed = true;
+      const handle = segment.handle;
+      segment.handle = undefined;
+      try {
+        const h = await handle;
+        if (h !== undefined && segment.dirty) await h.datasync();
+        await h?.close();
+      } catch {
+        // Closing failed: the file stays as it is.
+      }
+      this.maybeRemove(segment);
+    }
+    await Promise.all(this.removals);
+  }
+
+  private async read(path: string): Promise<{ events: ALMEvent[]; lines: string[]; skipped: number; size: number }> {
+    const text = await readFile(path, 'utf8');
+    const parts = text.split('\n');
+    // The last part is empty after a complete record, or a torn record after a crash mid-write.
+    const torn = parts.pop() !== '' ? 1 : 0;
+    const events: ALMEvent[] = [];
+    const lines: string[] = [];
+    let skipped = torn;
+    for (const line of parts) {
+      try {
+        const event: unknown = JSON.parse(line);
+        if (!isEvent(event)) throw new Error('not an event');
+        events.push(event);
+        lines.push(line);
+      } catch {
+        skipped++;
+      }
+    }
+    return { events, lines, skipped, size: text.length };
+  }
+
+  private rollOver(segment: Segment): void {
+    segment.closed = true;
+    if (this.active === segment) this.active = undefined;
+  }
+
+  private pump(): void {
+    if (this.pumping !== undefined) return;
+    this.pumping = this.writeAll().finally(() => {
+      this.pumping = undefined;
+      for (const segment of this.segments) {
+        if (segment.pending.length > 0) {
+          this.pump();
+          return;
+        }
+      }
+    });
+  }
+
+  /** One group commit per segment with pending lines. */
+  private async writeAll(): Promise<void> {
+    await this.ready;
+    for (const segment of [...this.segments]) {
+      if (segment.pending.length === 0) continue;
+      const text = segment.pending.join('');
+      segment.pending = [];
+      if (this.failed) continue;
+      segment.writing = true;
+      try {
+        if (segment.handle === undefined) {
+          segment.handle = open(segment.path, 'a');
+          await segment.handle;
+          void this.syncDir();
+        }
+        await (await segment.handle).appendFile(text);
+        segment.written += text.length;
+        segment.dirty = true;
+        void this.sync(segment);
+      } catch (error) {
+        this.fail(error);
+      } finally {
+        segment.writing = false;
+      }
+      this.maybeRemove(segment);
+      for (const original of segment.originals) this.maybeRemove(original);
+    }
+  }
+
+  private async sync(segment: Segment): Promise<void> {
+    if (segment.syncing) return;
+    segment.syncing = true;
+    try {
+      while (segment.dirty && segment.handle !== undefined) {
+        segment.dirty = false;
+        await (await segment.handle).datasync();
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      segment.syncing = false;
+    }
+    this.maybeRemove(segment);
+    for (const original of [...segment.originals]) this.maybeRemove(original);
+  }
+
+  /** Make a new file's directory entry durable (best effort: not every platform can open a directory). */
+  private async syncDir(): Promise<void> {
+    try {
+      const dir = await open(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch {
+      // Not supported here.
+    }
+  }
+
+  /** Delete a segment whose events are all settled and that has no write or sync going on. */
+  private maybeRemove(segment: Segment): void {
+    if (segment.removed || segment.untracked > 0 || segment.live.size > 0 || segment.pending.length > 0) return;
+    if (segment.writing || segment.syncing) return;
+    const copy = segment.copy;
+    if (copy !== undefined && !copy.removed && (copy.written < segment.copyUpTo || copy.dirty || copy.syncing)) return;
+    if (segment.size === 0 && segment.handle === undefined && !segment.closed) return;
+    this.rollOver(segment);
+    segment.removed = true;
+    this.segments.delete(segment);
+    if (copy !== undefined) copy.originals.splice(copy.originals.indexOf(segment), 1);
+    for (const original of segment.originals) this.maybeRemove(original);
+    const handle = segment.handle;
+    segment.handle = undefined;
+    const removal = (async () => {
+      try {
+        await (await handle)?.close();
+      } catch {
+        // already closed
+      }
+      try {
+        await unlink(segment.path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.report(error);
+      }
+    })();
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal));
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.report(
+      new Error(
+        `alm-otel spool: writing to ${this.dir} failed, events are kept in memory only from now on: ${(error as Error).message}`,
+      ),
+    );
+  }
+}
