@@ -163,12 +163,13 @@ export class Delivery {
    * a full batch.
    */
   push(events: readonly ALMEvent[], urgent = false, lines?: readonly string[], owner?: unknown): void {
-    const added: BufferedEvent[] = [];
+    const added: BufferedEvent[] | undefined = this.listener === undefined ? undefined : [];
     for (let i = 0; i < events.length; i++) {
       const line = lines?.[i];
-      added.push(this.buffer.add(events[i]!, line, line === undefined ? 0 : Buffer.byteLength(line), owner));
+      const entry = this.buffer.add(events[i]!, line, line === undefined ? 0 : Buffer.byteLength(line), owner);
+      added?.push(entry);
     }
-    this.listener?.added(added);
+    if (added !== undefined) this.listener!.added(added);
     this.trim();
     if (urgent) this.due = true;
     if (this.buffer.size === 0) return;

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import type { ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 import type { BufferedEvent } from './buffer';
+import { detached } from './detached';
 
 const FILE_NAME = /^alm-(.+)-(\d+)-([0-9a-f]{8})-(\d+)\.spool$/;
 
@@ -102,20 +103,29 @@ export class Spool {
     private readonly report: ErrorReporter,
   ) {
     openTokens.add(this.token);
+    // The first segment is opened at once, so that the first events do not wait for it.
     this.ready = mkdir(dir, { recursive: true }).then(
-      () => undefined,
+      () => {
+        const segment = (this.active ??= this.newSegment());
+        segment.handle ??= open(segment.path, 'a');
+        void segment.handle.then(
+          () => this.syncDir(),
+          (error: unknown) => this.fail(error),
+        );
+      },
       (error: unknown) => this.fail(error),
     );
   }
 
+  private newSegment(): Segment {
+    const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+    this.segments.add(segment);
+    return segment;
+  }
+
   /** Queue lines (serialised events) for the next group commit; returns the segment that holds them. */
   append(lines: readonly string[]): Segment {
-    let segment = this.active;
-    if (segment === undefined) {
-      segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
-      this.active = segment;
-      this.segments.add(segment);
-    }
+    const segment = (this.active ??= this.newSegment());
     let bytes = 0;
     for (const line of lines) {
       segment.pending.push(line + '\n');
@@ -125,10 +135,12 @@ export class Spool {
     segment.count += lines.length;
     segment.untracked += lines.length;
     if (segment.size >= this.segmentBytes) this.rollOver(segment);
-    this.pumpScheduled ??= setImmediate(() => {
-      this.pumpScheduled = undefined;
-      this.pump();
-    });
+    this.pumpScheduled ??= detached(() =>
+      setImmediate(() => {
+        this.pumpScheduled = undefined;
+        this.pump();
+      }),
+    );
     return segment;
   }
 

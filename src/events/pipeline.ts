@@ -30,9 +30,6 @@ export interface PipelineOptions extends DeliveryOptions {
   spoolMaxBytes: number;
 }
 
-/** With a spool, records become events and reach the disk within this many milliseconds. */
-export const SPOOL_COMMIT_MS = 5;
-
 export interface PipelineStats {
   /** Events produced. */
   emitted: number;
@@ -115,11 +112,11 @@ export class EventPipeline {
     this.phases.push(phase);
     if (this.records.length * MAX_EVENTS_PER_RECORD + this.delivery.held >= this.options.maxQueueSize) {
       this.translate(false);
-    } else if (this.records.length >= this.options.batchSize) {
+    } else if (this.records.length >= this.options.batchSize || this.spool !== undefined) {
+      // With a spool, records become events (and go to disk) on the next turn of the event loop.
       this.immediate ??= detached(() => setImmediate(this.onFull));
     } else if (this.timer === undefined) {
-      const delay = this.spool === undefined ? this.options.flushIntervalMs : SPOOL_COMMIT_MS;
-      this.timer = detached(() => setTimeout(this.onTimer, delay));
+      this.timer = detached(() => setTimeout(this.onTimer, this.options.flushIntervalMs));
       this.timer.unref();
     }
   }
