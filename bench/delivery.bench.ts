@@ -5,11 +5,16 @@
  *   drain     - a queue filled to maxQueueSize, then flushed: events per second delivered
  *   paced     - an agent at 10k tool calls/s (30k events/s) for 5 s: dropped, received
  *   tight     - an agent calling tools as fast as it can (yielding every 100 calls) for 5 s
- *   spool     - (see bench/spool.bench.ts) cost on the agent's thread and loss under kill -9
+ *   spool     - with events.spoolDir: cost per event on the agent's thread (the call itself, and the
+ *               translation, serialisation and hand-over to the writer that run on the same thread)
+ *   kill      - with events.spoolDir: an agent (test/fixtures/scripts/spool-agent.ts, 5 calls per
+ *               run, a run per ms) killed with SIGKILL 5 times at random moments, each time restarted
+ *               on the same directory: events lost, and how long before the kill the oldest was emitted
  * Run with BENCH_ONLY=drain (etc.) for one section.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALM, type ALMEvent, type ALMOptions } from '../src';
 
@@ -137,6 +142,97 @@ async function loop(
   );
 }
 
+/** Per event: the agent's thread time of N calls plus the turn that builds (and spools) their events. */
+async function spoolCost(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'alm-bench-spool-'));
+  const make = (spoolDir?: string) =>
+    new ALM({ agentId: 'bench-agent', events: { sink: () => {}, flushOnExit: false, spoolDir, batchSize: 10_000 } });
+  const plain = make();
+  const spooled = make(dir);
+  const tools = [plain, spooled].map((alm) => alm.tool('search', (args: { query: string }) => args.query.length));
+  const calls = 1000;
+  const samples: number[][] = [[], [], [], []];
+  for (let s = 0; s < 130; s++) {
+    for (const v of [0, 1]) {
+      const alm = v === 0 ? plain : spooled;
+      const t = tools[v]!;
+      const t0 = process.hrtime.bigint();
+      alm.run(() => {
+        for (let i = 0; i < calls; i++) t({ query: `q${i}` });
+      });
+      const t1 = process.hrtime.bigint();
+      await new Promise((resolve) => setImmediate(resolve)); // translation (and spooling) run here
+      alm.stats(); // anything left is translated now
+      const t2 = process.hrtime.bigint();
+      await alm.flush();
+      if (s < 30) continue;
+      samples[v]!.push(Number(t1 - t0) / calls);
+      samples[v + 2]!.push(Number(t2 - t0) / (calls * 3 + 2));
+    }
+  }
+  await Promise.all([plain.shutdown(), spooled.shutdown()]);
+  rmSync(dir, { recursive: true, force: true });
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]! / 1000;
+  const [hot, hotSpool, all, allSpool] = samples.map(median) as [number, number, number, number];
+  console.log(
+    `spool     on the agent's thread: alm.tool call ${hot.toFixed(2)} µs without spool, ${hotSpool.toFixed(2)} µs with; ` +
+      `per event incl. building and spooling ${all.toFixed(2)} µs vs ${allSpool.toFixed(2)} µs (+${(allSpool - all).toFixed(2)} µs: ` +
+      `JSON once, reused by the http/file/stdout sinks; the write and fdatasync run on libuv's threads)`,
+  );
+}
+
+async function kills(url: string, child: ChildProcess): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'alm-bench-kill-'));
+  const agentScript = join(__dirname, '..', '..', 'test', 'fixtures', 'scripts', 'spool-agent.ts');
+  const run = (label: string, calls: number) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', agentScript, dir, url, label, String(calls)], {
+      cwd: join(__dirname, '..', '..'),
+    });
+    const progress: [number, number][] = [];
+    let buffered = '';
+    p.stdout.on('data', (chunk: Buffer) => {
+      const lines = (buffered + chunk.toString()).split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines)
+        if (!line.startsWith('done')) progress.push(line.split(' ').map(Number) as [number, number]);
+    });
+    const exited = new Promise<void>((resolve) => p.on('exit', () => resolve()));
+    return { p, progress, exited };
+  };
+  const killed: { label: string; at: number; progress: [number, number][] }[] = [];
+  for (let k = 0; k < 5; k++) {
+    const agentRun = run(`k${k}`, 1e9);
+    while (agentRun.progress.length === 0) await sleep(10);
+    await sleep(200 + Math.random() * 800);
+    const at = Date.now();
+    agentRun.p.kill('SIGKILL');
+    await agentRun.exited;
+    killed.push({ label: `k${k}`, at, progress: agentRun.progress });
+  }
+  const last = run('final', 5);
+  await last.exited;
+  const received = await new Promise<Set<string>>((resolve) => {
+    child.once('message', (m: { calls: string[] }) => resolve(new Set(m.calls)));
+    child.send({ calls: true });
+  });
+  rmSync(dir, { recursive: true, force: true });
+  const parts = killed.map(({ label, at, progress }) => {
+    let lost = 0;
+    let oldest = -1;
+    let prev = 0;
+    for (const [done, t] of progress) {
+      for (let i = prev; i < done; i++) {
+        if (received.has(`${label}/${i}`)) continue;
+        lost++;
+        oldest = Math.max(oldest, at - t);
+      }
+      prev = done;
+    }
+    return `${lost} of ${fmt(prev)} calls${lost > 0 ? ` (oldest emitted ${oldest} ms before the kill)` : ''}`;
+  });
+  console.log(`kill -9   5 kills, each restarted on the same spool: lost ${parts.join('; ')}`);
+}
+
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; default settings, http sink`);
   const receiver = await startReceiver();
@@ -145,6 +241,8 @@ async function main(): Promise<void> {
     if (want('drain')) await drain(receiver.url, receiver.ask);
     if (want('paced')) await loop(receiver.url, receiver.ask, 'paced', 10_000, 5);
     if (want('tight')) await loop(receiver.url, receiver.ask, 'tight', undefined, 5);
+    if (want('spool')) await spoolCost();
+    if (want('kill')) await kills(receiver.url, receiver.child);
   } finally {
     receiver.child.disconnect();
   }

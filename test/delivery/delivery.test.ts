@@ -123,3 +123,33 @@ describe('custom sinks', () => {
     expect(alm.stats()).toMatchObject({ delivered: 5, retried: 10, failed: 0 });
   });
 });
+
+describe('overflow reporting', () => {
+  it('tells onError about drops at most once per OVERFLOW_REPORT_MS, with counts that add up, not once per burst', async () => {
+    const errors: ALMDeliveryError[] = [];
+    const alm = new ALM({
+      agentId: 'overloaded',
+      events: { sink: () => {}, maxQueueSize: 20, flushOnExit: false },
+      onError: (error) => errors.push(error as ALMDeliveryError),
+    });
+    const t = alm.tool('t', () => 1);
+    // 30 bursts, each overflowing the queue, each followed by a successful delivery.
+    for (let burst = 0; burst < 30; burst++) {
+      alm.run(() => {
+        for (let i = 0; i < 40; i++) t();
+      });
+      await alm.flush();
+    }
+    const during = errors.length;
+    await alm.shutdown();
+    const stats = alm.stats();
+    expect(stats.dropped).toBeGreaterThan(30 * 40);
+    // Once at the first drop; the rest is told (with its count) at shutdown, as the 20 s have not passed.
+    expect(during).toBe(1);
+    expect(errors).toHaveLength(2);
+    expect(errors.every((e) => e.message.startsWith('event queue full (maxQueueSize 20): dropped '))).toBe(true);
+    expect(errors[1]!.message).toMatch(/dropped \d+ events in the last \d+ s \(\d+ in all\)/);
+    expect(errors.reduce((n, e) => n + e.eventCount, 0)).toBe(stats.dropped);
+    expect(stats.emitted).toBe(stats.delivered + stats.failed + stats.dropped + stats.queued);
+  });
+});
