@@ -140,9 +140,11 @@ export class Delivery {
     private readonly sink: EventSink,
     private readonly options: DeliveryOptions,
     private readonly report: ErrorReporter,
-    /** Bound on serialised bytes held (the spool's disk budget); Infinity without a spool. */
-    private readonly maxBytes = Infinity,
+    /** Bound on serialised bytes held (from the spool's disk budget), read at each trim; Infinity without a spool. */
+    private readonly maxBytes: () => number = () => Infinity,
     private readonly listener: DeliveryListener | undefined = undefined,
+    /** How to name the byte bound in messages. */
+    private readonly maxBytesName = 'the spool budget',
   ) {
     this.eventLimit = Math.max(options.batchSize, options.maxBatchSize);
     this.concurrency = sink.concurrent ? Math.max(1, options.maxInFlight) : 1;
@@ -440,13 +442,19 @@ export class Delivery {
 
   /** Keep what is held within maxQueueSize events (and maxBytes), counting in-flight and split batches. */
   private trim(): void {
-    const capacity = this.options.maxQueueSize - this.splitEvents - this.inflightEvents;
-    const byteBudget = this.maxBytes - this.splitBytes - this.inflightBytes;
-    const dropped = this.buffer.trim(capacity, byteBudget);
-    if (dropped.length === 0) return;
-    this.counts.dropped += dropped.length;
-    this.listener?.settled(dropped);
-    this.overflowUnreported += dropped.length;
+    let count = 0;
+    // Settling what is dropped may change the byte budget (the spool compacts its files): again until it holds.
+    for (;;) {
+      const capacity = this.options.maxQueueSize - this.splitEvents - this.inflightEvents;
+      const byteBudget = this.maxBytes() - this.splitBytes - this.inflightBytes;
+      const dropped = this.buffer.trim(capacity, byteBudget);
+      if (dropped.length === 0) break;
+      count += dropped.length;
+      this.counts.dropped += dropped.length;
+      this.listener?.settled(dropped);
+    }
+    if (count === 0) return;
+    this.overflowUnreported += count;
     const wait = this.overflowReportedAt + OVERFLOW_REPORT_MS - Date.now();
     if (wait <= 0) this.reportOverflow();
     else if (this.overflowTimer === undefined) {
@@ -468,9 +476,9 @@ export class Delivery {
     this.overflowReportedAt = now;
     this.overflowUnreported = 0;
     const limit =
-      this.maxBytes === Infinity
+      this.maxBytes() === Infinity
         ? `maxQueueSize ${this.options.maxQueueSize}`
-        : `maxQueueSize ${this.options.maxQueueSize} / spoolMaxBytes ${this.maxBytes}`;
+        : `maxQueueSize ${this.options.maxQueueSize} / ${this.maxBytesName}`;
     this.report(
       new ALMDeliveryError(
         `event queue full (${limit}): dropped ${count} events${since} (${this.counts.dropped} in all), the oldest other than run.start/run.end`,

@@ -38,25 +38,33 @@ const openTokens = new Set<string>();
 
 export class Segment {
   handle: Promise<FileHandle> | undefined;
-  /** Characters appended (written or waiting to be). */
+  /** Bytes of the events in it (written or waiting to be). */
   size = 0;
-  /** Characters written. */
-  written = 0;
+  /** Bytes of its events still held. */
+  liveBytes = 0;
+  /** Group commits started and finished on this segment. */
+  writesStarted = 0;
+  writesDone = 0;
+  /** Writes known to be on disk (fdatasync done after them). */
+  writesSynced = 0;
   /** Events appended in all. */
   count = 0;
   /** Events appended whose delivery entry is not known yet (delivery adds them right after). */
   untracked = 0;
   /** Delivery entries of this segment's events still held. */
   readonly live = new Set<BufferedEvent>();
-  /** Compacted: removable once `copy` has written `copyUpTo` characters. */
+  /** Compacted: removable once `copy` has finished write number `copyWrite`. */
   copy: Segment | undefined;
-  copyUpTo = 0;
+  copyWrite = 0;
   /** Segments waiting for this one's writes (their compacted copy is here). */
   readonly originals: Segment[] = [];
   /** No more appends: rolled over, or a replayed file. */
   closed = false;
+  /** Read from an earlier process's file: its events are on disk already. */
+  replayed = false;
   removed = false;
-  pending: string[] = [];
+  /** Events waiting for the next group commit, in order (one settled meanwhile is never written). */
+  readonly pending = new Set<BufferedEvent>();
   writing = false;
   syncing = false;
   dirty = false;
@@ -94,6 +102,10 @@ export class Spool {
   private pumpScheduled: NodeJS.Immediate | undefined;
   private failed = false;
   private readonly ready: Promise<void>;
+  /** Bytes of the files (written or about to be), and of the events in them still held. */
+  private size = 0;
+  private liveBytes = 0;
+  private liveCount = 0;
   /** Deletions under way (close() waits for them). */
   private readonly removals = new Set<Promise<void>>();
 
@@ -117,41 +129,66 @@ export class Spool {
     );
   }
 
+  /**
+   * How many bytes of JSON delivery may hold (its entries' bytes, without newlines) so that the files
+   * stay within `maxBytes`: what the files hold besides the live events (settled events in files not
+   * yet deleted or compacted) is taken off.
+   */
+  budget(maxBytes: number): number {
+    return maxBytes - (this.size - this.liveBytes) - this.liveCount;
+  }
+
+  private grow(segment: Segment, bytes: number): void {
+    segment.size += bytes;
+    this.size += bytes;
+  }
+
   private newSegment(): Segment {
     const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
     this.segments.add(segment);
     return segment;
   }
 
-  /** Queue lines (serialised events) for the next group commit; returns the segment that holds them. */
+  /**
+   * Reserve room for serialised events; returns the segment that will hold them. Delivery then
+   * reports their entries (track), which go to the next group commit.
+   */
   append(lines: readonly string[]): Segment {
     const segment = (this.active ??= this.newSegment());
-    let bytes = 0;
-    for (const line of lines) {
-      segment.pending.push(line + '\n');
-      bytes += line.length + 1;
-    }
-    segment.size += bytes;
     segment.count += lines.length;
     segment.untracked += lines.length;
+    return segment;
+  }
+
+  /** Delivery now holds these events (appended just before, or replayed): write those not in a file yet. */
+  track(entries: readonly BufferedEvent[]): void {
+    for (const entry of entries) {
+      const segment = entry.owner;
+      if (!(segment instanceof Segment)) continue;
+      segment.untracked--;
+      this.hold(segment, entry);
+    }
+    this.schedulePump();
+  }
+
+  private hold(segment: Segment, entry: BufferedEvent): void {
+    segment.live.add(entry);
+    segment.liveBytes += entry.bytes + 1;
+    this.liveBytes += entry.bytes + 1;
+    this.liveCount++;
+    if (segment.replayed) return;
+    segment.pending.add(entry);
+    this.grow(segment, entry.bytes + 1);
     if (segment.size >= this.segmentBytes) this.rollOver(segment);
+  }
+
+  private schedulePump(): void {
     this.pumpScheduled ??= detached(() =>
       setImmediate(() => {
         this.pumpScheduled = undefined;
         this.pump();
       }),
     );
-    return segment;
-  }
-
-  /** Delivery now holds these events (appended just before). */
-  track(entries: readonly BufferedEvent[]): void {
-    for (const entry of entries) {
-      const segment = entry.owner;
-      if (!(segment instanceof Segment)) continue;
-      segment.untracked--;
-      segment.live.add(entry);
-    }
   }
 
   /** Events left delivery for good: their segments may go, or be compacted. */
@@ -160,7 +197,13 @@ export class Spool {
     for (const entry of entries) {
       const segment = entry.owner;
       if (!(segment instanceof Segment)) continue;
-      if (!segment.live.delete(entry)) segment.untracked--;
+      if (segment.live.delete(entry)) {
+        segment.liveBytes -= entry.bytes + 1;
+        this.liveBytes -= entry.bytes + 1;
+        this.liveCount--;
+        // Not written yet: it never will be.
+        if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+      } else segment.untracked--;
       if (segment !== last && last !== undefined) this.tidy(last);
       last = segment;
     }
@@ -173,7 +216,7 @@ export class Spool {
       segment.copy === undefined &&
       segment.live.size > 0 &&
       segment.untracked === 0 &&
-      segment.live.size * 2 < segment.count &&
+      segment.liveBytes * 2 < segment.size &&
       segment.size >= this.segmentBytes / 2 &&
       !this.failed
     ) {
@@ -186,15 +229,19 @@ export class Spool {
   private compact(old: Segment): void {
     const entries = [...old.live];
     old.live.clear();
-    const copy = this.append(entries.map((e) => e.line!));
+    this.liveBytes -= old.liveBytes;
+    this.liveCount -= entries.length;
+    old.liveBytes = 0;
+    const copy = (this.active ??= this.newSegment());
+    copy.count += entries.length;
     for (const entry of entries) {
       entry.owner = copy;
-      copy.untracked--;
-      copy.live.add(entry);
+      this.hold(copy, entry);
     }
     old.copy = copy;
-    old.copyUpTo = copy.size;
+    old.copyWrite = copy.writesStarted + 1;
     copy.originals.push(old);
+    this.schedulePump();
   }
 
   /**
@@ -223,9 +270,10 @@ export class Spool {
         continue; // claimed by another process meanwhile
       }
       segment.closed = true;
+      segment.replayed = true;
       this.segments.add(segment);
       const { events, lines, skipped, size } = await this.read(segment.path);
-      segment.size = segment.written = size;
+      this.grow(segment, size);
       segment.count = segment.untracked = events.length;
       if (skipped > 0) {
         this.report(new Error(`alm-otel spool: skipped ${skipped} torn or unreadable records in ${name}`));
@@ -260,7 +308,8 @@ export class Spool {
   }
 
   private async read(path: string): Promise<{ events: ALMEvent[]; lines: string[]; skipped: number; size: number }> {
-    const text = await readFile(path, 'utf8');
+    const data = await readFile(path);
+    const text = data.toString('utf8');
     const parts = text.split('\n');
     // The last part is empty after a complete record, or a torn record after a crash mid-write.
     const torn = parts.pop() !== '' ? 1 : 0;
@@ -277,7 +326,7 @@ export class Spool {
         skipped++;
       }
     }
-    return { events, lines, skipped, size: text.length };
+    return { events, lines, skipped, size: data.length };
   }
 
   private rollOver(segment: Segment): void {
@@ -290,7 +339,7 @@ export class Spool {
     this.pumping = this.writeAll().finally(() => {
       this.pumping = undefined;
       for (const segment of this.segments) {
-        if (segment.pending.length > 0) {
+        if (segment.pending.size > 0) {
           this.pump();
           return;
         }
@@ -302,10 +351,19 @@ export class Spool {
   private async writeAll(): Promise<void> {
     await this.ready;
     for (const segment of [...this.segments]) {
-      if (segment.pending.length === 0) continue;
-      const text = segment.pending.join('');
-      segment.pending = [];
-      if (this.failed) continue;
+      if (segment.pending.size === 0) continue;
+      let text = '';
+      for (const entry of segment.pending) text += entry.line! + '\n';
+      segment.pending.clear();
+      segment.writesStarted++;
+      if (this.failed || text === '') {
+        segment.writesDone++;
+        // Nothing written: synced as soon as what was written before is.
+        if (!segment.dirty && !segment.syncing) segment.writesSynced = segment.writesDone;
+        this.maybeRemove(segment);
+        for (const original of [...segment.originals]) this.maybeRemove(original);
+        continue;
+      }
       segment.writing = true;
       try {
         if (segment.handle === undefined) {
@@ -314,16 +372,16 @@ export class Spool {
           void this.syncDir();
         }
         await (await segment.handle).appendFile(text);
-        segment.written += text.length;
         segment.dirty = true;
         void this.sync(segment);
       } catch (error) {
         this.fail(error);
       } finally {
         segment.writing = false;
+        segment.writesDone++;
       }
       this.maybeRemove(segment);
-      for (const original of segment.originals) this.maybeRemove(original);
+      for (const original of [...segment.originals]) this.maybeRemove(original);
     }
   }
 
@@ -333,8 +391,12 @@ export class Spool {
     try {
       while (segment.dirty && segment.handle !== undefined) {
         segment.dirty = false;
+        const upTo = segment.writesDone;
         await (await segment.handle).datasync();
+        segment.writesSynced = Math.max(segment.writesSynced, upTo);
       }
+      // Writes since were empty (their events settled before): nothing more to sync.
+      if (!segment.dirty) segment.writesSynced = segment.writesDone;
     } catch (error) {
       this.fail(error);
     } finally {
@@ -360,10 +422,11 @@ export class Spool {
 
   /** Delete a segment whose events are all settled and that has no write or sync going on. */
   private maybeRemove(segment: Segment): void {
-    if (segment.removed || segment.untracked > 0 || segment.live.size > 0 || segment.pending.length > 0) return;
+    if (segment.removed || segment.untracked > 0 || segment.live.size > 0) return;
     if (segment.writing || segment.syncing) return;
     const copy = segment.copy;
-    if (copy !== undefined && !copy.removed && (copy.written < segment.copyUpTo || copy.dirty || copy.syncing)) return;
+    if (copy !== undefined && !copy.removed && copy.writesSynced < segment.copyWrite) return;
+    segment.pending.clear();
     if (segment.size === 0 && segment.handle === undefined && !segment.closed) return;
     this.rollOver(segment);
     segment.removed = true;
@@ -383,6 +446,8 @@ export class Spool {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.report(error);
       }
+      // Its bytes count against the budget until the file is gone.
+      this.grow(segment, -segment.size);
     })();
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));

@@ -82,11 +82,17 @@ export class EventPipeline {
         report,
       );
       this.spool = spool;
-      // Half the budget for live events: files are compacted once less than half of them is live.
-      this.delivery = new Delivery(sink, options, report, Math.floor(options.spoolMaxBytes / 2), {
-        added: (entries) => spool.track(entries),
-        settled: (entries) => spool.settle(entries),
-      });
+      this.delivery = new Delivery(
+        sink,
+        options,
+        report,
+        () => spool.budget(options.spoolMaxBytes),
+        {
+          added: (entries) => spool.track(entries),
+          settled: (entries) => spool.settle(entries),
+        },
+        `spoolMaxBytes ${options.spoolMaxBytes}`,
+      );
       this.replaying = this.replay(spool, this.delivery);
     } else {
       this.delivery = new Delivery(sink, options, report);
