@@ -11,16 +11,17 @@
  *   directory.
  * - Removal: a segment is deleted once every event in it left delivery for good (delivered, set
  *   aside or dropped); segments roll over at `segmentBytes`. A full segment of which less than half
- *   the events are still held (the drop policy keeps run.start/run.end longest, so survivors can be
- *   spread thin) is compacted: its live events are appended to the current segment, and once that
- *   write is done the old file is deleted. So the files never hold much more than twice the live
- *   events, plus the segment being written.
+ *   the bytes are events still held (the drop policy keeps run.start/run.end longest, so survivors
+ *   can be spread thin) is compacted: its live events are appended to the current segment, and once
+ *   that write is done and synced the old file is deleted. An event settled before its write is
+ *   never written.
  * - Replay: at start, segments of processes on this host that no longer run (their pid is gone, or
- *   is this process's own pid with a token no live instance here holds) are claimed by an atomic rename, so two
- *   processes never replay the same file, then read and delivered. A torn or unreadable line (the
- *   last record of a crash) is skipped and reported.
- * - Bounds: the bytes held are limited by delivery (spoolMaxBytes), with the same drop policy as
- *   memory; dropped events count as settled here.
+ *   is this process's own pid with a token no live instance here holds) are claimed by an atomic
+ *   rename, so two processes never replay the same file, then read and delivered. A torn or
+ *   unreadable line (the last record of a crash) is skipped and reported.
+ * - Bound: `budget()` tells delivery how many bytes of events it may hold so that the files, with
+ *   what they still hold of settled events, stay within spoolMaxBytes; delivery drops by its usual
+ *   policy to keep to it, and dropped events count as settled here.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -106,8 +107,9 @@ export class Spool {
   private size = 0;
   private liveBytes = 0;
   private liveCount = 0;
-  /** Deletions under way (close() waits for them). */
+  /** Deletions and fdatasyncs under way (close() waits for them). */
   private readonly removals = new Set<Promise<void>>();
+  private readonly syncs = new Set<Promise<void>>();
 
   constructor(
     readonly dir: string,
@@ -135,6 +137,7 @@ export class Spool {
    * yet deleted or compacted) is taken off.
    */
   budget(maxBytes: number): number {
+    if (this.failed) return Infinity; // memory only: maxQueueSize bounds it
     return maxBytes - (this.size - this.liveBytes) - this.liveCount;
   }
 
@@ -290,6 +293,7 @@ export class Spool {
     await this.pumping;
     this.pump();
     await this.pumping;
+    await Promise.all(this.syncs);
     openTokens.delete(this.token);
     for (const segment of this.segments) {
       segment.closed = true;
@@ -373,7 +377,11 @@ export class Spool {
         }
         await (await segment.handle).appendFile(text);
         segment.dirty = true;
-        void this.sync(segment);
+        if (!segment.syncing) {
+          const sync = this.sync(segment);
+          this.syncs.add(sync);
+          void sync.finally(() => this.syncs.delete(sync));
+        }
       } catch (error) {
         this.fail(error);
       } finally {
