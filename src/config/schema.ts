@@ -81,6 +81,12 @@ export const EventsConfigSchema = z
     path: z.string().min(1, 'must not be empty').default('alm-events.jsonl'),
     /** Events per delivered batch. */
     batchSize: z.number().int().min(1).max(10_000).default(50),
+    /** Most events in one batch when a backlog waits; batches grow from batchSize up to it (never below batchSize). */
+    maxBatchSize: z.number().int().min(1).max(100_000).default(1000),
+    /** Most bytes of JSON in one batch, for the http, file and stdout sinks (a single larger event goes alone). */
+    maxBatchBytes: z.number().int().min(1024).default(1_000_000),
+    /** Most batches in flight at once to the http sink, while a backlog of at least batchSize events waits. */
+    maxInFlight: z.number().int().min(1).max(64).default(4),
     /** Longest time an event waits before delivery starts. */
     flushIntervalMs: z.number().int().min(1).default(1000),
     /** Longest one batch's delivery may take (the http request, or any sink's write); past it the batch is retried. */
@@ -97,6 +103,14 @@ export const EventsConfigSchema = z
     flushOnExit: z.boolean().default(true),
     /** Also emit llm.request / llm.response events for model calls (not in the reference schema). */
     llmEvents: z.boolean().default(false),
+    /** Directory of the crash-safe spool: events are written ahead to disk and replayed by the next process on it. Off when unset. */
+    spoolDir: z.string().min(1, 'must not be empty').optional(),
+    /** Most bytes of events the spool holds; past it the oldest events other than run.start/run.end are dropped. */
+    spoolMaxBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .default(64 * 1024 * 1024),
   })
   .superRefine((events, ctx) => {
     // Runs even when a field failed its own check: an endpoint that is not a URL is reported by z.url().

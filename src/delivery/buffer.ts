@@ -1,14 +1,23 @@
 /**
  * The bounded event buffer between translation and the sink. When it is full, the oldest events
  * that are not run.start / run.end go first (a run's boundaries are what an ALM backend can least
- * reconstruct), and every drop is counted. Order is kept: events leave in the order they arrived.
+ * reconstruct), and every drop is counted. Order is kept: events leave in the order they arrived,
+ * and batches put back for a retry return to their place.
  */
 import type { ALMEvent } from '../events/schema';
 
-interface Entry {
+export interface BufferedEvent {
   readonly seq: number;
   readonly event: ALMEvent;
+  /** The event as JSON, once serialised (by the spool, or for a sink that sends JSON). */
+  line: string | undefined;
+  /** Size of `line` in UTF-8 bytes; 0 until serialised. */
+  bytes: number;
+  /** Opaque owner data (the spool segment holding this event), if any. */
+  owner: unknown;
 }
+
+type Entry = BufferedEvent;
 
 /** A FIFO with O(1) shift and cheap unshift after shifts. */
 class Fifo<T> {
@@ -40,59 +49,115 @@ class Fifo<T> {
 
   /** Put items (oldest first) back in front of everything. */
   unshiftAll(items: readonly T[]): void {
-    for (let i = items.length - 1; i >= 0; i--) {
-      if (this.head > 0) this.items[--this.head] = items[i]!;
-      else this.items.unshift(items[i]!);
+    if (items.length > this.head) {
+      this.items = [...items, ...this.items.slice(this.head)];
+      this.head = 0;
+      return;
     }
+    for (let i = items.length - 1; i >= 0; i--) this.items[--this.head] = items[i]!;
   }
 }
 
 const isLifecycle = (event: ALMEvent) => event.event_type === 'run.start' || event.event_type === 'run.end';
 
+export interface TakeLimits {
+  events: number;
+  /** UTF-8 bytes of the serialised events; only with `serialize`. The first event is always taken. */
+  bytes: number;
+  /** Serialise events that are not yet (needed for the byte limit and by JSON sinks). */
+  serialize: boolean;
+  /** Stop before the first event this returns true for. */
+  stopAt?: (event: ALMEvent) => boolean;
+}
+
+export function serialize(entry: Entry): void {
+  if (entry.line !== undefined) return;
+  entry.line = JSON.stringify(entry.event);
+  entry.bytes = Buffer.byteLength(entry.line);
+}
+
 export class EventBuffer {
   private readonly lifecycle = new Fifo<Entry>();
   private readonly others = new Fifo<Entry>();
   private seq = 0;
-
-  constructor(private readonly capacity: number) {}
+  /** Bytes of the serialised events held (events not serialised count 0). */
+  bytes = 0;
 
   get size(): number {
     return this.lifecycle.size + this.others.size;
   }
 
-  /** Append events; returns how many events were dropped to stay within capacity. */
-  push(events: readonly ALMEvent[]): number {
-    for (const event of events) (isLifecycle(event) ? this.lifecycle : this.others).push({ seq: this.seq++, event });
-    return this.trim();
+  /** Append one event; `line` when it is already serialised. */
+  add(event: ALMEvent, line: string | undefined, bytes: number, owner: unknown): Entry {
+    const entry: Entry = { seq: this.seq++, event, line, bytes, owner };
+    (isLifecycle(event) ? this.lifecycle : this.others).push(entry);
+    this.bytes += bytes;
+    return entry;
   }
 
-  /** Take up to `n` of the oldest events, in order. */
-  take(n: number): Entry[] {
+  /** Take the oldest events, in order, within `limits`. */
+  take(limits: TakeLimits): Entry[] {
     const out: Entry[] = [];
-    while (out.length < n) {
+    let bytes = 0;
+    while (out.length < limits.events) {
       const a = this.lifecycle.peek();
       const b = this.others.peek();
       if (a === undefined && b === undefined) break;
-      out.push((b === undefined || (a !== undefined && a.seq < b.seq) ? this.lifecycle : this.others).shift()!);
+      const fifo = b === undefined || (a !== undefined && a.seq < b.seq) ? this.lifecycle : this.others;
+      const next = fifo.peek()!;
+      if (limits.stopAt?.(next.event)) break;
+      if (limits.serialize) {
+        const before = next.bytes;
+        serialize(next);
+        this.bytes += next.bytes - before;
+        if (out.length > 0 && bytes + next.bytes > limits.bytes) break;
+        bytes += next.bytes;
+      }
+      fifo.shift();
+      this.bytes -= next.bytes;
+      out.push(next);
     }
     return out;
   }
 
-  /** Return taken events (a batch to retry) to the front; returns how many had to be dropped. */
-  restore(entries: readonly Entry[]): number {
-    this.lifecycle.unshiftAll(entries.filter((e) => isLifecycle(e.event)));
-    this.others.unshiftAll(entries.filter((e) => !isLifecycle(e.event)));
-    return this.trim();
+  /** Take everything. */
+  takeAll(): Entry[] {
+    return this.take({ events: Number.MAX_SAFE_INTEGER, bytes: Infinity, serialize: false });
   }
 
-  private trim(): number {
-    let dropped = 0;
-    while (this.size > this.capacity) {
-      (this.others.size > 0 ? this.others : this.lifecycle).shift();
-      dropped++;
+  /**
+   * Return taken events (a batch to retry) to their place in front. Everything still in the buffer
+   * is newer than anything taken, so only entries put back earlier need merging.
+   */
+  restore(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    let last = 0;
+    for (const e of entries) last = Math.max(last, e.seq);
+    for (const [fifo, lifecycle] of [
+      [this.lifecycle, true],
+      [this.others, false],
+    ] as const) {
+      const mine = entries.filter((e) => isLifecycle(e.event) === lifecycle);
+      // Entries restored before and older than this batch's newest: merge by seq.
+      const earlier: Entry[] = [];
+      while (fifo.size > 0 && fifo.peek()!.seq < last) earlier.push(fifo.shift()!);
+      const merged = earlier.length === 0 ? mine : [...earlier, ...mine].sort((x, y) => x.seq - y.seq);
+      fifo.unshiftAll(merged);
+    }
+    for (const e of entries) this.bytes += e.bytes;
+  }
+
+  /**
+   * Drop the oldest events (other than run.start/run.end first) until at most `capacity` events and
+   * `maxBytes` bytes are held; returns what was dropped.
+   */
+  trim(capacity: number, maxBytes = Infinity): Entry[] {
+    const dropped: Entry[] = [];
+    while (this.size > 0 && (this.size > Math.max(0, capacity) || this.bytes > maxBytes)) {
+      const entry = (this.others.size > 0 ? this.others : this.lifecycle).shift()!;
+      this.bytes -= entry.bytes;
+      dropped.push(entry);
     }
     return dropped;
   }
 }
-
-export type BufferedEvent = Entry;

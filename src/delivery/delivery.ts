@@ -1,24 +1,49 @@
 /**
- * Delivery: moves translated events from a bounded buffer to the sink, one batch at a time, off the
- * agent's path. A failure the sink marks retryable keeps the batch (same event_ids, so receivers
- * can de-duplicate) and retries it with backoff; a batch the sink rejects for good is set aside and
- * counted; a batch that is too large is split. Nothing grows without bound.
+ * Delivery: moves translated events from a bounded buffer to the sink, off the agent's path.
+ *
+ * - Batches: a batch goes out once `batchSize` events wait, or `flushIntervalMs` after an event was
+ *   queued. Under a backlog a batch takes everything waiting, up to `maxBatchSize` events and (for
+ *   sinks that send JSON) `maxBatchBytes`, so batches grow with the load.
+ * - Concurrency: sinks that allow it (http) get up to `maxInFlight` batches at once while a backlog
+ *   of at least `batchSize` events waits; otherwise one. A batch never carries an event of a run
+ *   whose run.start is still in flight in another batch, so run.start arrives first.
+ * - Failures: a retryable failure puts the batch back in its place (same event_ids, so receivers can
+ *   de-duplicate) and pauses with backoff; a batch that is too large (413) or holds events the
+ *   receiver rejects (400, 422) is split in halves until the culprits are single events, which are
+ *   set aside and counted; any other rejection sets the whole batch aside.
+ * - Bounds: everything held (waiting, split, in flight) stays within `maxQueueSize` events (and
+ *   `maxBytes` serialised bytes, for the spool); past it the oldest events other than
+ *   run.start/run.end are dropped and counted, and onError is told at most every OVERFLOW_REPORT_MS.
  */
 import { ALMDeliveryError } from '../errors';
 import type { ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 import { backoffDelay } from './backoff';
 import { detached } from './detached';
-import { EventBuffer, type BufferedEvent } from './buffer';
+import { EventBuffer, serialize, type BufferedEvent } from './buffer';
 
 /** Receives batches of events. Throw an ALMDeliveryError to say whether to retry; anything else thrown is not retried. */
 export interface EventSink {
-  write(events: ALMEvent[]): void | Promise<void>;
+  /** `lines` (the same events as JSON, in order) is given to sinks that declare `serialized`. */
+  write(events: ALMEvent[], lines?: readonly string[]): void | Promise<void>;
+  /** The sink sends JSON: delivery serialises each event once and passes the lines to `write`. */
+  readonly serialized?: boolean;
+  /** Several batches may be written at once. */
+  readonly concurrent?: boolean;
   shutdown?(): Promise<void>;
 }
 
 export interface DeliveryOptions {
+  /** Events that make a batch worth sending at once. */
   batchSize: number;
+  /** Most events in one batch, under a backlog (never below batchSize). */
+  maxBatchSize: number;
+  /** Most serialised bytes in one batch, for sinks that send JSON (a single larger event still goes alone). */
+  maxBatchBytes: number;
+  /** Most batches in flight at once, for sinks that allow it. */
+  maxInFlight: number;
+  /** Longest an event waits before its batch goes out. */
+  flushIntervalMs: number;
   /** Longest a sink may take over one batch; past it the batch is retried (at-least-once). */
   timeoutMs: number;
   maxQueueSize: number;
@@ -35,9 +60,21 @@ export interface DeliveryStats {
   failed: number;
   /** Events dropped because the queue was full (or emitted after shutdown). */
   dropped: number;
-  /** Events waiting for delivery now. */
+  /** Events waiting for delivery now (in the buffer or in flight). */
   queued: number;
 }
+
+/** What the spool hears: events delivery now holds, and events that left its hands for good (delivered, set aside or dropped). */
+export interface DeliveryListener {
+  added(entries: readonly BufferedEvent[]): void;
+  settled(entries: readonly BufferedEvent[]): void;
+}
+
+/** onError hears about overflow at most this often, with the counts since the last report. */
+export const OVERFLOW_REPORT_MS = 20_000;
+
+/** Statuses that reject particular events rather than every request: split to find them. */
+const PER_EVENT_REJECTION = new Set([400, 422]);
 
 function describe(error: unknown): string {
   try {
@@ -64,37 +101,82 @@ async function within(promise: Promise<void> | undefined, ms: number): Promise<v
 }
 
 export class Delivery {
-  private readonly buffer: EventBuffer;
+  private readonly buffer = new EventBuffer();
+  /** Halves of split batches, sent before anything else. */
+  private splits: BufferedEvent[][] = [];
+  private splitEvents = 0;
+  private splitBytes = 0;
   private readonly counts = { delivered: 0, retried: 0, failed: 0, dropped: 0 };
-  private sending: Promise<void> | undefined;
-  private inflight = 0;
+  private requests = 0;
+  private inflightEvents = 0;
+  private inflightBytes = 0;
+  /** Bumped when drain() gives up: answers to batches sent before are ignored. */
+  private generation = 0;
+  /** Run ids whose run.start is in a batch in flight, with how many such batches. */
+  private readonly startsInFlight = new Map<string, number>();
+  /** An event has waited flushIntervalMs, or a flush was asked: send even a partial batch. */
+  private due = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private kickScheduled: NodeJS.Immediate | undefined;
   private attempt = 0;
-  private batchLimit: number;
+  /** Retryable failures so far (flush() returns on one). */
+  private failures = 0;
   private retryAt = 0;
   /** When the receiver asked (Retry-After) not to be called before; flush() respects it, unlike backoff. */
   private notBefore = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  // Reported once per burst (a burst ends with the next successful delivery).
+  /** Most events per batch: maxBatchSize, lowered for good when the receiver said 413. */
+  private eventLimit: number;
+  private readonly concurrency: number;
+  private waiters: (() => void)[] = [];
+  // Reported once per outage (an outage ends with the next successful delivery).
   private reportedRetrying = false;
-  private reportedOverflow = false;
   private readonly reportedRejections = new Set<string>();
+  private overflowReportedAt = -Infinity;
+  private overflowUnreported = 0;
+  private overflowTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sink: EventSink,
     private readonly options: DeliveryOptions,
     private readonly report: ErrorReporter,
+    /** Bound on serialised bytes held (from the spool's disk budget), read at each trim; Infinity without a spool. */
+    private readonly maxBytes: () => number = () => Infinity,
+    private readonly listener: DeliveryListener | undefined = undefined,
+    /** How to name the byte bound in messages. */
+    private readonly maxBytesName = 'the spool budget',
   ) {
-    this.buffer = new EventBuffer(options.maxQueueSize);
-    this.batchLimit = options.batchSize;
+    this.eventLimit = Math.max(options.batchSize, options.maxBatchSize);
+    this.concurrency = sink.concurrent ? Math.max(1, options.maxInFlight) : 1;
   }
 
   stats(): DeliveryStats {
-    return { ...this.counts, queued: this.buffer.size + this.inflight };
+    return { ...this.counts, queued: this.held };
   }
 
-  push(events: readonly ALMEvent[]): void {
-    this.noteDropped(this.buffer.push(events));
-    this.kick();
+  /** Events held: waiting, split or in flight. */
+  get held(): number {
+    return this.buffer.size + this.splitEvents + this.inflightEvents;
+  }
+
+  /**
+   * Queue events. `lines` holds their JSON when already serialised (the spool does), `owner` is
+   * opaque data handed back to the settle listener. With `urgent`, they go out without waiting for
+   * a full batch.
+   */
+  push(events: readonly ALMEvent[], urgent = false, lines?: readonly string[], owner?: unknown): void {
+    const added: BufferedEvent[] | undefined = this.listener === undefined ? undefined : [];
+    for (let i = 0; i < events.length; i++) {
+      const line = lines?.[i];
+      const entry = this.buffer.add(events[i]!, line, line === undefined ? 0 : Buffer.byteLength(line), owner);
+      added?.push(entry);
+    }
+    if (added !== undefined) this.listener!.added(added);
+    this.trim();
+    if (urgent) this.due = true;
+    if (this.buffer.size === 0) return;
+    if (this.due || this.buffer.size >= this.options.batchSize) this.scheduleKick();
+    else this.armFlushTimer();
   }
 
   /** Count events that will never be sent (after shutdown). */
@@ -105,85 +187,192 @@ export class Delivery {
   /** Send what is queued now, without waiting out a backoff; resolves when drained or an attempt failed. */
   async flush(): Promise<void> {
     this.retryAt = this.notBefore;
-    this.kick();
-    while (this.sending !== undefined) await this.sending;
+    const failures = this.failures;
+    for (;;) {
+      if (this.failures !== failures) return;
+      if (this.requests === 0) {
+        if (this.pending === 0 || Date.now() < this.retryAt) return;
+        this.due = true;
+        this.kick();
+        if (this.requests === 0) return;
+      }
+      await this.completion();
+    }
   }
 
   /** Keep delivering, with backoff, until nothing is queued or `timeoutMs` has passed; then report what is left. */
-  async drain(timeoutMs: number): Promise<void> {
+  async drain(timeoutMs: number, leftBehind = 'they are lost'): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // One attempt whatever the timeout, then retries while time is left.
     this.retryAt = 0;
+    this.due = true;
     this.kick();
-    while (this.buffer.size > 0 || this.sending !== undefined) {
+    // The first answer is awaited whatever the timeout (a write is bounded by timeoutMs anyway).
+    if (this.requests > 0) await this.completion();
+    while (this.held > 0) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      if (this.sending !== undefined) {
-        await within(this.sending, left);
+      if (this.requests > 0) {
+        await within(this.completion(), left);
         continue;
       }
       if (this.retryAt > Date.now()) await within(undefined, Math.min(this.retryAt - Date.now(), left));
       this.retryAt = 0;
+      this.due = true;
       this.kick();
+      if (this.requests === 0 && this.held > 0) await within(undefined, Math.min(10, left));
     }
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    const left = this.buffer.take(Number.MAX_SAFE_INTEGER).length + this.inflight;
+    for (const timer of [this.retryTimer, this.flushTimer]) clearTimeout(timer);
+    if (this.kickScheduled !== undefined) clearImmediate(this.kickScheduled);
+    this.kickScheduled = undefined;
+    this.reportOverflow();
+    const left = this.held;
     if (left > 0) {
+      this.generation++;
+      this.buffer.takeAll();
+      this.splits = [];
+      this.splitEvents = this.splitBytes = 0;
+      this.requests = this.inflightEvents = this.inflightBytes = 0;
+      this.startsInFlight.clear();
       this.counts.failed += left;
-      this.inflight = 0;
       this.report(
         new ALMDeliveryError(
-          `${left} events could not be delivered within shutdownTimeoutMs (${timeoutMs} ms); they are lost`,
+          `${left} events could not be delivered within shutdownTimeoutMs (${timeoutMs} ms); ${leftBehind}`,
           left,
         ),
       );
     }
   }
 
+  /** Events waiting to be sent (not in flight). */
+  private get pending(): number {
+    return this.buffer.size + this.splitEvents;
+  }
+
+  private completion(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private armFlushTimer(): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.due = true;
+      this.kick();
+    }, this.options.flushIntervalMs);
+    this.flushTimer.unref();
+  }
+
+  /** Kick on the next turn of the event loop: push() may run on the agent's path. */
+  private scheduleKick(): void {
+    this.kickScheduled ??= detached(() =>
+      setImmediate(() => {
+        this.kickScheduled = undefined;
+        this.kick();
+      }),
+    );
+  }
+
+  /** Start as many batches as allowed now. */
   private kick(): void {
-    if (this.sending !== undefined || this.buffer.size === 0 || Date.now() < this.retryAt) return;
-    this.sending = detached(() => this.pump()).finally(() => {
-      this.sending = undefined;
-      if (this.buffer.size > 0 && Date.now() >= this.retryAt) this.kick();
+    while (this.requests < this.concurrency && Date.now() >= this.retryAt) {
+      const backlog = this.splits.length > 0 || this.buffer.size >= this.options.batchSize;
+      // A partial batch only when nothing is in flight: it waited long enough, or a flush asked.
+      if (!backlog && !(this.due && this.requests === 0 && this.buffer.size > 0)) break;
+      const batch = this.nextBatch();
+      if (batch.length === 0) break;
+      this.start(batch);
+    }
+    if (this.buffer.size === 0) {
+      this.due = false;
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    } else if (!this.due && this.requests === 0) this.armFlushTimer();
+  }
+
+  private nextBatch(): BufferedEvent[] {
+    const split = this.splits.shift();
+    if (split !== undefined) {
+      this.splitEvents -= split.length;
+      for (const e of split) this.splitBytes -= e.bytes;
+      return split;
+    }
+    const starts = this.startsInFlight;
+    return this.buffer.take({
+      events: this.eventLimit,
+      bytes: this.options.maxBatchBytes,
+      serialize: this.sink.serialized === true,
+      stopAt:
+        starts.size === 0
+          ? undefined
+          : (e) => e.run_id !== null && e.event_type !== 'run.start' && starts.has(e.run_id),
     });
   }
 
-  private async pump(): Promise<void> {
-    while (this.buffer.size > 0 && Date.now() >= this.retryAt) {
-      if (!(await this.sendOne())) return;
+  private start(batch: BufferedEvent[]): void {
+    this.requests++;
+    this.inflightEvents += batch.length;
+    for (const e of batch) {
+      this.inflightBytes += e.bytes;
+      const runId = e.event.run_id;
+      if (e.event.event_type === 'run.start' && runId !== null) {
+        this.startsInFlight.set(runId, (this.startsInFlight.get(runId) ?? 0) + 1);
+      }
+    }
+    const generation = this.generation;
+    void detached(() => this.write(batch)).then(
+      () => this.complete(batch, generation, undefined),
+      (error: unknown) => this.complete(batch, generation, asDeliveryError(error, batch.length)),
+    );
+  }
+
+  private complete(batch: BufferedEvent[], generation: number, failure: ALMDeliveryError | undefined): void {
+    try {
+      if (generation !== this.generation) return; // drain() gave up on this batch while it was in flight
+      this.requests--;
+      this.inflightEvents -= batch.length;
+      for (const e of batch) {
+        this.inflightBytes -= e.bytes;
+        const runId = e.event.run_id;
+        if (e.event.event_type === 'run.start' && runId !== null) {
+          const n = this.startsInFlight.get(runId)! - 1;
+          if (n > 0) this.startsInFlight.set(runId, n);
+          else this.startsInFlight.delete(runId);
+        }
+      }
+      this.settle(batch, failure);
+    } finally {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const resolve of waiters) resolve();
+      if (generation === this.generation) this.kick();
     }
   }
 
-  /** One batch; false when delivery should pause (a retryable failure). */
-  private async sendOne(): Promise<boolean> {
-    const entries = this.buffer.take(this.batchLimit);
-    const events = entries.map((e) => e.event);
-    this.inflight = events.length;
-    let failure: ALMDeliveryError | undefined;
-    try {
-      await this.write(events);
-    } catch (error) {
-      failure = asDeliveryError(error, events.length);
-    }
-    if (this.inflight === 0) return false; // drain() gave up on this batch while it was in flight
-    this.inflight = 0;
+  private settle(batch: BufferedEvent[], failure: ALMDeliveryError | undefined): void {
+    const n = batch.length;
     if (failure === undefined) {
-      this.counts.delivered += events.length;
+      this.counts.delivered += n;
       this.attempt = 0;
-      this.batchLimit = this.options.batchSize;
       this.reportedRetrying = false;
-      this.reportedOverflow = false;
       this.reportedRejections.clear();
-      return true;
+      this.listener?.settled(batch);
+      return;
     }
-    if (failure.tooLarge && events.length > 1) {
-      this.batchLimit = Math.max(1, Math.floor(events.length / 2));
-      this.restore(entries);
-      return true;
+    const perEvent = failure.status !== undefined && PER_EVENT_REJECTION.has(failure.status);
+    if ((failure.tooLarge || perEvent) && n > 1) {
+      if (failure.tooLarge) this.eventLimit = Math.min(this.eventLimit, Math.max(1, Math.floor(n / 2)));
+      const half = Math.ceil(n / 2);
+      this.splits.unshift(batch.slice(0, half), batch.slice(half));
+      this.splitEvents += n;
+      for (const e of batch) this.splitBytes += e.bytes;
+      return;
     }
     if (failure.retryable) {
-      this.restore(entries);
-      this.counts.retried += events.length;
+      this.buffer.restore(batch);
+      this.trim();
+      this.counts.retried += n;
+      this.failures++;
       this.attempt++;
       const delay = backoffDelay(
         this.attempt,
@@ -192,40 +381,45 @@ export class Delivery {
       );
       this.retryAt = Date.now() + delay;
       this.notBefore = failure.retryAfterMs === undefined ? 0 : this.retryAt;
-      if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+      clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
+        this.due = true;
         this.kick();
       }, delay);
       this.retryTimer.unref();
       if (!this.reportedRetrying) {
         this.reportedRetrying = true;
         this.report(
-          new ALMDeliveryError(
-            `${failure.message}; retrying with backoff, ${this.buffer.size} events kept`,
-            events.length,
-            {
-              status: failure.status,
-              retryable: true,
-              cause: failure,
-            },
-          ),
+          new ALMDeliveryError(`${failure.message}; retrying with backoff, ${this.held} events kept`, n, {
+            status: failure.status,
+            retryable: true,
+            cause: failure,
+          }),
         );
       }
-      return false;
+      return;
     }
-    // Rejected for good (400/401/403, a single event too large, or a sink's own error): set aside.
-    this.counts.failed += events.length;
+    // Rejected for good (401/403, a single event too large or rejected, or a sink's own error): set aside.
+    this.counts.failed += n;
+    this.listener?.settled(batch);
     const key = failure.status === undefined ? failure.message : String(failure.status);
     if (!this.reportedRejections.has(key)) {
       this.reportedRejections.add(key);
       this.report(failure);
     }
-    return true;
   }
 
   /** The sink's write, bounded by timeoutMs, so that a sink that never answers cannot stall delivery. */
-  private async write(events: ALMEvent[]): Promise<void> {
+  private async write(batch: BufferedEvent[]): Promise<void> {
+    const events = batch.map((e) => e.event);
+    let lines: string[] | undefined;
+    if (this.sink.serialized) {
+      lines = batch.map((e) => {
+        serialize(e);
+        return e.line!;
+      });
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -240,25 +434,55 @@ export class Delivery {
       timer.unref();
     });
     try {
-      await Promise.race([this.sink.write(events), timeout]);
+      await Promise.race([this.sink.write(events, lines), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private restore(entries: readonly BufferedEvent[]): void {
-    this.noteDropped(this.buffer.restore(entries));
+  /** Keep what is held within maxQueueSize events (and maxBytes), counting in-flight and split batches. */
+  private trim(): void {
+    let count = 0;
+    // Settling what is dropped may change the byte budget (the spool compacts its files): again until it holds.
+    for (;;) {
+      const capacity = this.options.maxQueueSize - this.splitEvents - this.inflightEvents;
+      const byteBudget = this.maxBytes() - this.splitBytes - this.inflightBytes;
+      const dropped = this.buffer.trim(capacity, byteBudget);
+      if (dropped.length === 0) break;
+      count += dropped.length;
+      this.counts.dropped += dropped.length;
+      this.listener?.settled(dropped);
+    }
+    if (count === 0) return;
+    this.overflowUnreported += count;
+    const wait = this.overflowReportedAt + OVERFLOW_REPORT_MS - Date.now();
+    if (wait <= 0) this.reportOverflow();
+    else if (this.overflowTimer === undefined) {
+      this.overflowTimer = setTimeout(() => this.reportOverflow(), wait);
+      this.overflowTimer.unref();
+    }
   }
 
-  private noteDropped(dropped: number): void {
-    if (dropped === 0) return;
-    this.counts.dropped += dropped;
-    if (this.reportedOverflow) return;
-    this.reportedOverflow = true;
+  /** Tell onError how many events were dropped since the last report, if any. */
+  private reportOverflow(): void {
+    clearTimeout(this.overflowTimer);
+    this.overflowTimer = undefined;
+    const count = this.overflowUnreported;
+    if (count === 0) return;
+    const now = Date.now();
+    const since = Number.isFinite(this.overflowReportedAt)
+      ? ` in the last ${Math.round((now - this.overflowReportedAt) / 1000)} s`
+      : '';
+    this.overflowReportedAt = now;
+    this.overflowUnreported = 0;
+    const limit =
+      this.maxBytes() === Infinity
+        ? `maxQueueSize ${this.options.maxQueueSize}`
+        : `maxQueueSize ${this.options.maxQueueSize} / ${this.maxBytesName}`;
     this.report(
       new ALMDeliveryError(
-        `event queue full (maxQueueSize ${this.options.maxQueueSize}): dropping the oldest events other than run.start/run.end`,
-        dropped,
+        `event queue full (${limit}): dropped ${count} events${since} (${this.counts.dropped} in all), the oldest other than run.start/run.end`,
+        count,
       ),
     );
   }

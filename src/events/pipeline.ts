@@ -6,6 +6,7 @@
 import { Delivery, type DeliveryOptions, type EventSink } from '../delivery/delivery';
 import { detached } from '../delivery/detached';
 import { watchProcessExit } from '../delivery/exit';
+import { Spool } from '../delivery/spool';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
 import type { ALMEvent } from './schema';
@@ -13,14 +14,20 @@ import { endEvents, startEvents, type Envelope } from './translate';
 
 export type { EventSink };
 
+/** The most events one record yields (a tool call: tool.request, policy.decision, tool.response). */
+const MAX_EVENTS_PER_RECORD = 3;
+
 /** Which events of a record to emit. */
 export const Phase = { Start: 1, End: 2, Both: 3 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
 export interface PipelineOptions extends DeliveryOptions {
-  flushIntervalMs: number;
   shutdownTimeoutMs: number;
   flushOnExit: boolean;
+  /** Directory of the crash-safe spool; none when undefined. */
+  spoolDir?: string | undefined;
+  /** Most bytes the spool holds on disk (and delivery holds serialised). */
+  spoolMaxBytes: number;
 }
 
 export interface PipelineStats {
@@ -46,14 +53,18 @@ export class EventPipeline {
   private emitted = 0;
   private closing: Promise<void> | undefined;
   private readonly delivery: Delivery | undefined;
+  private readonly spool: Spool | undefined;
+  private replaying: Promise<void> | undefined;
+  /** While closing: when loading what an earlier process left in the spool must stop. */
+  private replayDeadline = Infinity;
   private readonly unwatchExit: () => void = () => {};
   private readonly onTimer = () => {
     this.timer = undefined;
-    this.translate();
+    this.translate(true);
   };
   private readonly onFull = () => {
     this.immediate = undefined;
-    this.translate();
+    this.translate(false);
   };
 
   constructor(
@@ -64,11 +75,36 @@ export class EventPipeline {
     private readonly report: ErrorReporter,
   ) {
     if (sink === null) return;
-    this.delivery = new Delivery(sink, options, report);
+    if (options.spoolDir !== undefined) {
+      const spool = new Spool(
+        options.spoolDir,
+        Math.min(4 << 20, Math.max(4096, Math.floor(options.spoolMaxBytes / 8))),
+        report,
+      );
+      this.spool = spool;
+      this.delivery = new Delivery(
+        sink,
+        options,
+        report,
+        () => spool.budget(options.spoolMaxBytes),
+        {
+          added: (entries) => spool.track(entries),
+          settled: (entries) => spool.settle(entries),
+        },
+        `spoolMaxBytes ${options.spoolMaxBytes}`,
+      );
+      this.replaying = this.replay(spool, this.delivery);
+    } else {
+      this.delivery = new Delivery(sink, options, report);
+    }
     if (options.flushOnExit) this.unwatchExit = watchProcessExit(() => this.shutdown());
   }
 
-  /** Hot path: O(1), no I/O, no translation. */
+  /**
+   * Hot path: O(1), no I/O; no translation unless what is held for delivery reaches maxQueueSize
+   * (an agent that never yields): then the records become events at once, so that the bound and its
+   * drop policy hold for everything held, whether or not the event loop turns.
+   */
   enqueue(record: OpRecord, phase: Phase): void {
     if (this.delivery === undefined) return;
     if (this.closing !== undefined) {
@@ -80,7 +116,10 @@ export class EventPipeline {
     }
     this.records.push(record);
     this.phases.push(phase);
-    if (this.records.length >= this.options.batchSize) {
+    if (this.records.length * MAX_EVENTS_PER_RECORD + this.delivery.held >= this.options.maxQueueSize) {
+      this.translate(false);
+    } else if (this.records.length >= this.options.batchSize || this.spool !== undefined) {
+      // With a spool, records become events (and go to disk) on the next turn of the event loop.
       this.immediate ??= detached(() => setImmediate(this.onFull));
     } else if (this.timer === undefined) {
       this.timer = detached(() => setTimeout(this.onTimer, this.options.flushIntervalMs));
@@ -89,14 +128,14 @@ export class EventPipeline {
   }
 
   stats(): PipelineStats {
-    this.translate(); // so that what is still waiting counts as queued
+    this.translate(false); // so that what is still waiting counts as queued
     const delivery = this.delivery?.stats() ?? { delivered: 0, retried: 0, failed: 0, dropped: 0, queued: 0 };
     return { emitted: this.emitted, ...delivery };
   }
 
   /** Deliver everything queued so far; resolves when delivered, or when an attempt failed (the events stay queued for retry). */
   async flush(): Promise<void> {
-    this.translate();
+    this.translate(false);
     await this.delivery?.flush();
   }
 
@@ -110,11 +149,22 @@ export class EventPipeline {
   }
 
   private async close(): Promise<void> {
-    this.translate();
+    this.translate(false);
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.unwatchExit();
     if (this.delivery === undefined) return;
-    await this.delivery.drain(this.options.shutdownTimeoutMs);
+    const deadline = Date.now() + this.options.shutdownTimeoutMs;
+    this.replayDeadline = deadline;
+    await this.replaying;
+    await this.delivery.drain(
+      Math.max(0, deadline - Date.now()),
+      this.spool === undefined ? undefined : `they stay in the spool (${this.spool.dir}) for the next process on it`,
+    );
+    try {
+      await this.spool?.close();
+    } catch (error) {
+      this.report(error);
+    }
     try {
       await this.sink?.shutdown?.();
     } catch (error) {
@@ -127,8 +177,8 @@ export class EventPipeline {
     if (phase & Phase.End) endEvents(record, this.envelope, out);
   }
 
-  /** Turn queued records into events and hand them to delivery. */
-  private translate(): void {
+  /** Turn queued records into events and hand them to delivery (`urgent`: they waited flushIntervalMs). */
+  private translate(urgent: boolean): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.records.length === 0 || this.delivery === undefined) return;
@@ -145,6 +195,34 @@ export class EventPipeline {
       }
     }
     this.emitted += events.length;
-    this.delivery.push(events);
+    if (this.spool === undefined || events.length === 0) {
+      this.delivery.push(events, urgent);
+      return;
+    }
+    let lines: string[];
+    try {
+      lines = events.map((e) => JSON.stringify(e));
+    } catch (error) {
+      this.report(error);
+      this.delivery.push(events, urgent);
+      return;
+    }
+    this.delivery.push(events, urgent, lines, this.spool.append(lines));
+  }
+
+  /** Deliver what an earlier process left in the spool, one segment at a time, as room allows. */
+  private async replay(spool: Spool, delivery: Delivery): Promise<void> {
+    try {
+      for await (const { segment, events, lines } of spool.replay()) {
+        while (delivery.held > 0 && delivery.held + events.length > this.options.maxQueueSize) {
+          if (Date.now() >= this.replayDeadline) return; // the rest stays on disk for the next process
+          await new Promise((resolve) => setTimeout(resolve, 20).unref());
+        }
+        this.emitted += events.length;
+        delivery.push(events, true, lines, segment);
+      }
+    } catch (error) {
+      this.report(error);
+    }
   }
 }

@@ -11,13 +11,15 @@ import type { ALMEvent } from '../events/schema';
 const PERMANENT = new Set(['EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ENOTDIR']);
 
 export class FileSink implements EventSink {
+  readonly serialized = true;
   private handle: Promise<FileHandle> | undefined;
 
   constructor(private readonly path: string) {}
 
-  async write(events: ALMEvent[]): Promise<void> {
+  async write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
     let text = '';
-    for (const event of events) text += JSON.stringify(event) + '\n';
+    if (lines !== undefined) text = lines.join('\n') + '\n';
+    else for (const event of events) text += JSON.stringify(event) + '\n';
     const data = Buffer.from(text);
     try {
       this.handle ??= open(this.path, 'a');

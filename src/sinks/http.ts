@@ -69,6 +69,9 @@ export function scrubSecret(text: string, secret: string | undefined): string {
 }
 
 export class HttpSink implements EventSink {
+  /** Takes events already serialised (one JSON text each), and several batches in flight at once. */
+  readonly serialized = true;
+  readonly concurrent = true;
   // Private fields: the key stays out of util.inspect(), JSON.stringify() and enumeration.
   readonly #url: string;
   /** The URL as it may appear in messages: without credentials, and with the key scrubbed. */
@@ -89,7 +92,7 @@ export class HttpSink implements EventSink {
     if (options.apiKey !== undefined) this.#headers.authorization = `Bearer ${options.apiKey}`;
   }
 
-  async write(events: ALMEvent[]): Promise<void> {
+  async write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
     const count = events.length;
     let response: Response;
     let body: string;
@@ -97,7 +100,7 @@ export class HttpSink implements EventSink {
       response = await fetch(this.#url, {
         method: 'POST',
         headers: this.#headers,
-        body: JSON.stringify({ events }),
+        body: lines === undefined ? JSON.stringify({ events }) : `{"events":[${lines.join(',')}]}`,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       body = await response.text();

@@ -4,6 +4,7 @@ import type { ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 
 export class StdoutSink implements EventSink {
+  readonly serialized = true;
   constructor(
     report: ErrorReporter,
     private readonly stream: NodeJS.WritableStream = process.stdout,
@@ -12,9 +13,10 @@ export class StdoutSink implements EventSink {
     if (stream.listenerCount('error') === 0) stream.on('error', report);
   }
 
-  write(events: ALMEvent[]): Promise<void> {
+  write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
     let text = '';
-    for (const event of events) text += JSON.stringify(event) + '\n';
+    if (lines !== undefined) text = lines.join('\n') + '\n';
+    else for (const event of events) text += JSON.stringify(event) + '\n';
     return new Promise((resolve, reject) => {
       this.stream.write(text, (error) => (error ? reject(error) : resolve()));
     });

@@ -26,7 +26,7 @@ describe('event pipeline', () => {
     expect(all.map((e) => e.event_type).slice(4)).toEqual(['tool.response', 'task.end', 'run.end']);
   });
 
-  it('never hands the sink more than batchSize events at once, and loses none', async () => {
+  it('never hands the sink more than maxBatchSize events at once, and loses none', async () => {
     const batches: number[] = [];
     const events: ALMEvent[] = [];
     const alm = new ALM({
@@ -37,6 +37,7 @@ describe('event pipeline', () => {
           events.push(...batch);
         },
         batchSize: 7,
+        maxBatchSize: 7,
         flushIntervalMs: 10_000,
       },
     });

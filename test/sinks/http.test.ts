@@ -3,7 +3,7 @@
  * end of shutdown(), whatever the receiver does in between.
  */
 import { inspect } from 'node:util';
-import { ALM, ALMConfigError, type ALMOptions } from '../../src';
+import { ALM, ALMConfigError, type ALMEvent, type ALMOptions } from '../../src';
 import { sleep, validated } from '../helpers/harness';
 import { Receiver, freePort } from '../helpers/receiver';
 
@@ -65,7 +65,7 @@ describe('http delivery under faults', () => {
 
   it('posts batches to {endpoint}/v1/events with the bearer key and JSON body, over kept-alive connections', async () => {
     await receiver.start(0);
-    const alm = agentFor(receiver, errors);
+    const alm = agentFor(receiver, errors, { maxBatchSize: 10 });
     await work(alm, 3);
     await alm.shutdown();
     expectAllArrived(alm, receiver);
@@ -253,6 +253,26 @@ describe('http delivery under faults', () => {
     await alm.shutdown();
     expect(new Set(receiver.requests.map((r) => r.url))).toEqual(new Set(['/ingest/v1/events?tenant=a']));
     expectAllArrived(alm, receiver);
+  });
+
+  it.each([400, 422])('%i for one bad event sets aside only that event, found by splitting', async (status) => {
+    await receiver.start(0);
+    const isPoison = (e: ALMEvent) => JSON.stringify(e.metadata).includes('poison');
+    receiver.fallback = (events) =>
+      events.some(isPoison) ? { kind: 'status', status, body: 'invalid event' } : { kind: 'ok' };
+    const alm = agentFor(receiver, errors, { batchSize: 20, flushIntervalMs: 50 });
+    const ok = alm.tool('ok', (x: string) => x);
+    alm.run(() => {
+      for (let i = 0; i < 30; i++) ok(i === 17 ? 'poison' : `fine ${i}`);
+    });
+    await alm.shutdown();
+    const stats = alm.stats();
+    // The poisoned call's tool.request and tool.response are rejected; nothing else is.
+    expect(stats).toMatchObject({ emitted: 92, failed: 2, delivered: 90, dropped: 0, queued: 0 });
+    expect(receiver.events.size).toBe(90);
+    expect([...receiver.events.values()].some(isPoison)).toBe(false);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ name: 'ALMDeliveryError', status, retryable: false });
   });
 
   it('413 splits the batch until it fits', async () => {

@@ -1,0 +1,473 @@
+/**
+ * The crash-safe spool (`events.spoolDir`): a write-ahead copy on disk of every event held for
+ * delivery, so that a process killed at any moment (kill -9, OOM, power loss) leaves its undelivered
+ * events for the next process started on the same directory.
+ *
+ * - Files: each process writes its own segment files, `alm-<host>-<pid>-<token>-<n>.spool`, JSON
+ *   lines, appended with O_APPEND. No two processes ever write the same file, so no lock is needed.
+ * - Group commit: events are appended off the agent's path, everything translated meanwhile in one
+ *   write; writes follow each other back to back (each carries what arrived during the previous one),
+ *   and each is followed by an fdatasync, run beside the next write. New segments also fsync the
+ *   directory.
+ * - Removal: a segment is deleted once every event in it left delivery for good (delivered, set
+ *   aside or dropped); segments roll over at `segmentBytes`. A full segment of which less than half
+ *   the bytes are events still held (the drop policy keeps run.start/run.end longest, so survivors
+ *   can be spread thin) is compacted: its live events are appended to the current segment, and once
+ *   that write is done and synced the old file is deleted. An event settled before its write is
+ *   never written.
+ * - Replay: at start, segments of processes on this host that no longer run (their pid is gone, or
+ *   is this process's own pid with a token no live instance here holds) are claimed by an atomic
+ *   rename, so two processes never replay the same file, then read and delivered. A torn or
+ *   unreadable line (the last record of a crash) is skipped and reported.
+ * - Bound: `budget()` tells delivery how many bytes of events it may hold so that the files, with
+ *   what they still hold of settled events, stay within spoolMaxBytes; delivery drops by its usual
+ *   policy to keep to it, and dropped events count as settled here.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { ALMEvent } from '../events/schema';
+import type { ErrorReporter } from '../report';
+import type { BufferedEvent } from './buffer';
+import { detached } from './detached';
+
+const FILE_NAME = /^alm-(.+)-(\d+)-([0-9a-f]{8})-(\d+)\.spool$/;
+
+/** Tokens of the spools open in this process (several ALM instances may share a directory). */
+const openTokens = new Set<string>();
+
+export class Segment {
+  handle: Promise<FileHandle> | undefined;
+  /** Bytes of the events in it (written or waiting to be). */
+  size = 0;
+  /** Bytes of its events still held. */
+  liveBytes = 0;
+  /** Group commits started and finished on this segment. */
+  writesStarted = 0;
+  writesDone = 0;
+  /** Writes known to be on disk (fdatasync done after them). */
+  writesSynced = 0;
+  /** Events appended in all. */
+  count = 0;
+  /** Events appended whose delivery entry is not known yet (delivery adds them right after). */
+  untracked = 0;
+  /** Delivery entries of this segment's events still held. */
+  readonly live = new Set<BufferedEvent>();
+  /** Compacted: removable once `copy` has finished write number `copyWrite`. */
+  copy: Segment | undefined;
+  copyWrite = 0;
+  /** Segments waiting for this one's writes (their compacted copy is here). */
+  readonly originals: Segment[] = [];
+  /** No more appends: rolled over, or a replayed file. */
+  closed = false;
+  /** Read from an earlier process's file: its events are on disk already. */
+  replayed = false;
+  removed = false;
+  /** Events waiting for the next group commit, in order (one settled meanwhile is never written). */
+  readonly pending = new Set<BufferedEvent>();
+  writing = false;
+  syncing = false;
+  dirty = false;
+
+  constructor(readonly path: string) {}
+}
+
+export interface ReplayedSegment {
+  segment: Segment;
+  events: ALMEvent[];
+  lines: string[];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isEvent(value: unknown): value is ALMEvent {
+  const v = value as { event_id?: unknown; event_type?: unknown } | null;
+  return typeof v === 'object' && v !== null && typeof v.event_id === 'string' && typeof v.event_type === 'string';
+}
+
+export class Spool {
+  private readonly host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+  private readonly token = randomBytes(4).toString('hex');
+  private seq = 0;
+  private active: Segment | undefined;
+  private readonly segments = new Set<Segment>();
+  private pumping: Promise<void> | undefined;
+  private pumpScheduled: NodeJS.Immediate | undefined;
+  private failed = false;
+  private readonly ready: Promise<void>;
+  /** Bytes of the files (written or about to be), and of the events in them still held. */
+  private size = 0;
+  private liveBytes = 0;
+  private liveCount = 0;
+  /** Deletions and fdatasyncs under way (close() waits for them). */
+  private readonly removals = new Set<Promise<void>>();
+  private readonly syncs = new Set<Promise<void>>();
+
+  constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly report: ErrorReporter,
+  ) {
+    openTokens.add(this.token);
+    // The first segment is opened at once, so that the first events do not wait for it.
+    this.ready = mkdir(dir, { recursive: true }).then(
+      () => {
+        const segment = (this.active ??= this.newSegment());
+        segment.handle ??= open(segment.path, 'a');
+        void segment.handle.then(
+          () => this.syncDir(),
+          (error: unknown) => this.fail(error),
+        );
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /**
+   * How many bytes of JSON delivery may hold (its entries' bytes, without newlines) so that the files
+   * stay within `maxBytes`: what the files hold besides the live events (settled events in files not
+   * yet deleted or compacted) is taken off.
+   */
+  budget(maxBytes: number): number {
+    if (this.failed) return Infinity; // memory only: maxQueueSize bounds it
+    return maxBytes - (this.size - this.liveBytes) - this.liveCount;
+  }
+
+  private grow(segment: Segment, bytes: number): void {
+    segment.size += bytes;
+    this.size += bytes;
+  }
+
+  private newSegment(): Segment {
+    const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+    this.segments.add(segment);
+    return segment;
+  }
+
+  /**
+   * Reserve room for serialised events; returns the segment that will hold them. Delivery then
+   * reports their entries (track), which go to the next group commit.
+   */
+  append(lines: readonly string[]): Segment {
+    const segment = (this.active ??= this.newSegment());
+    segment.count += lines.length;
+    segment.untracked += lines.length;
+    return segment;
+  }
+
+  /** Delivery now holds these events (appended just before, or replayed): write those not in a file yet. */
+  track(entries: readonly BufferedEvent[]): void {
+    for (const entry of entries) {
+      const segment = entry.owner;
+      if (!(segment instanceof Segment)) continue;
+      segment.untracked--;
+      this.hold(segment, entry);
+    }
+    this.schedulePump();
+  }
+
+  private hold(segment: Segment, entry: BufferedEvent): void {
+    segment.live.add(entry);
+    segment.liveBytes += entry.bytes + 1;
+    this.liveBytes += entry.bytes + 1;
+    this.liveCount++;
+    if (segment.replayed) return;
+    segment.pending.add(entry);
+    this.grow(segment, entry.bytes + 1);
+    if (segment.size >= this.segmentBytes) this.rollOver(segment);
+  }
+
+  private schedulePump(): void {
+    this.pumpScheduled ??= detached(() =>
+      setImmediate(() => {
+        this.pumpScheduled = undefined;
+        this.pump();
+      }),
+    );
+  }
+
+  /** Events left delivery for good: their segments may go, or be compacted. */
+  settle(entries: readonly BufferedEvent[]): void {
+    let last: Segment | undefined;
+    for (const entry of entries) {
+      const segment = entry.owner;
+      if (!(segment instanceof Segment)) continue;
+      if (segment.live.delete(entry)) {
+        segment.liveBytes -= entry.bytes + 1;
+        this.liveBytes -= entry.bytes + 1;
+        this.liveCount--;
+        // Not written yet: it never will be.
+        if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+      } else segment.untracked--;
+      if (segment !== last && last !== undefined) this.tidy(last);
+      last = segment;
+    }
+    if (last !== undefined) this.tidy(last);
+  }
+
+  private tidy(segment: Segment): void {
+    if (
+      segment.closed &&
+      segment.copy === undefined &&
+      segment.live.size > 0 &&
+      segment.untracked === 0 &&
+      segment.liveBytes * 2 < segment.size &&
+      segment.size >= this.segmentBytes / 2 &&
+      !this.failed
+    ) {
+      this.compact(segment);
+    }
+    this.maybeRemove(segment);
+  }
+
+  /** Move a segment's live events to the current segment; the old file goes once they are written. */
+  private compact(old: Segment): void {
+    const entries = [...old.live];
+    old.live.clear();
+    this.liveBytes -= old.liveBytes;
+    this.liveCount -= entries.length;
+    old.liveBytes = 0;
+    const copy = (this.active ??= this.newSegment());
+    copy.count += entries.length;
+    for (const entry of entries) {
+      entry.owner = copy;
+      this.hold(copy, entry);
+    }
+    old.copy = copy;
+    old.copyWrite = copy.writesStarted + 1;
+    copy.originals.push(old);
+    this.schedulePump();
+  }
+
+  /**
+   * Claim the segments that processes no longer running left behind, and read them one at a time.
+   * A file another process claims first is skipped.
+   */
+  async *replay(): AsyncGenerator<ReplayedSegment> {
+    await this.ready;
+    if (this.failed) return;
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).sort();
+    } catch (error) {
+      this.report(error);
+      return;
+    }
+    for (const name of names) {
+      const m = FILE_NAME.exec(name);
+      if (m === null || m[1] !== this.host) continue;
+      const pid = Number(m[2]);
+      if (pid === process.pid ? openTokens.has(m[3]!) : alive(pid)) continue;
+      const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+      try {
+        await rename(join(this.dir, name), segment.path);
+      } catch {
+        continue; // claimed by another process meanwhile
+      }
+      segment.closed = true;
+      segment.replayed = true;
+      this.segments.add(segment);
+      const { events, lines, skipped, size } = await this.read(segment.path);
+      this.grow(segment, size);
+      segment.count = segment.untracked = events.length;
+      if (skipped > 0) {
+        this.report(new Error(`alm-otel spool: skipped ${skipped} torn or unreadable records in ${name}`));
+      }
+      if (events.length === 0) this.maybeRemove(segment);
+      else yield { segment, events, lines };
+    }
+  }
+
+  /** Finish pending writes and syncs, close files, delete settled segments; unsettled ones stay for the next process. */
+  async close(): Promise<void> {
+    if (this.pumpScheduled !== undefined) clearImmediate(this.pumpScheduled);
+    this.pumpScheduled = undefined;
+    await this.pumping;
+    this.pump();
+    await this.pumping;
+    await Promise.all(this.syncs);
+    openTokens.delete(this.token);
+    for (const segment of this.segments) {
+      segment.closed = true;
+      const handle = segment.handle;
+      segment.handle = undefined;
+      try {
+        const h = await handle;
+        if (h !== undefined && segment.dirty) await h.datasync();
+        await h?.close();
+      } catch {
+        // Closing failed: the file stays as it is.
+      }
+      this.maybeRemove(segment);
+    }
+    await Promise.all(this.removals);
+  }
+
+  private async read(path: string): Promise<{ events: ALMEvent[]; lines: string[]; skipped: number; size: number }> {
+    const data = await readFile(path);
+    const text = data.toString('utf8');
+    const parts = text.split('\n');
+    // The last part is empty after a complete record, or a torn record after a crash mid-write.
+    const torn = parts.pop() !== '' ? 1 : 0;
+    const events: ALMEvent[] = [];
+    const lines: string[] = [];
+    let skipped = torn;
+    for (const line of parts) {
+      try {
+        const event: unknown = JSON.parse(line);
+        if (!isEvent(event)) throw new Error('not an event');
+        events.push(event);
+        lines.push(line);
+      } catch {
+        skipped++;
+      }
+    }
+    return { events, lines, skipped, size: data.length };
+  }
+
+  private rollOver(segment: Segment): void {
+    segment.closed = true;
+    if (this.active === segment) this.active = undefined;
+  }
+
+  private pump(): void {
+    if (this.pumping !== undefined) return;
+    this.pumping = this.writeAll().finally(() => {
+      this.pumping = undefined;
+      for (const segment of this.segments) {
+        if (segment.pending.size > 0) {
+          this.pump();
+          return;
+        }
+      }
+    });
+  }
+
+  /** One group commit per segment with pending lines. */
+  private async writeAll(): Promise<void> {
+    await this.ready;
+    for (const segment of [...this.segments]) {
+      if (segment.pending.size === 0) continue;
+      let text = '';
+      for (const entry of segment.pending) text += entry.line! + '\n';
+      segment.pending.clear();
+      segment.writesStarted++;
+      if (this.failed || text === '') {
+        segment.writesDone++;
+        // Nothing written: synced as soon as what was written before is.
+        if (!segment.dirty && !segment.syncing) segment.writesSynced = segment.writesDone;
+        this.maybeRemove(segment);
+        for (const original of [...segment.originals]) this.maybeRemove(original);
+        continue;
+      }
+      segment.writing = true;
+      try {
+        if (segment.handle === undefined) {
+          segment.handle = open(segment.path, 'a');
+          await segment.handle;
+          void this.syncDir();
+        }
+        await (await segment.handle).appendFile(text);
+        segment.dirty = true;
+        if (!segment.syncing) {
+          const sync = this.sync(segment);
+          this.syncs.add(sync);
+          void sync.finally(() => this.syncs.delete(sync));
+        }
+      } catch (error) {
+        this.fail(error);
+      } finally {
+        segment.writing = false;
+        segment.writesDone++;
+      }
+      this.maybeRemove(segment);
+      for (const original of [...segment.originals]) this.maybeRemove(original);
+    }
+  }
+
+  private async sync(segment: Segment): Promise<void> {
+    if (segment.syncing) return;
+    segment.syncing = true;
+    try {
+      while (segment.dirty && segment.handle !== undefined) {
+        segment.dirty = false;
+        const upTo = segment.writesDone;
+        await (await segment.handle).datasync();
+        segment.writesSynced = Math.max(segment.writesSynced, upTo);
+      }
+      // Writes since were empty (their events settled before): nothing more to sync.
+      if (!segment.dirty) segment.writesSynced = segment.writesDone;
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      segment.syncing = false;
+    }
+    this.maybeRemove(segment);
+    for (const original of [...segment.originals]) this.maybeRemove(original);
+  }
+
+  /** Make a new file's directory entry durable (best effort: not every platform can open a directory). */
+  private async syncDir(): Promise<void> {
+    try {
+      const dir = await open(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch {
+      // Not supported here.
+    }
+  }
+
+  /** Delete a segment whose events are all settled and that has no write or sync going on. */
+  private maybeRemove(segment: Segment): void {
+    if (segment.removed || segment.untracked > 0 || segment.live.size > 0) return;
+    if (segment.writing || segment.syncing) return;
+    const copy = segment.copy;
+    if (copy !== undefined && !copy.removed && copy.writesSynced < segment.copyWrite) return;
+    segment.pending.clear();
+    if (segment.size === 0 && segment.handle === undefined && !segment.closed) return;
+    this.rollOver(segment);
+    segment.removed = true;
+    this.segments.delete(segment);
+    if (copy !== undefined) copy.originals.splice(copy.originals.indexOf(segment), 1);
+    for (const original of segment.originals) this.maybeRemove(original);
+    const handle = segment.handle;
+    segment.handle = undefined;
+    const removal = (async () => {
+      try {
+        await (await handle)?.close();
+      } catch {
+        // already closed
+      }
+      try {
+        await unlink(segment.path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.report(error);
+      }
+      // Its bytes count against the budget until the file is gone.
+      this.grow(segment, -segment.size);
+    })();
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal));
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.report(
+      new Error(
+        `alm-otel spool: writing to ${this.dir} failed, events are kept in memory only from now on: ${(error as Error).message}`,
+      ),
+    );
+  }
+}
