@@ -9,6 +9,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
+import { plainRun, plainTask, plainTool } from './instrument/disabled';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
 import { Runtime } from './instrument/runtime';
@@ -46,7 +47,10 @@ export class ALM {
   readonly spanProcessors: readonly SpanProcessor[];
   readonly agentId: string;
   readonly env: string;
+  /** False with `enabled: false` / ALM_ENABLED=false: nothing is observed, policy still applies. */
+  readonly enabled: boolean;
   private readonly rt: Runtime;
+  private readonly hasBudget: boolean;
 
   constructor(options: ALMOptions = {}) {
     const config = loadConfig(options);
@@ -63,11 +67,15 @@ export class ALM {
     // The key (and the endpoint, whose query may hold it too) go to the sink alone, which keeps them
     // in private fields: nothing inspectable holds them.
     const { apiKey: _apiKey, endpoint: _endpoint, ...deliveryOptions } = config.events;
-    const events = new EventPipeline(envelope, createSink(config.events, report), deliveryOptions, report);
+    // Disabled: no sink, so no delivery, no timers and no exit hooks (the pipeline drops records at once).
+    const sink = config.enabled ? createSink(config.events, report) : null;
+    const events = new EventPipeline(envelope, sink, deliveryOptions, report);
     this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report, config.captureToolContent);
     this.agentId = config.agentId;
     this.env = config.env;
-    this.spanProcessors = Object.freeze([new PolicySpanProcessor(this.rt)]);
+    this.enabled = config.enabled;
+    this.hasBudget = config.policy.maxToolCallsPerRun !== undefined;
+    this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
   }
 
   /**
@@ -79,7 +87,7 @@ export class ALM {
   run<T>(a: RunOptions | ((run: RunHandle) => T), b?: (run: RunHandle) => T): T {
     const [options, fn] = splitArgs<RunOptions, (run: RunHandle) => T>('run', a, b);
     optionalString('run', 'purpose', options.purpose);
-    return startRun(this.rt, options, fn);
+    return this.enabled ? startRun(this.rt, options, fn) : plainRun(this.rt, fn);
   }
 
   /** A unit of work inside a run. Returns what `fn` returns and rethrows its error unchanged. */
@@ -89,7 +97,7 @@ export class ALM {
     const [options, fn] = splitArgs<TaskOptions, (task: TaskHandle) => T>('task', a, b);
     optionalString('task', 'type', options.type);
     optionalString('task', 'description', options.description);
-    return startTask(this.rt, options, fn);
+    return this.enabled ? startTask(this.rt, options, fn) : plainTask(this.rt, fn);
   }
 
   /**
@@ -100,7 +108,7 @@ export class ALM {
   tool<F extends AnyFunction>(name: string, fn: F): F {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('alm.tool: name must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`alm.tool('${name}'): expected a function, got ${typeof fn}`);
-    return wrapTool(this.rt, name, fn);
+    return this.enabled ? wrapTool(this.rt, name, fn) : plainTool(this.rt, name, fn, this.hasBudget);
   }
 
   /** Record a hand-over to another agent, in the current run. */
@@ -114,7 +122,7 @@ export class ALM {
       throw new TypeError('alm.handoff: toAgentId must be a non-empty string');
     }
     optionalString('handoff', 'reason', options.reason);
-    recordHandoff(this.rt, options);
+    if (this.enabled) recordHandoff(this.rt, options);
   }
 
   /** The id of the run the caller is in, if any. */

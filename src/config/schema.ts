@@ -107,6 +107,11 @@ export const ALMConfigSchema = z.strictObject({
       error: (issue) => (issue.input === undefined ? 'required: pass agentId or set ALM_AGENT_ID' : undefined),
     })
     .min(1, 'must not be empty'),
+  /**
+   * false: observe nothing (no spans, no events, no timers, no exit hooks); tools run as plain
+   * functions, still held to the policy. Or ALM_ENABLED=false.
+   */
+  enabled: z.boolean({ error: 'must be true or false (from ALM_ENABLED: true, false, 1 or 0)' }).default(true),
   /** Deployment environment; or ALM_ENV. */
   env: z.string().min(1).default('development'),
   agentVersion: z.string().min(1).optional(),

@@ -1,0 +1,60 @@
+/**
+ * `enabled: false` (or ALM_ENABLED=false): nothing is observed. No spans, no events, no timers, no
+ * process-exit hooks; a tool the policy can never deny is handed back as the very function it wraps.
+ *
+ * Policy still applies. The switch turns off what alm-otel records, not what it allows: an agent
+ * behaves the same with tracking off (a denied tool still throws ToolDeniedError, a budget still
+ * stops a run), tests exercise the same decisions production makes, and an environment variable that
+ * anyone can set never lifts a deny list. A test that wants no policy passes no policy.
+ */
+import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
+import { ToolDeniedError } from '../errors';
+import { truncateString } from '../events/capture';
+import type { RunHandle } from './run';
+import { RunState } from './run-state';
+import type { Runtime } from './runtime';
+import { observe } from './settle';
+import type { TaskHandle } from './task';
+import type { AnyFunction } from './tool';
+
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+
+/**
+ * The tool itself when no decision can deny it (monitor mode, or allowed by name and no budget);
+ * otherwise the tool behind a policy check, and nothing else.
+ */
+export function plainTool<F extends AnyFunction>(rt: Runtime, name: string, fn: F, hasBudget: boolean): F {
+  const rule = rt.policy.ruleFor(name);
+  if (!rt.enforcing || (rule.allow && !hasBudget)) return fn;
+  const isAsync = fn instanceof AsyncFunction;
+  const shownName = truncateString(name);
+  const checked = function (this: unknown, ...args: unknown[]): unknown {
+    const decision = rt.policy.decide(rule, rt.storage.getStore()?.run, true);
+    if (!decision.allow) {
+      const denied = new ToolDeniedError(shownName, randomUUID(), decision.reason);
+      if (isAsync) return Promise.reject(denied);
+      throw denied;
+    }
+    return fn.apply(this, args);
+  };
+  Object.defineProperty(checked, 'name', { value: fn.name, configurable: true });
+  Object.defineProperty(checked, 'length', { value: fn.length, configurable: true });
+  return checked as F;
+}
+
+/** A run without a span or events; it keeps its scope, so its budget and `currentRunId()` still hold. */
+export function plainRun<T>(rt: Runtime, fn: (run: RunHandle) => T): T {
+  const state = new RunState(randomUUID());
+  const handle: RunHandle = { runId: state.runId, traceId: null, spanId: null };
+  rt.enterScope();
+  return observe(
+    () => rt.storage.run({ run: state, otelContext: context.active() }, () => fn(handle)),
+    () => rt.exitScope(),
+  );
+}
+
+/** A task without a span or events: just the function. */
+export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
+  return fn({ taskId: randomUUID(), runId: rt.storage.getStore()?.run?.runId ?? null });
+}
