@@ -9,6 +9,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
+import { toolMethodDecorator, type ToolMethodDecorator } from './instrument/decorators';
 import { plainRun, plainTask, plainTool } from './instrument/disabled';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
@@ -109,6 +110,14 @@ export class ALM {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('alm.tool: name must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`alm.tool('${name}'): expected a function, got ${typeof fn}`);
     return this.enabled ? wrapTool(this.rt, name, fn) : plainTool(this.rt, name, fn, this.hasBudget);
+  }
+
+  /**
+   * A TypeScript 5 standard method decorator that makes the method a tool, as `alm.tool` does:
+   * `@alm.toolMethod('search') async search(q: string) { ... }`. The name defaults to the method's.
+   */
+  toolMethod(name?: string): ToolMethodDecorator {
+    return toolMethodDecorator((toolName, fn) => this.tool(toolName, fn), name);
   }
 
   /** Record a hand-over to another agent, in the current run. */

@@ -14,6 +14,7 @@ export {
   type StructuredErrorShape as StructuredError,
   type ToolArgs,
 } from './events/schema';
+export type { ToolMethodDecorator } from './instrument/decorators';
 export type { HandoffOptions } from './instrument/handoff';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';
