@@ -15,9 +15,10 @@ import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
 import { Runtime } from './instrument/runtime';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
-import { wrapTool, type AnyFunction } from './instrument/tool';
+import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ToolPolicy } from './policy/rules';
+import { keyFilter } from './events/capture';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
 import { SDK_VERSION } from './version';
@@ -36,6 +37,27 @@ function splitArgs<O, F>(name: string, a: O | F | undefined, b: F | undefined): 
 function optionalString(method: string, field: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'string') {
     throw new TypeError(`alm.${method}: ${field} must be a string, got ${typeof value}`);
+  }
+}
+
+/** `alm.tool`'s options, checked when the tool is wrapped: a TypeError names the bad field. */
+function checkToolOptions(name: string, options: unknown): asserts options is ToolOptions | undefined {
+  if (options === undefined) return;
+  const at = `alm.tool('${name}')`;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${at}: options must be an object`);
+  for (const key of Object.keys(options)) {
+    if (key !== 'capture') throw new TypeError(`${at}: options.${key} is not an option (capture is)`);
+  }
+  const capture = (options as ToolOptions).capture;
+  if (capture === undefined) return;
+  if (typeof capture !== 'object' || capture === null) throw new TypeError(`${at}: options.capture must be an object`);
+  for (const [key, value] of Object.entries(capture)) {
+    if (key !== 'inputs' && key !== 'outputs') {
+      throw new TypeError(`${at}: options.capture.${key} is not an option (inputs and outputs are)`);
+    }
+    if (typeof value !== 'boolean' && value !== undefined) {
+      throw new TypeError(`${at}: options.capture.${key} must be true or false`);
+    }
   }
 }
 
@@ -71,7 +93,11 @@ export class ALM {
     // Disabled: no sink, so no delivery, no timers and no exit hooks (the pipeline drops records at once).
     const sink = config.enabled ? createSink(config.events, report) : null;
     const events = new EventPipeline(envelope, sink, deliveryOptions, report);
-    this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report, config.captureToolContent);
+    this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report, config.captureToolContent, {
+      sensitive: keyFilter(config.redactKeys),
+      inputs: config.capture.inputs,
+      outputs: config.capture.outputs,
+    });
     this.agentId = config.agentId;
     this.env = config.env;
     this.enabled = config.enabled;
@@ -106,18 +132,20 @@ export class ALM {
    * policy first; a denied call throws ToolDeniedError (an async function's wrapper rejects) and the
    * tool body never runs. A tool's own error is rethrown unchanged.
    */
-  tool<F extends AnyFunction>(name: string, fn: F): F {
+  tool<F extends AnyFunction>(name: string, fn: F, options?: ToolOptions): F {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('alm.tool: name must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`alm.tool('${name}'): expected a function, got ${typeof fn}`);
-    return this.enabled ? wrapTool(this.rt, name, fn) : plainTool(this.rt, name, fn, this.hasBudget);
+    checkToolOptions(name, options);
+    return this.enabled ? wrapTool(this.rt, name, fn, options) : plainTool(this.rt, name, fn, this.hasBudget);
   }
 
   /**
    * A TypeScript 5 standard method decorator that makes the method a tool, as `alm.tool` does:
    * `@alm.toolMethod('search') async search(q: string) { ... }`. The name defaults to the method's.
    */
-  toolMethod(name?: string): ToolMethodDecorator {
-    return toolMethodDecorator((toolName, fn) => this.tool(toolName, fn), name);
+  toolMethod(name?: string, options?: ToolOptions): ToolMethodDecorator {
+    checkToolOptions(name ?? '(method)', options);
+    return toolMethodDecorator((toolName, fn) => this.tool(toolName, fn, options), name);
   }
 
   /** Record a hand-over to another agent, in the current run. */

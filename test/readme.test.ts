@@ -1,14 +1,15 @@
 /** The README's options table lists every option the schema has (and nothing it does not). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALMConfigSchema, EventsConfigSchema, PolicyConfigSchema } from '../src/config/schema';
+import { ALMConfigSchema, CaptureConfigSchema, EventsConfigSchema, PolicyConfigSchema } from '../src/config/schema';
 
 const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
 const section = readme.slice(readme.indexOf('### `new ALM(options)`'), readme.indexOf('### Methods and properties'));
 const listed = new Set([...section.matchAll(/^\| `([\w.]+)` \|/gm)].map((m) => m[1]!));
 
 const options = [
-  ...Object.keys(ALMConfigSchema.shape).filter((k) => k !== 'policy' && k !== 'events'),
+  ...Object.keys(ALMConfigSchema.shape).filter((k) => !['policy', 'events', 'capture'].includes(k)),
+  ...Object.keys(CaptureConfigSchema.shape).map((k) => `capture.${k}`),
   ...Object.keys(PolicyConfigSchema.shape).map((k) => `policy.${k}`),
   ...Object.keys(EventsConfigSchema.shape).map((k) => `events.${k}`),
 ];

@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import { ALMConfigError } from '../errors';
-import { ALMConfigSchema, EventsConfigSchema, PolicyConfigSchema, type ALMConfig } from './schema';
+import { ALMConfigSchema, CaptureConfigSchema, EventsConfigSchema, PolicyConfigSchema, type ALMConfig } from './schema';
 
 type Env = Record<string, string | undefined>;
 
@@ -12,6 +12,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(ALMConfigSchema.shape),
   policy: Object.keys(PolicyConfigSchema.shape),
   events: Object.keys(EventsConfigSchema.shape),
+  capture: Object.keys(CaptureConfigSchema.shape),
 };
 
 function editDistance(a: string, b: string): number {

@@ -100,6 +100,23 @@ export const EventsConfigSchema = z
     }
   });
 
+export const CaptureConfigSchema = z.strictObject({
+  /** Record tool arguments (tool.request `args`, and the span's with captureToolContent); else a marker says they were withheld. */
+  inputs: z.boolean().default(true),
+  /** Record tool results (tool.response `result`, and the span's with captureToolContent); else a marker says they were withheld. */
+  outputs: z.boolean().default(true),
+});
+
+/** Extra keys to redact: names (matched as the reference list is) or regular expressions. */
+const RedactKeysSchema = z
+  .array(
+    z.union([z.string().min(1), z.instanceof(RegExp)], {
+      error: 'each entry must be a non-empty key name or a RegExp',
+    }),
+    { error: (issue) => (issue.input === undefined ? undefined : 'must be a list of key names or RegExps') },
+  )
+  .default([]);
+
 export const ALMConfigSchema = z.strictObject({
   /** Identifies the agent on every event and span; or ALM_AGENT_ID. */
   agentId: z
@@ -123,6 +140,14 @@ export const ALMConfigSchema = z.strictObject({
    * gen_ai.tool.call.result. Opt-in, as the GenAI conventions make them; ALM events always carry them.
    */
   captureToolContent: z.boolean().default(false),
+  /**
+   * Keys whose values are redacted, on top of the reference list (password, token, api_key, apikey,
+   * secret, key, authorization, cookie): a name matches keys containing it, in any letter case; a
+   * RegExp is tested against the key.
+   */
+  redactKeys: RedactKeysSchema,
+  /** Whether tool arguments and results are recorded, in events and spans alike; `alm.tool(name, fn, { capture })` overrides it per tool. */
+  capture: CaptureConfigSchema.default(CaptureConfigSchema.parse({})),
   /** Receives delivery and instrumentation problems. Default: a rate-limited one-line warning on stderr. */
   onError: z.custom<(error: Error) => void>(isFunction, 'must be a function').optional(),
   /** Tracer provider to use instead of the global one registered with @opentelemetry/api. */
@@ -139,3 +164,4 @@ export type ALMOptions = Omit<z.input<typeof ALMConfigSchema>, 'agentId'> & { ag
 export type ALMConfig = z.output<typeof ALMConfigSchema>;
 export type PolicyConfig = z.output<typeof PolicyConfigSchema>;
 export type EventsConfig = z.output<typeof EventsConfigSchema>;
+export type CaptureConfig = z.output<typeof CaptureConfigSchema>;

@@ -11,6 +11,7 @@ import { parseOrThrow, withEnvironment } from '../config/load';
 import { createErrorReporter } from '../report';
 import { createSink } from '../sinks';
 import { EventPipeline, Phase } from './pipeline';
+import { keyFilter, type KeyFilter } from './capture';
 import { recordFromSpan } from './record';
 
 const ExporterConfigSchema = ALMConfigSchema.pick({
@@ -20,6 +21,7 @@ const ExporterConfigSchema = ALMConfigSchema.pick({
   policyVersion: true,
   events: true,
   onError: true,
+  redactKeys: true,
 });
 
 /** Options for `new ALMEventExporter(...)`: the event envelope, the sink, and onError. */
@@ -30,10 +32,12 @@ const FAILED = 1;
 
 export class ALMEventExporter implements SpanExporter {
   private readonly pipeline: EventPipeline;
+  private readonly sensitive: KeyFilter;
 
   constructor(options: ALMEventExporterOptions = {}) {
     const config = parseOrThrow(ExporterConfigSchema, withEnvironment(options));
     const report = createErrorReporter(config.onError);
+    this.sensitive = keyFilter(config.redactKeys);
     this.pipeline = new EventPipeline(
       {
         agentId: config.agentId,
@@ -50,7 +54,7 @@ export class ALMEventExporter implements SpanExporter {
   export(spans: ReadableSpan[], resultCallback: (result: { code: 0 | 1; error?: Error }) => void): void {
     try {
       for (const span of spans) {
-        const record = recordFromSpan(span);
+        const record = recordFromSpan(span, this.sensitive);
         if (record !== undefined) this.pipeline.enqueue(record, Phase.Both);
       }
       resultCallback({ code: SUCCESS });

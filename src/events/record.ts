@@ -6,7 +6,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import * as sc from '../semconv';
-import { captureValue, truncateString } from './capture';
+import { captureValue, isSensitiveKey, truncateString, type KeyFilter } from './capture';
 import { describeError, type StructuredError } from './errors';
 import type { RunSummary } from './schema';
 
@@ -107,13 +107,13 @@ function num(v: unknown): number {
  * Content from a span (JSON text) back to data, redacted, truncated and bounded like alm-otel's own
  * capture: another instrumentation's arguments and results get no less care. Absent stays absent.
  */
-function structured(v: unknown): unknown {
+function structured(v: unknown, sensitive: KeyFilter): unknown {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') return captureValue(v);
+  if (typeof v !== 'string') return captureValue(v, sensitive);
   try {
-    return captureValue(JSON.parse(v));
+    return captureValue(JSON.parse(v), sensitive);
   } catch {
-    return captureValue(v);
+    return captureValue(v, sensitive);
   }
 }
 
@@ -157,7 +157,7 @@ function summaryFromSpan(a: Attrs): RunSummary {
  * The inverse of what src/instrument writes; outcome fields a foreign span lacks come from its status
  * and duration. A span that has not ended yields a record of its start.
  */
-export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
+export function recordFromSpan(span: ReadableSpan, sensitive: KeyFilter = isSensitiveKey): OpRecord | undefined {
   const a = span.attributes;
   const kind = opKind(a);
   if (kind === undefined) return undefined;
@@ -197,7 +197,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         toolName: str(a[sc.ATTR_GEN_AI_TOOL_NAME]) ?? 'unknown',
         // Foreign tool spans may carry no call id; their span id is stable across start and end.
         toolCallId: str(a[sc.ATTR_GEN_AI_TOOL_CALL_ID]) ?? spanId ?? 'unknown',
-        args: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS]),
+        args: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS], sensitive),
         // Tool calls are not retried, by alm-otel or (as far as a span can say) by others.
         attempt: 1,
         retries: 0,
@@ -208,7 +208,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
           status === 'success' || status === 'denied' || status === 'error' ? status : failed ? 'error' : 'success',
         // Spans keep latencies off; the span's duration is the tool's time (a denied body never ran).
         toolMs: status === 'denied' ? 0 : Math.max(0, endTime - startTime),
-        result: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_RESULT]),
+        result: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_RESULT], sensitive),
         error: errorFromSpan(span, status === 'denied' ? 'policy' : 'tool'),
       };
     }
@@ -219,7 +219,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         fromAgentId: str(a[sc.ATTR_GEN_AI_AGENT_ID]) ?? 'unknown',
         toAgentId: truncateString(String(a[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID])),
         reason: str(a[sc.ATTR_ALM_HANDOFF_REASON]),
-        context: structured(a[sc.ATTR_ALM_HANDOFF_CONTEXT]),
+        context: structured(a[sc.ATTR_ALM_HANDOFF_CONTEXT], sensitive),
       };
   }
 }

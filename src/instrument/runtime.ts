@@ -1,6 +1,7 @@
 /** What every instrumented operation shares within one ALM instance. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { isSensitiveKey, type KeyFilter } from '../events/capture';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
 import type { PolicyDecision, ToolPolicy } from '../policy/rules';
@@ -12,6 +13,15 @@ export interface Scope {
   readonly run: RunState | undefined;
   readonly otelContext: Context;
 }
+
+/** What alm-otel captures of content: which keys it redacts, and whether tool inputs / outputs are kept. */
+export interface ContentOptions {
+  readonly sensitive: KeyFilter;
+  readonly inputs: boolean;
+  readonly outputs: boolean;
+}
+
+const DEFAULT_CONTENT: ContentOptions = Object.freeze({ sensitive: isSensitiveKey, inputs: true, outputs: true });
 
 /** Another instrumentation's execute_tool span, decided by the policy SpanProcessor. */
 export interface ForeignCall {
@@ -43,6 +53,8 @@ export class Runtime {
     readonly report: ErrorReporter,
     /** Tool arguments and results on spans too (they are always in the events). */
     readonly captureToolContent: boolean,
+    /** redactKeys and the instance's `capture` switches (tools may override the switches). */
+    readonly content: ContentOptions = DEFAULT_CONTENT,
   ) {
     this.enforcing = policy.mode === 'enforce';
   }

@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { context, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
-import { captureArguments, captureValue, safeJson, truncateString } from '../events/capture';
+import {
+  WITHHELD_INPUTS,
+  WITHHELD_OUTPUTS,
+  captureArguments,
+  captureValue,
+  safeJson,
+  truncateString,
+} from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { PolicyDecision } from '../policy/rules';
@@ -20,6 +27,12 @@ import { isThenable } from './settle';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFunction = (...args: any[]) => any;
+
+/** Per-tool options: `alm.tool(name, fn, options)`. */
+export interface ToolOptions {
+  /** Record this tool's arguments (`inputs`) and results (`outputs`); each defaults to the instance's `capture`. */
+  capture?: { inputs?: boolean; outputs?: boolean };
+}
 
 // Hoisted once: reading constants off another module's exports object on every call is measurably slower.
 const {
@@ -50,9 +63,12 @@ interface ToolDefinition {
   /** Denials of an `async function` reject rather than throw, as the function itself would. */
   readonly isAsync: boolean;
   readonly fn: AnyFunction;
+  /** Arguments and results recorded (else replaced by a marker saying they were withheld). */
+  readonly inputs: boolean;
+  readonly outputs: boolean;
 }
 
-export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, fn: F): F {
+export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, fn: F, options: ToolOptions = {}): F {
   // Policy sees the whole name; spans and events carry it bounded like any other captured string.
   const name = truncateString(fullName);
   const tool: ToolDefinition = {
@@ -61,6 +77,8 @@ export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, f
     rule: rt.policy.ruleFor(fullName),
     isAsync: fn instanceof AsyncFunction,
     fn,
+    inputs: options.capture?.inputs ?? rt.content.inputs,
+    outputs: options.capture?.outputs ?? rt.content.outputs,
   };
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     return callTool(rt, tool, this, args);
@@ -100,6 +118,7 @@ class ToolCall extends Operation implements ToolRecord {
   readonly toolName: string;
   readonly decision: 'allow' | 'deny';
   readonly reason: string;
+  readonly outputs: boolean;
   args: unknown;
   status: ToolStatus = 'success';
   toolMs = 0;
@@ -129,6 +148,7 @@ class ToolCall extends Operation implements ToolRecord {
       run?.runId ?? null,
     );
     this.toolName = tool.name;
+    this.outputs = tool.outputs;
     this.decision = decision.allow ? 'allow' : 'deny';
     this.reason = decision.reason;
     this.addSpanEvent(
@@ -137,8 +157,8 @@ class ToolCall extends Operation implements ToolRecord {
     );
   }
 
-  captureArguments(rt: Runtime, args: unknown[]): void {
-    this.args = captureArguments(args);
+  captureArguments(rt: Runtime, args: unknown[], inputs: boolean): void {
+    this.args = inputs ? captureArguments(args, rt.content.sensitive) : WITHHELD_INPUTS;
     if (rt.captureToolContent) this.setSpanAttribute(ARGUMENTS, safeJson(this.args));
   }
 
@@ -161,7 +181,7 @@ class ToolCall extends Operation implements ToolRecord {
         this.error = error;
         this.markSpanFailed(error, outcome);
       } else if (outcome !== undefined && outcome !== null) {
-        this.result = captureValue(outcome);
+        this.result = this.outputs ? captureValue(outcome, rt.content.sensitive) : WITHHELD_OUTPUTS;
         if (rt.captureToolContent) this.setSpanAttribute(RESULT, safeJson(this.result));
       }
       this.endSpan(endTime);
@@ -208,7 +228,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   let call: ToolCall | undefined;
   try {
     call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime);
-    call.captureArguments(rt, args);
+    call.captureArguments(rt, args, tool.inputs);
     rt.events.enqueue(call, Phase.Start);
   } catch (error) {
     // Instrumentation failed; the policy decision above still stands.
@@ -237,7 +257,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   try {
     result = context.with(call.otelContext, tool.fn, self, ...args);
   } catch (thrown) {
-    call.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool'), thrown);
+    call.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown);
     throw thrown;
   }
   if (!isThenable(result)) {
@@ -251,7 +271,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
       return value;
     },
     (thrown: unknown) => {
-      settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool'), thrown);
+      settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown);
       throw thrown;
     },
   );

@@ -55,7 +55,7 @@ export class PolicySpanProcessor implements SpanProcessor {
     this.rt.foreignCalls.delete(span);
     if (call.claimed) return;
     try {
-      const record = recordFromSpan(span);
+      const record = recordFromSpan(span, this.rt.content.sensitive);
       if (record?.kind !== 'tool') return;
       call.run?.recordToolCall(call.decision.allow, record.status, record.toolMs, call.policyMs);
       this.rt.events.enqueue(record, Phase.Both);
