@@ -9,12 +9,13 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
-import { toolMethodDecorator, type ToolMethodDecorator } from './instrument/decorators';
+import { toolMethodDecorator, type AsyncToolMethodDecorator, type ToolMethodDecorator } from './instrument/decorators';
 import { plainRun, plainTask, plainTool } from './instrument/disabled';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
 import { Runtime } from './instrument/runtime';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
+import type { RetryOptions } from './instrument/retry';
 import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ToolPolicy } from './policy/rules';
@@ -46,7 +47,9 @@ function checkToolOptions(name: string, options: unknown): asserts options is To
   const at = `alm.tool('${name}')`;
   if (typeof options !== 'object' || options === null) throw new TypeError(`${at}: options must be an object`);
   for (const key of Object.keys(options)) {
-    if (key !== 'capture') throw new TypeError(`${at}: options.${key} is not an option (capture is)`);
+    if (key !== 'capture' && key !== 'retry' && key !== 'timeoutMs') {
+      throw new TypeError(`${at}: options.${key} is not an option (capture, retry and timeoutMs are)`);
+    }
   }
   const capture = (options as ToolOptions).capture;
   if (capture === undefined) return;
@@ -132,20 +135,31 @@ export class ALM {
    * policy first; a denied call throws ToolDeniedError (an async function's wrapper rejects) and the
    * tool body never runs. A tool's own error is rethrown unchanged.
    */
-  tool<F extends AnyFunction>(name: string, fn: F, options?: ToolOptions): F {
+  tool<F extends AnyFunction>(
+    name: string,
+    fn: F,
+    options: ToolOptions & ({ retry: RetryOptions } | { timeoutMs: number }),
+  ): (...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>;
+  tool<F extends AnyFunction>(name: string, fn: F, options?: ToolOptions): F;
+  tool(name: string, fn: AnyFunction, options?: ToolOptions): AnyFunction {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('alm.tool: name must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`alm.tool('${name}'): expected a function, got ${typeof fn}`);
     checkToolOptions(name, options);
-    return this.enabled ? wrapTool(this.rt, name, fn, options) : plainTool(this.rt, name, fn, this.hasBudget);
+    return this.enabled ? wrapTool(this.rt, name, fn, options) : plainTool(this.rt, name, fn, this.hasBudget, options);
   }
 
   /**
    * A TypeScript 5 standard method decorator that makes the method a tool, as `alm.tool` does:
    * `@alm.toolMethod('search') async search(q: string) { ... }`. The name defaults to the method's.
    */
+  toolMethod(
+    name: string | undefined,
+    options: ToolOptions & ({ retry: RetryOptions } | { timeoutMs: number }),
+  ): AsyncToolMethodDecorator;
+  toolMethod(name?: string, options?: ToolOptions): ToolMethodDecorator;
   toolMethod(name?: string, options?: ToolOptions): ToolMethodDecorator {
     checkToolOptions(name ?? '(method)', options);
-    return toolMethodDecorator((toolName, fn) => this.tool(toolName, fn, options), name);
+    return toolMethodDecorator((toolName, fn) => this.tool(toolName, fn, options as ToolOptions), name);
   }
 
   /** Record a hand-over to another agent, in the current run. */
@@ -160,6 +174,14 @@ export class ALM {
     }
     optionalString('handoff', 'reason', options.reason);
     if (this.enabled) recordHandoff(this.rt, options);
+  }
+
+  /**
+   * Inside a tool wrapped with `timeoutMs`: the AbortSignal of the current attempt, aborted with a
+   * ToolTimeoutError when the deadline passes (pass it to fetch and the like). Undefined elsewhere.
+   */
+  signal(): AbortSignal | undefined {
+    return this.rt.storage.getStore()?.signal;
   }
 
   /** The id of the run the caller is in, if any. */

@@ -1,6 +1,8 @@
 export { ALM } from './alm';
 export type { ALMOptions, EventSinkFunction } from './config/schema';
-export { ALMConfigError, ALMDeliveryError, ToolDeniedError } from './errors';
+export { ALMConfigError, ALMDeliveryError, ToolDeniedError, ToolTimeoutError } from './errors';
+export type { RetryOptions } from './instrument/retry';
+export type { ToolOptions } from './instrument/tool';
 export { ALMEventExporter, type ALMEventExporterOptions } from './events/exporter';
 export type { PipelineStats } from './events/pipeline';
 export {
@@ -14,7 +16,7 @@ export {
   type StructuredErrorShape as StructuredError,
   type ToolArgs,
 } from './events/schema';
-export type { ToolMethodDecorator } from './instrument/decorators';
+export type { AsyncToolMethodDecorator, ToolMethodDecorator } from './instrument/decorators';
 export type { HandoffOptions } from './instrument/handoff';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';

@@ -51,6 +51,8 @@ export const ATTR_ALM_POLICY_REASON = 'alm.policy.reason';
 export const ATTR_ALM_POLICY_LATENCY_MS = 'alm.policy.latency_ms';
 export const ATTR_ALM_POLICY_VIOLATION = 'alm.policy.violation';
 export const ATTR_ALM_TOOL_STATUS = 'alm.tool.status';
+/** The attempt number of a retried tool call (2, 3, …); absent on a first attempt. */
+export const ATTR_ALM_TOOL_ATTEMPT = 'alm.tool.attempt';
 
 // Structured error, on any failed span (besides error.type and the span status).
 export const ATTR_ALM_ERROR_MESSAGE = 'alm.error.message';

@@ -156,7 +156,7 @@ export const convert: Command = {
   help: `Usage: alm-otel convert <otlp.json | -> [options]
 
 Reads OTLP/JSON traces: the OpenTelemetry Collector's file exporter output (one {"resourceSpans": [...]}
-document per line) or a single document. Translates alm-otel's spans (and other instrumentations'
+document per line), a single document, or Jaeger's answer to GET /api/v3/traces/<trace_id>. Translates alm-otel's spans (and other instrumentations'
 execute_tool spans) into ALM events exactly as ALMEventExporter does, and writes them as JSON lines,
 in time order. Other spans are skipped and counted on stderr. agent_id, env and the versions come from
 each trace's invoke_agent span, else the options, else the resource (service.name,

@@ -1,6 +1,7 @@
 /**
  * OTLP/JSON traces (the collector's `file` exporter writes one `{"resourceSpans": [...]}` document per
- * line; a single, possibly pretty-printed document is read too) into ALM events, through the very
+ * line; a single, possibly pretty-printed document is read too, and so is Jaeger's api/v3 answer,
+ * which wraps one in `{"result": ...}`) into ALM events, through the very
  * translation ALMEventExporter uses: each OTLP span is adapted into the ReadableSpan shape that
  * `recordFromSpan` reads, and the record goes through `startEvents` / `endEvents`.
  */
@@ -146,6 +147,8 @@ function adaptSpan(s: unknown, where: string, resource: Attributes): OtlpSpan {
 
 /** Every span of one OTLP/JSON document (`{"resourceSpans": [...]}`). */
 export function spansOf(doc: unknown, where: string): OtlpSpan[] {
+  // Jaeger's query API (GET /api/v3/traces/{id}) wraps the same document: {"result": {"resourceSpans": [...]}}.
+  if (isObject(doc) && doc.resourceSpans === undefined && isObject(doc.result)) doc = doc.result;
   if (!isObject(doc) || !Array.isArray(doc.resourceSpans)) {
     throw new OtlpFormatError(where, 'expected an OTLP/JSON traces document: {"resourceSpans": [...]}');
   }

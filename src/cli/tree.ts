@@ -184,9 +184,7 @@ function toolLine(node: ToolNode, o: DrawOptions): string {
   if (decision?.decision === 'deny' && response !== undefined && response.status !== 'denied') {
     parts.push(s('magenta', `(policy violation, not blocked: ${decision.reason})`));
   }
-  if (node.attempt > 1 || (response?.retries ?? 0) > 0) {
-    parts.push(s('dim', `attempt ${node.attempt}${response?.retries ? `, ${response.retries} retries` : ''}`));
-  }
+  if (node.attempt > 1) parts.push(s('dim', `attempt ${node.attempt}`));
   if (o.ids) parts.push(s('dim', node.toolCallId));
   return parts.filter((p) => p !== '').join('  ');
 }

@@ -190,6 +190,8 @@ export function recordFromSpan(span: ReadableSpan, sensitive: KeyFilter = isSens
       };
     case 'tool': {
       const decision = a[sc.ATTR_ALM_POLICY_DECISION];
+      // alm-otel marks retries of its own tools; other spans are first attempts, as far as a span can say.
+      const attempt = Math.max(1, Math.floor(num(a[sc.ATTR_ALM_TOOL_ATTEMPT])));
       const status = a[sc.ATTR_ALM_TOOL_STATUS];
       return {
         kind,
@@ -198,9 +200,8 @@ export function recordFromSpan(span: ReadableSpan, sensitive: KeyFilter = isSens
         // Foreign tool spans may carry no call id; their span id is stable across start and end.
         toolCallId: str(a[sc.ATTR_GEN_AI_TOOL_CALL_ID]) ?? spanId ?? 'unknown',
         args: structured(a[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS], sensitive),
-        // Tool calls are not retried, by alm-otel or (as far as a span can say) by others.
-        attempt: 1,
-        retries: 0,
+        attempt,
+        retries: attempt - 1,
         decision: decision === 'allow' || decision === 'deny' ? decision : undefined,
         reason: str(a[sc.ATTR_ALM_POLICY_REASON]),
         policyMs: num(a[sc.ATTR_ALM_POLICY_LATENCY_MS]),

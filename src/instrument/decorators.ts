@@ -12,6 +12,13 @@ export type ToolMethodDecorator = <This, F extends (this: This, ...args: any[]) 
   context: ClassMethodDecoratorContext<This, F>,
 ) => F;
 
+/** What `alm.toolMethod(name, { retry | timeoutMs })` returns: for methods that return a promise. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AsyncToolMethodDecorator = <This, F extends (this: This, ...args: any[]) => Promise<any>>(
+  method: F,
+  context: ClassMethodDecoratorContext<This, F>,
+) => F;
+
 export function toolMethodDecorator(
   wrap: (name: string, fn: AnyFunction) => AnyFunction,
   name: string | undefined,

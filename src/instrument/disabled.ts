@@ -1,6 +1,7 @@
 /**
  * `enabled: false` (or ALM_ENABLED=false): nothing is observed. No spans, no events, no timers, no
- * process-exit hooks; a tool the policy can never deny is handed back as the very function it wraps.
+ * process-exit hooks; a tool the policy can never deny is handed back as the very function it wraps
+ * (unless it has `retry` or `timeoutMs`, which change what the agent sees and so still apply).
  *
  * Policy still applies. The switch turns off what alm-otel records, not what it allows: an agent
  * behaves the same with tracking off (a denied tool still throws ToolDeniedError, a budget still
@@ -16,7 +17,8 @@ import { RunState } from './run-state';
 import type { Runtime } from './runtime';
 import { observe } from './settle';
 import type { TaskHandle } from './task';
-import type { AnyFunction } from './tool';
+import { resilienceOf, retrying, withTimeout } from './retry';
+import type { AnyFunction, ToolOptions } from './tool';
 
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 
@@ -24,7 +26,25 @@ const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
  * The tool itself when no decision can deny it (monitor mode, or allowed by name and no budget);
  * otherwise the tool behind a policy check, and nothing else.
  */
-export function plainTool<F extends AnyFunction>(rt: Runtime, name: string, fn: F, hasBudget: boolean): F {
+export function plainTool<F extends AnyFunction>(
+  rt: Runtime,
+  name: string,
+  fn: F,
+  hasBudget: boolean,
+  options: ToolOptions = {},
+): F {
+  // Retries and deadlines change what the agent sees, so they hold while disabled too, as policy does.
+  const resilience = resilienceOf(name, options.retry, options.timeoutMs);
+  if (resilience !== undefined) {
+    const timed = resilience.timeoutMs === undefined ? fn : withTimeout(rt, name, fn, resilience.timeoutMs);
+    const attempt = plainTool(rt, name, timed, hasBudget);
+    const retried = function (this: unknown, ...args: unknown[]): unknown {
+      return retrying(rt, resilience, () => attempt.apply(this, args));
+    };
+    Object.defineProperty(retried, 'name', { value: fn.name, configurable: true });
+    Object.defineProperty(retried, 'length', { value: fn.length, configurable: true });
+    return retried as F;
+  }
   const rule = rt.policy.ruleFor(name);
   if (!rt.enforcing || (rule.allow && !hasBudget)) return fn;
   const isAsync = fn instanceof AsyncFunction;

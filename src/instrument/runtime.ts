@@ -12,6 +12,8 @@ import type { RunState } from './run-state';
 export interface Scope {
   readonly run: RunState | undefined;
   readonly otelContext: Context;
+  /** Inside a tool with `timeoutMs`: the current attempt's signal (`alm.signal()`). */
+  readonly signal?: AbortSignal;
 }
 
 /** What alm-otel captures of content: which keys it redacts, and whether tool inputs / outputs are kept. */

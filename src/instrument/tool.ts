@@ -21,6 +21,7 @@ import * as sc from '../semconv';
 import { now } from './clock';
 import { Operation } from './operation';
 import type { ToolRecord, ToolStatus } from '../events/record';
+import { resilienceOf, retrying, withTimeout, type RetryOptions } from './retry';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
 import { isThenable } from './settle';
@@ -32,6 +33,10 @@ export type AnyFunction = (...args: any[]) => any;
 export interface ToolOptions {
   /** Record this tool's arguments (`inputs`) and results (`outputs`); each defaults to the instance's `capture`. */
   capture?: { inputs?: boolean; outputs?: boolean };
+  /** Try again after a retryable error: each attempt its own call, under one tool_call_id. */
+  retry?: RetryOptions;
+  /** Abandon an attempt whose promise has not settled after this long, with a ToolTimeoutError. */
+  timeoutMs?: number;
 }
 
 // Hoisted once: reading constants off another module's exports object on every call is measurably slower.
@@ -47,6 +52,7 @@ const {
   ATTR_ALM_POLICY_REASON: REASON,
   ATTR_ALM_POLICY_VIOLATION: VIOLATION,
   ATTR_ALM_TOOL_STATUS: STATUS,
+  ATTR_ALM_TOOL_ATTEMPT: ATTEMPT,
   EVENT_POLICY_DECISION,
 } = sc;
 const EXECUTE_TOOL = sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
@@ -80,9 +86,22 @@ export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, f
     inputs: options.capture?.inputs ?? rt.content.inputs,
     outputs: options.capture?.outputs ?? rt.content.outputs,
   };
-  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    return callTool(rt, tool, this, args);
-  };
+  const resilience = resilienceOf(fullName, options.retry, options.timeoutMs);
+  let wrapped: (this: unknown, ...args: unknown[]) => unknown;
+  if (resilience === undefined) {
+    wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      return callTool(rt, tool, this, args);
+    };
+  } else {
+    // Each attempt is a whole call (decision, span, events); the deadline applies inside it, so a
+    // timed-out attempt's span ends with the ToolTimeoutError as the tool's own error.
+    const attempt: ToolDefinition =
+      resilience.timeoutMs === undefined ? tool : { ...tool, fn: withTimeout(rt, name, fn, resilience.timeoutMs) };
+    wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      const toolCallId = randomUUID();
+      return retrying(rt, resilience, (n) => callTool(rt, attempt, this, args, toolCallId, n));
+    };
+  }
   Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
   Object.defineProperty(wrapped, 'length', { value: fn.length, configurable: true });
   return wrapped as F;
@@ -94,6 +113,7 @@ function startAttributes(
   run: RunState | undefined,
   decision: PolicyDecision,
   blocked: boolean,
+  attempt: number,
 ): Attributes {
   const attributes: Attributes = {
     [OPERATION]: EXECUTE_TOOL,
@@ -107,14 +127,14 @@ function startAttributes(
     attributes[REASON] = decision.reason;
     if (!blocked) attributes[VIOLATION] = true;
   }
+  if (attempt > 1) attributes[ATTEMPT] = attempt;
   return attributes;
 }
 
 /** One call: its span and its event record, in one fixed-shape object. */
 class ToolCall extends Operation implements ToolRecord {
   readonly kind = 'tool';
-  readonly attempt = 1;
-  readonly retries = 0;
+  readonly retries: number;
   readonly toolName: string;
   readonly decision: 'allow' | 'deny';
   readonly reason: string;
@@ -135,6 +155,7 @@ class ToolCall extends Operation implements ToolRecord {
     readonly policyMs: number,
     parent: Context,
     startTime: number,
+    readonly attempt: number,
   ) {
     // Only what identifies the call and its decision goes on the span at start; latencies, and
     // content unless captureToolContent, stay in the record. (The SDK walks these attributes twice, so
@@ -142,13 +163,14 @@ class ToolCall extends Operation implements ToolRecord {
     super(
       rt,
       tool.spanName,
-      startAttributes(tool, toolCallId, run, decision, blocked),
+      startAttributes(tool, toolCallId, run, decision, blocked, attempt),
       parent,
       startTime,
       run?.runId ?? null,
     );
     this.toolName = tool.name;
     this.outputs = tool.outputs;
+    this.retries = attempt - 1;
     this.decision = decision.allow ? 'allow' : 'deny';
     this.reason = decision.reason;
     this.addSpanEvent(
@@ -174,6 +196,7 @@ class ToolCall extends Operation implements ToolRecord {
       const endTime = now();
       const toolMs = toolStart === undefined ? 0 : endTime - toolStart;
       this.run?.recordToolCall(this.decision === 'allow', status, toolMs, this.policyMs);
+      if (this.retries > 0 && this.run !== undefined) this.run.retried++;
       this.status = status;
       this.toolMs = toolMs;
       this.setSpanAttribute(STATUS, status);
@@ -212,7 +235,14 @@ function decideCall(
   return decision;
 }
 
-function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknown[]): unknown {
+function callTool(
+  rt: Runtime,
+  tool: ToolDefinition,
+  self: unknown,
+  args: unknown[],
+  toolCallId: string = randomUUID(),
+  attempt = 1,
+): unknown {
   const startTime = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
@@ -223,11 +253,10 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   const toolStart = now();
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
-  const toolCallId = randomUUID();
 
   let call: ToolCall | undefined;
   try {
-    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime);
+    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime, attempt);
     call.captureArguments(rt, args, tool.inputs);
     rt.events.enqueue(call, Phase.Start);
   } catch (error) {

@@ -153,7 +153,7 @@ describe('bad options name the field', () => {
     alm = createTestALM();
     const fn = () => 1;
     expect(() => alm.tool('t', fn, { captur: {} } as never)).toThrow(
-      "alm.tool('t'): options.captur is not an option (capture is)",
+      "alm.tool('t'): options.captur is not an option (capture, retry and timeoutMs are)",
     );
     expect(() => alm.tool('t', fn, { capture: { inputs: 'no' } } as never)).toThrow(
       "alm.tool('t'): options.capture.inputs must be true or false",
