@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ALMEvent } from '../../src';
+import { createTestALM } from '../../src/testing';
 import { ofType } from '../helpers/harness';
 import { appFile, installPackage, runBin, spawnBin, type InstalledPackage } from '../helpers/package';
 import { eventLines, ROOT, runTsx } from '../helpers/scripts';
@@ -115,6 +116,34 @@ describe('alm-otel (the installed binary)', () => {
       expect(forced.stdout).toContain(ESC);
       const noColor = await runBin(pkg, ['tree', toyFile], { env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
       expect(noColor.stdout).not.toContain(ESC);
+    });
+
+    it('marks retried attempts and monitor-mode violations', async () => {
+      const alm = createTestALM({ agentId: 'retry-agent', policy: { deniedTools: ['risky'], mode: 'monitor' } });
+      let calls = 0;
+      const flaky = alm.tool(
+        'flaky',
+        () => {
+          if (++calls < 3) throw Object.assign(new Error('busy'), { status: 503 });
+          return 'ok';
+        },
+        { retry: { initialDelayMs: 0 } },
+      );
+      const risky = alm.tool('risky', () => 'done anyway');
+      await alm.run(async () => [await flaky(), risky()]);
+      const events = await alm.events();
+      await alm.shutdown();
+      const file = appFile(pkg, 'retries.jsonl', events.map((e) => JSON.stringify(e)).join('\n'));
+      const { code, stdout } = await runBin(pkg, ['tree', file]);
+      expect(code).toBe(0);
+      const lines = stdout.split('\n').map((l) => l.replace(/  [\d.]+ m?s/g, ''));
+      expect(lines.filter((l) => l.includes('flaky') || l.includes('risky'))).toEqual([
+        '├─ ✗ flaky  ERROR  Error: busy  (retryable)',
+        '├─ ✗ flaky  ERROR  Error: busy  (retryable)  attempt 2',
+        '├─ ✓ flaky  attempt 3',
+        "└─ ✓ risky  (policy violation, not blocked: Tool 'risky' is in denied_tools list)",
+      ]);
+      expect(stdout).toContain('summary  4 tool calls (3 allowed, 1 denied, 2 error, 2 retried)');
     });
 
     it('reports bad lines with their number, still draws the rest, and exits 1', async () => {
