@@ -8,6 +8,7 @@ import { trace } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
+import { keyFilter } from './events/capture';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
 import { toolMethodDecorator, type AsyncToolMethodDecorator, type ToolMethodDecorator } from './instrument/decorators';
 import { plainRun, plainTask, plainTool } from './instrument/disabled';
@@ -19,7 +20,6 @@ import type { RetryOptions } from './instrument/retry';
 import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ToolPolicy } from './policy/rules';
-import { keyFilter } from './events/capture';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
 import { SDK_VERSION } from './version';
@@ -133,7 +133,8 @@ export class ALM {
   /**
    * Wrap a tool. The wrapper has the same signature: a sync tool stays sync. Each call is decided by
    * policy first; a denied call throws ToolDeniedError (an async function's wrapper rejects) and the
-   * tool body never runs. A tool's own error is rethrown unchanged.
+   * tool body never runs. A tool's own error is rethrown unchanged. `options`: `capture` (record its
+   * arguments / results), `retry` and `timeoutMs` (with either, the wrapper returns a promise).
    */
   tool<F extends AnyFunction>(
     name: string,
