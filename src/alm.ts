@@ -6,17 +6,21 @@
 import { inspect } from 'node:util';
 import { trace } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import { wrapAiSdkTool } from './adapters/ai-sdk';
+import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
+import { keyFilter } from './events/capture';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
+import { toolMethodDecorator, type AsyncToolMethodDecorator, type ToolMethodDecorator } from './instrument/decorators';
+import { plainLlm, plainRun, plainTask, plainTool } from './instrument/disabled';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
 import { startLlm, type LlmCallHandle, type LlmOptions } from './instrument/llm';
 import { Runtime } from './instrument/runtime';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
-import { wrapTool, type AnyFunction } from './instrument/tool';
+import type { RetryOptions } from './instrument/retry';
+import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
 import { ToolPolicy } from './policy/rules';
@@ -41,6 +45,29 @@ function optionalString(method: string, field: string, value: unknown): void {
   }
 }
 
+/** `alm.tool`'s options, checked when the tool is wrapped: a TypeError names the bad field. */
+function checkToolOptions(name: string, options: unknown): asserts options is ToolOptions | undefined {
+  if (options === undefined) return;
+  const at = `alm.tool('${name}')`;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${at}: options must be an object`);
+  for (const key of Object.keys(options)) {
+    if (key !== 'capture' && key !== 'retry' && key !== 'timeoutMs') {
+      throw new TypeError(`${at}: options.${key} is not an option (capture, retry and timeoutMs are)`);
+    }
+  }
+  const capture = (options as ToolOptions).capture;
+  if (capture === undefined) return;
+  if (typeof capture !== 'object' || capture === null) throw new TypeError(`${at}: options.capture must be an object`);
+  for (const [key, value] of Object.entries(capture)) {
+    if (key !== 'inputs' && key !== 'outputs') {
+      throw new TypeError(`${at}: options.capture.${key} is not an option (inputs and outputs are)`);
+    }
+    if (typeof value !== 'boolean' && value !== undefined) {
+      throw new TypeError(`${at}: options.capture.${key} must be true or false`);
+    }
+  }
+}
+
 export class ALM {
   /**
    * Add these to your tracer provider (`NodeSDK({ spanProcessors: [...alm.spanProcessors, ...] })`)
@@ -50,7 +77,10 @@ export class ALM {
   readonly spanProcessors: readonly SpanProcessor[];
   readonly agentId: string;
   readonly env: string;
+  /** False with `enabled: false` / ALM_ENABLED=false: nothing is observed, policy still applies. */
+  readonly enabled: boolean;
   private readonly rt: Runtime;
+  private readonly hasBudget: boolean;
 
   constructor(options: ALMOptions = {}) {
     const config = loadConfig(options);
@@ -67,7 +97,9 @@ export class ALM {
     // The key (and the endpoint, whose query may hold it too) go to the sink alone, which keeps them
     // in private fields: nothing inspectable holds them.
     const { apiKey: _apiKey, endpoint: _endpoint, ...deliveryOptions } = config.events;
-    const events = new EventPipeline(envelope, createSink(config.events, report), deliveryOptions, report);
+    // Disabled: no sink, so no delivery, no timers and no exit hooks (the pipeline drops records at once).
+    const sink = config.enabled ? createSink(config.events, report) : null;
+    const events = new EventPipeline(envelope, sink, deliveryOptions, report);
     this.rt = new Runtime(
       envelope,
       tracer,
@@ -77,10 +109,19 @@ export class ALM {
       config.captureToolContent,
       new ModelPolicy(config.policy),
       config.events.llmEvents,
+      {
+        sensitive: keyFilter(config.redactKeys),
+        inputs: config.capture.inputs,
+        outputs: config.capture.outputs,
+      },
     );
     this.agentId = config.agentId;
     this.env = config.env;
-    this.spanProcessors = Object.freeze([new PolicySpanProcessor(this.rt)]);
+    this.enabled = config.enabled;
+    // A budget that can refuse a tool call: its own count, or the run's token or cost spend.
+    const { maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun } = config.policy;
+    this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
+    this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
   }
 
   /**
@@ -92,7 +133,7 @@ export class ALM {
   run<T>(a: RunOptions | ((run: RunHandle) => T), b?: (run: RunHandle) => T): T {
     const [options, fn] = splitArgs<RunOptions, (run: RunHandle) => T>('run', a, b);
     optionalString('run', 'purpose', options.purpose);
-    return startRun(this.rt, options, fn);
+    return this.enabled ? startRun(this.rt, options, fn) : plainRun(this.rt, fn);
   }
 
   /** A unit of work inside a run. Returns what `fn` returns and rethrows its error unchanged. */
@@ -102,18 +143,44 @@ export class ALM {
     const [options, fn] = splitArgs<TaskOptions, (task: TaskHandle) => T>('task', a, b);
     optionalString('task', 'type', options.type);
     optionalString('task', 'description', options.description);
-    return startTask(this.rt, options, fn);
+    return this.enabled ? startTask(this.rt, options, fn) : plainTask(this.rt, fn);
   }
 
   /**
    * Wrap a tool. The wrapper has the same signature: a sync tool stays sync. Each call is decided by
    * policy first; a denied call throws ToolDeniedError (an async function's wrapper rejects) and the
-   * tool body never runs. A tool's own error is rethrown unchanged.
+   * tool body never runs. A tool's own error is rethrown unchanged. `options`: `capture` (record its
+   * arguments / results), `retry` and `timeoutMs` (with either, the wrapper returns a promise).
    */
-  tool<F extends AnyFunction>(name: string, fn: F): F {
+  tool<F extends AnyFunction>(
+    name: string,
+    fn: F,
+    options: ToolOptions & ({ retry: RetryOptions } | { timeoutMs: number }),
+  ): (...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>;
+  tool<F extends AnyFunction>(name: string, fn: F, options?: ToolOptions): F;
+  tool(name: string, fn: AnyFunction, options?: ToolOptions): AnyFunction {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('alm.tool: name must be a non-empty string');
     if (typeof fn !== 'function') throw new TypeError(`alm.tool('${name}'): expected a function, got ${typeof fn}`);
-    return wrapTool(this.rt, name, fn);
+    checkToolOptions(name, options);
+    return this.enabled ? wrapTool(this.rt, name, fn, options) : plainTool(this.rt, name, fn, this.hasBudget, options);
+  }
+
+  /** How the framework adapters wrap a tool: recorded under the framework's call id, or plain when disabled. */
+  private readonly wrapForFramework: WrapForFramework = (name, fn, framework) =>
+    this.enabled ? wrapTool(this.rt, name, fn, {}, framework) : plainTool(this.rt, name, fn, this.hasBudget);
+
+  /**
+   * A TypeScript 5 standard method decorator that makes the method a tool, as `alm.tool` does:
+   * `@alm.toolMethod('search') async search(q: string) { ... }`. The name defaults to the method's.
+   */
+  toolMethod(
+    name: string | undefined,
+    options: ToolOptions & ({ retry: RetryOptions } | { timeoutMs: number }),
+  ): AsyncToolMethodDecorator;
+  toolMethod(name?: string, options?: ToolOptions): ToolMethodDecorator;
+  toolMethod(name?: string, options?: ToolOptions): ToolMethodDecorator {
+    checkToolOptions(name ?? '(method)', options);
+    return toolMethodDecorator((toolName, fn) => this.tool(toolName, fn, options as ToolOptions), name);
   }
 
   /**
@@ -132,7 +199,7 @@ export class ALM {
     }
     optionalString('llm', 'operation', options.operation);
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
-    return startLlm(this.rt, options, fn);
+    return this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
   }
 
   /**
@@ -150,7 +217,7 @@ export class ALM {
         `alm.aiSdkTool('${name}'): expected an AI SDK tool object, got ${tool === null ? 'null' : typeof tool}`,
       );
     }
-    return wrapAiSdkTool(this.rt, name, tool);
+    return wrapAiSdkTool(this.wrapForFramework, name, tool);
   }
 
   /** `aiSdkTool` for every tool of an AI SDK tool set (`{ name: tool }`), each under its key. */
@@ -175,7 +242,7 @@ export class ALM {
     if (typeof func !== 'function') {
       throw new TypeError(`alm.langchainTool('${name}'): expected a function, got ${typeof func}`);
     }
-    return wrapLangchainTool(this.rt, name, func);
+    return wrapLangchainTool(this.wrapForFramework, name, func);
   }
 
   /** Record a hand-over to another agent, in the current run. */
@@ -189,7 +256,15 @@ export class ALM {
       throw new TypeError('alm.handoff: toAgentId must be a non-empty string');
     }
     optionalString('handoff', 'reason', options.reason);
-    recordHandoff(this.rt, options);
+    if (this.enabled) recordHandoff(this.rt, options);
+  }
+
+  /**
+   * Inside a tool wrapped with `timeoutMs`: the AbortSignal of the current attempt, aborted with a
+   * ToolTimeoutError when the deadline passes (pass it to fetch and the like). Undefined elsewhere.
+   */
+  signal(): AbortSignal | undefined {
+    return this.rt.storage.getStore()?.signal;
   }
 
   /** The id of the run the caller is in, if any. */

@@ -32,6 +32,21 @@ export class BudgetExceededError extends Error {
   }
 }
 
+/**
+ * A tool with `timeoutMs` did not settle in time: its promise is abandoned (and the attempt's
+ * `alm.signal()` aborted with this error). Its name is the reference's retryable `TimeoutError`.
+ */
+export class ToolTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+
+  constructor(
+    readonly toolName: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Tool '${toolName}' timed out after ${timeoutMs} ms`);
+  }
+}
+
 /** Invalid configuration, thrown by constructors. `issues` holds one line per bad field. */
 export class ALMConfigError extends Error {
   override readonly name = 'ALMConfigError';

@@ -1,6 +1,8 @@
 export { ALM } from './alm';
 export type { ALMOptions, EventSinkFunction } from './config/schema';
-export { ALMConfigError, ALMDeliveryError, BudgetExceededError, ToolDeniedError } from './errors';
+export { ALMConfigError, ALMDeliveryError, BudgetExceededError, ToolDeniedError, ToolTimeoutError } from './errors';
+export type { RetryOptions } from './instrument/retry';
+export type { ToolOptions } from './instrument/tool';
 export { ALMEventExporter, type ALMEventExporterOptions } from './events/exporter';
 export type { PipelineStats } from './events/pipeline';
 export {
@@ -14,6 +16,7 @@ export {
   type StructuredErrorShape as StructuredError,
   type ToolArgs,
 } from './events/schema';
+export type { AsyncToolMethodDecorator, ToolMethodDecorator } from './instrument/decorators';
 export type { HandoffOptions } from './instrument/handoff';
 export type { LlmCallHandle, LlmOptions } from './instrument/llm';
 export type { BudgetDetails, BudgetName } from './policy/budgets';

@@ -85,6 +85,8 @@ export const ATTR_ALM_TOOL_STATUS = 'alm.tool.status';
 export const ATTR_ALM_TOOL_WRAPPED = 'alm.tool.wrapped';
 /** On a tool span inside an enclosing tool span of the same call, which reports the call. */
 export const ATTR_ALM_TOOL_NESTED = 'alm.tool.nested';
+/** The attempt number of a retried tool call (2, 3, …); absent on a first attempt. */
+export const ATTR_ALM_TOOL_ATTEMPT = 'alm.tool.attempt';
 
 // Structured error, on any failed span (besides error.type and the span status).
 export const ATTR_ALM_ERROR_MESSAGE = 'alm.error.message';

@@ -5,8 +5,10 @@
  * which the AI SDK hands to the model as a tool error), recorded under the AI SDK's `toolCallId`, with
  * only `input` as its arguments: the conversation in `messages` never reaches the events.
  */
-import type { Runtime } from '../instrument/runtime';
-import { wrapTool, type AnyFunction, type FrameworkCalls } from '../instrument/tool';
+import type { AnyFunction, FrameworkCalls } from '../instrument/tool';
+
+/** How the ALM instance wraps a tool function for a framework (instrumented, or plain when disabled). */
+export type WrapForFramework = <F extends AnyFunction>(name: string, fn: F, framework: FrameworkCalls) => F;
 
 const AI_SDK_CALLS: FrameworkCalls = {
   input: (args) => args.slice(0, 1),
@@ -19,8 +21,8 @@ const AI_SDK_CALLS: FrameworkCalls = {
 };
 
 /** A copy of an AI SDK tool whose `execute` goes through alm; a tool without `execute` is returned as is. */
-export function wrapAiSdkTool<T extends object>(rt: Runtime, name: string, tool: T): T {
+export function wrapAiSdkTool<T extends object>(wrap: WrapForFramework, name: string, tool: T): T {
   const execute = (tool as { execute?: unknown }).execute;
   if (typeof execute !== 'function') return tool;
-  return { ...tool, execute: wrapTool(rt, name, execute as AnyFunction, AI_SDK_CALLS) };
+  return { ...tool, execute: wrap(name, execute as AnyFunction, AI_SDK_CALLS) };
 }

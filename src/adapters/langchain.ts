@@ -4,8 +4,8 @@
  * `toolCall` when a model's tool call is invoked). Wrapped here, each call records only `input`, under
  * the model's tool-call id when there is one.
  */
-import type { Runtime } from '../instrument/runtime';
-import { wrapTool, type AnyFunction, type FrameworkCalls } from '../instrument/tool';
+import type { AnyFunction, FrameworkCalls } from '../instrument/tool';
+import type { WrapForFramework } from './ai-sdk';
 
 const LANGCHAIN_CALLS: FrameworkCalls = {
   input: (args) => args.slice(0, 1),
@@ -19,6 +19,6 @@ const LANGCHAIN_CALLS: FrameworkCalls = {
   },
 };
 
-export function wrapLangchainTool<F extends AnyFunction>(rt: Runtime, name: string, func: F): F {
-  return wrapTool(rt, name, func, LANGCHAIN_CALLS);
+export function wrapLangchainTool<F extends AnyFunction>(wrap: WrapForFramework, name: string, func: F): F {
+  return wrap(name, func, LANGCHAIN_CALLS);
 }

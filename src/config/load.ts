@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import { ALMConfigError } from '../errors';
-import { ALMConfigSchema, EventsConfigSchema, PolicyConfigSchema, type ALMConfig } from './schema';
+import { ALMConfigSchema, CaptureConfigSchema, EventsConfigSchema, PolicyConfigSchema, type ALMConfig } from './schema';
 
 type Env = Record<string, string | undefined>;
 
@@ -12,6 +12,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(ALMConfigSchema.shape),
   policy: Object.keys(PolicyConfigSchema.shape),
   events: Object.keys(EventsConfigSchema.shape),
+  capture: Object.keys(CaptureConfigSchema.shape),
 };
 
 function editDistance(a: string, b: string): number {
@@ -56,6 +57,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const ENABLED_WORDS: Record<string, boolean> = { true: true, '1': true, false: false, '0': false };
+
 /** Fill unset options from ALM_AGENT_ID, ALM_ENV, ALM_ENDPOINT and ALM_API_KEY. */
 export function withEnvironment(options: unknown, env: Env = process.env): unknown {
   if (options === undefined) options = {};
@@ -72,6 +75,22 @@ export function withEnvironment(options: unknown, env: Env = process.env): unkno
   return filled;
 }
 
+/** `enabled` from ALM_ENABLED when not given (an ALM option only: ALMEventExporter has none). */
+function withEnabled(options: unknown, env: Env): unknown {
+  if (options === undefined) options = {};
+  if (!isRecord(options)) return options;
+  const filled: Record<string, unknown> = { ...options };
+  if (filled.enabled === undefined && env.ALM_ENABLED) {
+    // Anything else stays a string, which the schema refuses naming ALM_ENABLED.
+    filled.enabled = ENABLED_WORDS[env.ALM_ENABLED.trim().toLowerCase()] ?? env.ALM_ENABLED;
+  }
+  if (filled.enabled === false && isRecord(filled.events) && filled.events.sink === 'http') {
+    // Nothing is sent while disabled: a local run without ALM_ENDPOINT must not need one.
+    if (filled.events.endpoint === undefined && !env.ALM_ENDPOINT) filled.events = { ...filled.events, sink: 'none' };
+  }
+  return filled;
+}
+
 export function loadConfig(options: unknown, env: Env = process.env): ALMConfig {
-  return parseOrThrow(ALMConfigSchema, withEnvironment(options, env));
+  return parseOrThrow(ALMConfigSchema, withEnvironment(withEnabled(options, env), env));
 }

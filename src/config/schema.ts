@@ -145,6 +145,23 @@ export const EventsConfigSchema = z
     }
   });
 
+export const CaptureConfigSchema = z.strictObject({
+  /** Record tool arguments (tool.request `args`, and the span's with captureToolContent); else a marker says they were withheld. */
+  inputs: z.boolean().default(true),
+  /** Record tool results (tool.response `result`, and the span's with captureToolContent); else a marker says they were withheld. */
+  outputs: z.boolean().default(true),
+});
+
+/** Extra keys to redact: names (matched as the reference list is) or regular expressions. */
+const RedactKeysSchema = z
+  .array(
+    z.union([z.string().min(1), z.instanceof(RegExp)], {
+      error: 'each entry must be a non-empty key name or a RegExp',
+    }),
+    { error: (issue) => (issue.input === undefined ? undefined : 'must be a list of key names or RegExps') },
+  )
+  .default([]);
+
 export const ALMConfigSchema = z.strictObject({
   /** Identifies the agent on every event and span; or ALM_AGENT_ID. */
   agentId: z
@@ -152,6 +169,11 @@ export const ALMConfigSchema = z.strictObject({
       error: (issue) => (issue.input === undefined ? 'required: pass agentId or set ALM_AGENT_ID' : undefined),
     })
     .min(1, 'must not be empty'),
+  /**
+   * false: observe nothing (no spans, no events, no timers, no exit hooks); tools run as plain
+   * functions, still held to the policy. Or ALM_ENABLED=false.
+   */
+  enabled: z.boolean({ error: 'must be true or false (from ALM_ENABLED: true, false, 1 or 0)' }).default(true),
   /** Deployment environment; or ALM_ENV. */
   env: z.string().min(1).default('development'),
   agentVersion: z.string().min(1).optional(),
@@ -163,6 +185,14 @@ export const ALMConfigSchema = z.strictObject({
    * gen_ai.tool.call.result. Opt-in, as the GenAI conventions make them; ALM events always carry them.
    */
   captureToolContent: z.boolean().default(false),
+  /**
+   * Keys whose values are redacted, on top of the reference list (password, token, api_key, apikey,
+   * secret, key, authorization, cookie): a name matches keys containing it, in any letter case; a
+   * RegExp is tested against the key.
+   */
+  redactKeys: RedactKeysSchema,
+  /** Whether tool arguments and results are recorded, in events and spans alike; `alm.tool(name, fn, { capture })` overrides it per tool. */
+  capture: CaptureConfigSchema.default(CaptureConfigSchema.parse({})),
   /** Receives delivery and instrumentation problems. Default: a rate-limited one-line warning on stderr. */
   onError: z.custom<(error: Error) => void>(isFunction, 'must be a function').optional(),
   /** Tracer provider to use instead of the global one registered with @opentelemetry/api. */
@@ -179,3 +209,4 @@ export type ALMOptions = Omit<z.input<typeof ALMConfigSchema>, 'agentId'> & { ag
 export type ALMConfig = z.output<typeof ALMConfigSchema>;
 export type PolicyConfig = z.output<typeof PolicyConfigSchema>;
 export type EventsConfig = z.output<typeof EventsConfigSchema>;
+export type CaptureConfig = z.output<typeof CaptureConfigSchema>;

@@ -32,6 +32,32 @@ export function isSensitiveKey(key: string): boolean {
   return SENSITIVE_KEY.test(key);
 }
 
+/** Decides which object keys have their values redacted. */
+export type KeyFilter = (key: string) => boolean;
+
+/**
+ * The reference list plus `redactKeys`: a string is matched as the reference's names are (the
+ * lower-cased key contains it), a RegExp is tested against the key as it is. No extra keys: the
+ * reference list alone.
+ */
+export function keyFilter(extra: readonly (string | RegExp)[] = []): KeyFilter {
+  if (extra.length === 0) return isSensitiveKey;
+  const names = extra
+    .filter((k): k is string => typeof k === 'string')
+    .map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const words = new RegExp([SENSITIVE_KEY.source, ...names].join('|'), 'i');
+  // Without g / y, test() keeps no state between keys.
+  const patterns = extra
+    .filter((k): k is RegExp => k instanceof RegExp)
+    .map((r) => new RegExp(r.source, r.flags.replace(/[gy]/g, '')));
+  if (patterns.length === 0) return (key) => words.test(key);
+  return (key) => words.test(key) || patterns.some((r) => r.test(key));
+}
+
+/** What replaces tool arguments or results whose capture is off (`capture: { inputs / outputs: false }`). */
+export const WITHHELD_INPUTS = '[withheld: capture.inputs is off]';
+export const WITHHELD_OUTPUTS = '[withheld: capture.outputs is off]';
+
 // ES2024's String#isWellFormed / #toWellFormed (Node 20+), with a fallback for older engines.
 interface WellFormedMethods {
   isWellFormed?(this: string): boolean;
@@ -103,6 +129,8 @@ function setOwn(out: Record<string, unknown>, key: string, value: unknown): void
 class Walker {
   private budget = MAX_CAPTURE_CHARS;
   private readonly ancestors: object[] = [];
+
+  constructor(private readonly sensitive: KeyFilter) {}
 
   value(v: unknown, depth: number): unknown {
     if (this.budget <= 0) return '[Truncated]';
@@ -191,7 +219,7 @@ class Walker {
       }
       this.budget -= key.length + 4;
       kept++;
-      if (isSensitiveKey(key)) {
+      if (this.sensitive(key)) {
         setOwn(out, key, REDACTED);
         continue;
       }
@@ -219,7 +247,7 @@ class Walker {
       }
       const key = truncateString(keys[i]!);
       this.budget -= key.length + 4;
-      if (isSensitiveKey(key)) {
+      if (this.sensitive(key)) {
         setOwn(out, key, REDACTED);
         continue;
       }
@@ -272,7 +300,11 @@ export function errorTypeName(e: object): string {
  * The common case on the hot path, a small flat object of short, well-formed primitives, copied
  * without the general walk; undefined when the object needs the walk (same result either way).
  */
-function captureFlat(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
+function captureFlat(
+  o: Record<string, unknown>,
+  keys: readonly string[],
+  sensitive: KeyFilter,
+): Record<string, unknown> | undefined {
   if (keys.length > MAX_ITEMS) return undefined;
   const out: Record<string, unknown> = {};
   let size = 0;
@@ -286,7 +318,7 @@ function captureFlat(o: Record<string, unknown>, keys: readonly string[]): Recor
     }
     if (key === '__proto__' || key.length > MAX_STRING_LENGTH) return undefined;
     size += key.length;
-    if (isSensitiveKey(key)) out[key] = REDACTED;
+    if (sensitive(key)) out[key] = REDACTED;
     else if (typeof v === 'string' && v.length <= MAX_STRING_LENGTH && isWellFormed(v)) {
       size += v.length;
       out[key] = v;
@@ -296,15 +328,15 @@ function captureFlat(o: Record<string, unknown>, keys: readonly string[]): Recor
   return size < MAX_CAPTURE_CHARS / 2 ? out : undefined;
 }
 
-/** A redacted, truncated, JSON-safe copy of any value. */
-export function captureValue(value: unknown): unknown {
+/** A redacted, truncated, JSON-safe copy of any value. `sensitive`: which keys to redact (default: the reference list). */
+export function captureValue(value: unknown, sensitive: KeyFilter = isSensitiveKey): unknown {
   try {
     if (isPlainObject(value)) {
       // Listed once for both paths: listing is the one cost that grows with a huge object.
       const keys = Object.keys(value);
-      return captureFlat(value, keys) ?? new Walker().object(value, 0, keys);
+      return captureFlat(value, keys, sensitive) ?? new Walker(sensitive).object(value, 0, keys);
     }
-    return new Walker().value(value, 0);
+    return new Walker(sensitive).value(value, 0);
   } catch {
     return '[Unreadable]';
   }
@@ -316,9 +348,9 @@ export function captureValue(value: unknown): unknown {
  * object is that binding), and so does a call with none (`{inputs: {}}`, as the reference binds a
  * function without parameters); any other call keeps the list of arguments (`{args: [...]}`).
  */
-export function captureArguments(args: readonly unknown[]): unknown {
+export function captureArguments(args: readonly unknown[], sensitive: KeyFilter = isSensitiveKey): unknown {
   if (args.length === 0) return {};
-  return args.length === 1 && isPlainObject(args[0]) ? captureValue(args[0]) : captureValue(args);
+  return args.length === 1 && isPlainObject(args[0]) ? captureValue(args[0], sensitive) : captureValue(args, sensitive);
 }
 
 /** JSON text that never throws: for span attributes, whose values must be primitives in SDK 2.x. */

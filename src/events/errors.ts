@@ -2,7 +2,7 @@
  * Structured errors `{type, message, source, retryable, code?}` as the ALM schema defines them,
  * built from anything a tool or agent can throw. Never throws.
  */
-import { errorTypeName, safeJson, captureValue, truncateString } from './capture';
+import { errorTypeName, safeJson, captureValue, truncateString, type KeyFilter } from './capture';
 
 export type ErrorSource = 'tool' | 'policy' | 'agent' | 'system';
 
@@ -77,11 +77,11 @@ function isRetryable(type: string, message: string, o: object | undefined): bool
   return false;
 }
 
-function messageOf(thrown: unknown): string {
+function messageOf(thrown: unknown, sensitive: KeyFilter | undefined): string {
   if (thrown !== null && typeof thrown === 'object') {
     const message = read(thrown, 'message');
     if (typeof message === 'string') return message;
-    return safeJson(captureValue(thrown));
+    return safeJson(captureValue(thrown, sensitive));
   }
   try {
     return String(thrown);
@@ -99,18 +99,18 @@ export function describeError(type: string, message: string, source: ErrorSource
  * Describe a thrown value. Non-Error values keep their JS type as `type` (`string`, `null`, `Object`, ...).
  * Total: whatever was thrown, this returns.
  */
-export function toStructuredError(thrown: unknown, source: ErrorSource): StructuredError {
+export function toStructuredError(thrown: unknown, source: ErrorSource, sensitive?: KeyFilter): StructuredError {
   try {
-    return describeThrown(thrown, source);
+    return describeThrown(thrown, source, sensitive);
   } catch {
     return { type: 'Object', message: '[Unprintable]', source, retryable: false };
   }
 }
 
-function describeThrown(thrown: unknown, source: ErrorSource): StructuredError {
+function describeThrown(thrown: unknown, source: ErrorSource, sensitive: KeyFilter | undefined): StructuredError {
   const isObject = thrown !== null && typeof thrown === 'object';
   const type = thrown === null ? 'null' : isObject ? errorTypeName(thrown) : typeof thrown;
-  const message = truncateString(messageOf(thrown));
+  const message = truncateString(messageOf(thrown, sensitive));
   const error: StructuredError = {
     type,
     message,

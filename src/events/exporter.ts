@@ -14,6 +14,7 @@ import { createSink } from '../sinks';
 import { EventPipeline, Phase } from './pipeline';
 import * as sc from '../semconv';
 import { toolCallIdOf, toolConvention, toolNameOf } from '../policy/conventions';
+import { keyFilter, type KeyFilter } from './capture';
 import { recordFromSpan } from './record';
 
 const ExporterConfigSchema = ALMConfigSchema.pick({
@@ -23,6 +24,7 @@ const ExporterConfigSchema = ALMConfigSchema.pick({
   policyVersion: true,
   events: true,
   onError: true,
+  redactKeys: true,
 });
 
 /** Options for `new ALMEventExporter(...)`: the event envelope, the sink, and onError. */
@@ -56,10 +58,12 @@ export class ALMEventExporter implements SpanExporter {
   private readonly pipeline: EventPipeline;
   /** Tool calls already reported, by call id: when their span ran, in epoch ms. */
   private readonly reported = new Map<string, { start: number; end: number }>();
+  private readonly sensitive: KeyFilter;
 
   constructor(options: ALMEventExporterOptions = {}) {
     const config = parseOrThrow(ExporterConfigSchema, withEnvironment(options));
     const report = createErrorReporter(config.onError);
+    this.sensitive = keyFilter(config.redactKeys);
     this.pipeline = new EventPipeline(
       {
         agentId: config.agentId,
@@ -79,7 +83,7 @@ export class ALMEventExporter implements SpanExporter {
       for (const span of spans) byId.set(span.spanContext().spanId, span);
       for (const span of spans) {
         if (this.sameCallReported(span, byId)) continue;
-        const record = recordFromSpan(span);
+        const record = recordFromSpan(span, this.sensitive);
         if (record !== undefined) this.pipeline.enqueue(record, Phase.Both);
       }
       resultCallback({ code: SUCCESS });

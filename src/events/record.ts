@@ -7,7 +7,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { toolArgsOf, toolCallIdOf, toolConvention, toolNameOf, toolResultOf } from '../policy/conventions';
 import * as sc from '../semconv';
-import { captureValue, truncateString } from './capture';
+import { captureValue, isSensitiveKey, truncateString, type KeyFilter } from './capture';
 import { describeError, type StructuredError } from './errors';
 import type { RunSummary } from './schema';
 
@@ -131,19 +131,19 @@ function num(v: unknown): number {
  * Content from a span (JSON text) back to data, redacted, truncated and bounded like alm-otel's own
  * capture: another instrumentation's arguments and results get no less care. Absent stays absent.
  */
-function structured(v: unknown): unknown {
+function structured(v: unknown, sensitive: KeyFilter): unknown {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') return captureValue(v);
+  if (typeof v !== 'string') return captureValue(v, sensitive);
   try {
-    return captureValue(JSON.parse(v));
+    return captureValue(JSON.parse(v), sensitive);
   } catch {
-    return captureValue(v);
+    return captureValue(v, sensitive);
   }
 }
 
 /** Content already parsed by its convention, redacted and bounded; absent stays absent. */
-function captured(v: unknown): unknown {
-  return v === undefined ? undefined : captureValue(v);
+function captured(v: unknown, sensitive: KeyFilter): unknown {
+  return v === undefined ? undefined : captureValue(v, sensitive);
 }
 
 function errorFromSpan(span: ReadableSpan, defaultSource: StructuredError['source']): StructuredError | undefined {
@@ -193,7 +193,7 @@ function summaryFromSpan(a: Attrs): RunSummary {
  * The inverse of what src/instrument writes; outcome fields a foreign span lacks come from its status
  * and duration. A span that has not ended yields a record of its start.
  */
-export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
+export function recordFromSpan(span: ReadableSpan, sensitive: KeyFilter = isSensitiveKey): OpRecord | undefined {
   const a = span.attributes;
   const kind = opKind(a);
   if (kind === undefined) return undefined;
@@ -228,6 +228,8 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
     case 'tool': {
       const convention = toolConvention(a)!;
       const decision = a[sc.ATTR_ALM_POLICY_DECISION];
+      // alm-otel marks retries of its own tools; other spans are first attempts, as far as a span can say.
+      const attempt = Math.max(1, Math.floor(num(a[sc.ATTR_ALM_TOOL_ATTEMPT])));
       const status = a[sc.ATTR_ALM_TOOL_STATUS];
       return {
         kind,
@@ -236,10 +238,9 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         toolName: toolNameOf(convention, a) ?? 'unknown',
         // Foreign tool spans may carry no call id; their span id is stable across start and end.
         toolCallId: toolCallIdOf(convention, a) ?? spanId ?? 'unknown',
-        args: captured(toolArgsOf(convention, a)),
-        // Tool calls are not retried, by alm-otel or (as far as a span can say) by others.
-        attempt: 1,
-        retries: 0,
+        args: captured(toolArgsOf(convention, a), sensitive),
+        attempt,
+        retries: attempt - 1,
         decision: decision === 'allow' || decision === 'deny' ? decision : undefined,
         reason: str(a[sc.ATTR_ALM_POLICY_REASON]),
         policyMs: num(a[sc.ATTR_ALM_POLICY_LATENCY_MS]),
@@ -247,7 +248,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
           status === 'success' || status === 'denied' || status === 'error' ? status : failed ? 'error' : 'success',
         // Spans keep latencies off; the span's duration is the tool's time (a denied body never ran).
         toolMs: status === 'denied' ? 0 : Math.max(0, endTime - startTime),
-        result: captured(toolResultOf(convention, a)),
+        result: captured(toolResultOf(convention, a), sensitive),
         error: errorFromSpan(span, status === 'denied' ? 'policy' : 'tool'),
       };
     }
@@ -258,7 +259,7 @@ export function recordFromSpan(span: ReadableSpan): OpRecord | undefined {
         fromAgentId: str(a[sc.ATTR_GEN_AI_AGENT_ID]) ?? 'unknown',
         toAgentId: truncateString(String(a[sc.ATTR_ALM_HANDOFF_TO_AGENT_ID])),
         reason: str(a[sc.ATTR_ALM_HANDOFF_REASON]),
-        context: structured(a[sc.ATTR_ALM_HANDOFF_CONTEXT]),
+        context: structured(a[sc.ATTR_ALM_HANDOFF_CONTEXT], sensitive),
       };
     case 'llm': {
       const status = a[sc.ATTR_ALM_LLM_STATUS];

@@ -28,7 +28,7 @@ class HandoffOperation extends Operation implements HandoffRecord {
   constructor(rt: Runtime, runId: string | null, options: HandoffOptions, parent: Context, time: number) {
     const toAgentId = truncateString(options.toAgentId);
     const reason = options.reason ? truncateString(options.reason) : undefined;
-    const context = isGiven(options.context) ? captureValue(options.context) : undefined;
+    const context = isGiven(options.context) ? captureValue(options.context, rt.content.sensitive) : undefined;
     super(
       rt,
       `handoff ${toAgentId}`,

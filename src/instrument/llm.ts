@@ -208,19 +208,27 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   }
 }
 
+/** A cost budget cannot count a model without a price: refuse the call before it starts. */
+export function unpricedModelError(rt: Runtime, model: string): ALMConfigError | undefined {
+  if (!rt.models.costBudget || rt.models.hasPrice(model)) return undefined;
+  return new ALMConfigError([
+    `policy.prices: no price for model '${truncateString(model)}', which maxCostPerRun needs to count this call`,
+  ]);
+}
+
+/** Throw, or for an `async function` reject, as the function itself would have. */
+export function fail<T>(fn: unknown, error: Error): T {
+  if (fn instanceof AsyncFunction) return Promise.reject(error) as T;
+  throw error;
+}
+
 export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
   const startTime = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
   const model = truncateString(options.model);
-  const isAsync = fn instanceof AsyncFunction;
-  if (rt.models.costBudget && !rt.models.hasPrice(options.model)) {
-    const error = new ALMConfigError([
-      `policy.prices: no price for model '${model}', which maxCostPerRun needs to count this call`,
-    ]);
-    if (isAsync) return Promise.reject(error) as T;
-    throw error;
-  }
+  const unpriced = unpricedModelError(rt, options.model);
+  if (unpriced !== undefined) return fail(fn, unpriced);
   const call = new LlmCall(
     rt,
     randomUUID(),
@@ -236,8 +244,7 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
   if (exceeded !== undefined) {
     const refusal = new BudgetExceededError(exceeded);
     call.refuse(refusal);
-    if (isAsync) return Promise.reject(refusal) as T;
-    throw refusal;
+    return fail(fn, refusal);
   }
   // The call slot is taken now, synchronously, so parallel calls cannot overrun a call budget.
   chargeLlm(run, 1, 0, 0);

@@ -20,6 +20,8 @@ export class RunState implements BudgetUsage {
   private toolMsCount = 0;
   private policyMsSum = 0;
   private policyMsCount = 0;
+  /** Attempts that were retries (attempt > 1) of a tool with `retry`. */
+  retried = 0;
   tasksCompleted = 0;
   tasksFailed = 0;
   handoffs = 0;
@@ -66,8 +68,13 @@ export class RunState implements BudgetUsage {
 
   summary(totalRunMs: number): RunSummary {
     const summary: RunSummary = {
-      // alm-otel does not retry tool calls (as the reference, whose retry loop is disabled).
-      tool_calls: { total: this.total, allowed: this.allowed, denied: this.denied, error: this.errors, retried: 0 },
+      tool_calls: {
+        total: this.total,
+        allowed: this.allowed,
+        denied: this.denied,
+        error: this.errors,
+        retried: this.retried,
+      },
       latencies: {
         avg_tool_ms: this.toolMsCount > 0 ? this.toolMsSum / this.toolMsCount : 0,
         avg_policy_ms: this.policyMsCount > 0 ? this.policyMsSum / this.policyMsCount : 0,

@@ -77,7 +77,7 @@ class RunOperation extends Operation implements RunRecord {
       this.setSpanAttributes(summaryAttributes(this.summary));
       this.setSpanAttribute(sc.ATTR_ALM_RUN_SUCCESS, !failed);
       if (failed) {
-        this.error = toStructuredError(outcome, 'agent');
+        this.error = toStructuredError(outcome, 'agent', rt.content.sensitive);
         this.markSpanFailed(this.error, outcome);
       }
       this.endSpan(endTime);

@@ -1,6 +1,7 @@
 /** What every instrumented operation shares within one ALM instance. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { isSensitiveKey, type KeyFilter } from '../events/capture';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
 import { LateToolSpans, type ForeignSpan, type ModelCallOwner } from '../policy/foreign';
@@ -14,7 +15,18 @@ import type { RunState } from './run-state';
 export interface Scope {
   readonly run: RunState | undefined;
   readonly otelContext: Context;
+  /** Inside a tool with `timeoutMs`: the current attempt's signal (`alm.signal()`). */
+  readonly signal?: AbortSignal;
 }
+
+/** What alm-otel captures of content: which keys it redacts, and whether tool inputs / outputs are kept. */
+export interface ContentOptions {
+  readonly sensitive: KeyFilter;
+  readonly inputs: boolean;
+  readonly outputs: boolean;
+}
+
+const DEFAULT_CONTENT: ContentOptions = Object.freeze({ sensitive: isSensitiveKey, inputs: true, outputs: true });
 
 export class Runtime {
   /**
@@ -45,6 +57,8 @@ export class Runtime {
     readonly models: ModelPolicy,
     /** Emit llm.request / llm.response events (not in the reference schema). */
     readonly llmEvents: boolean,
+    /** redactKeys and the instance's `capture` switches (tools may override the switches). */
+    readonly content: ContentOptions = DEFAULT_CONTENT,
   ) {
     this.enforcing = policy.mode === 'enforce';
   }

@@ -63,7 +63,7 @@ class TaskOperation extends Operation implements TaskRecord {
       this.success = !failed;
       this.setSpanAttribute(sc.ATTR_ALM_TASK_SUCCESS, !failed);
       if (failed) {
-        this.error = toStructuredError(outcome, 'agent');
+        this.error = toStructuredError(outcome, 'agent', rt.content.sensitive);
         this.markSpanFailed(this.error, outcome);
       }
       this.endSpan(now());

@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { context, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
-import { captureArguments, captureValue, safeJson, truncateString } from '../events/capture';
+import {
+  WITHHELD_INPUTS,
+  WITHHELD_OUTPUTS,
+  captureArguments,
+  captureValue,
+  safeJson,
+  truncateString,
+} from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import { claimForeign } from '../policy/foreign';
@@ -17,10 +24,21 @@ import { Operation } from './operation';
 import type { ToolRecord, ToolStatus } from '../events/record';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
+import { resilienceOf, retrying, withTimeout, type RetryOptions } from './retry';
 import { isThenable } from './settle';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFunction = (...args: any[]) => any;
+
+/** Per-tool options: `alm.tool(name, fn, options)`. */
+export interface ToolOptions {
+  /** Record this tool's arguments (`inputs`) and results (`outputs`); each defaults to the instance's `capture`. */
+  capture?: { inputs?: boolean; outputs?: boolean };
+  /** Try again after a retryable error: each attempt its own call, under one tool_call_id. */
+  retry?: RetryOptions;
+  /** Abandon an attempt whose promise has not settled after this long, with a ToolTimeoutError. */
+  timeoutMs?: number;
+}
 
 // Hoisted once: reading constants off another module's exports object on every call is measurably slower.
 const {
@@ -35,6 +53,7 @@ const {
   ATTR_ALM_POLICY_REASON: REASON,
   ATTR_ALM_POLICY_VIOLATION: VIOLATION,
   ATTR_ALM_TOOL_STATUS: STATUS,
+  ATTR_ALM_TOOL_ATTEMPT: ATTEMPT,
   EVENT_POLICY_DECISION,
 } = sc;
 const EXECUTE_TOOL = sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
@@ -52,6 +71,9 @@ interface ToolDefinition {
   readonly isAsync: boolean;
   readonly fn: AnyFunction;
   readonly framework: FrameworkCalls | undefined;
+  /** Arguments and results recorded (else replaced by a marker saying they were withheld). */
+  readonly inputs: boolean;
+  readonly outputs: boolean;
 }
 
 /** How an agent framework calls a tool it was given (adapters/): what is input, and its call id. */
@@ -62,7 +84,13 @@ export interface FrameworkCalls {
   callId(args: unknown[]): string | undefined;
 }
 
-export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, fn: F, framework?: FrameworkCalls): F {
+export function wrapTool<F extends AnyFunction>(
+  rt: Runtime,
+  fullName: string,
+  fn: F,
+  options: ToolOptions = {},
+  framework?: FrameworkCalls,
+): F {
   // Policy sees the whole name; spans and events carry it bounded like any other captured string.
   const name = truncateString(fullName);
   const tool: ToolDefinition = {
@@ -72,10 +100,26 @@ export function wrapTool<F extends AnyFunction>(rt: Runtime, fullName: string, f
     isAsync: fn instanceof AsyncFunction,
     fn,
     framework,
+    inputs: options.capture?.inputs ?? rt.content.inputs,
+    outputs: options.capture?.outputs ?? rt.content.outputs,
   };
-  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    return callTool(rt, tool, this, args);
-  };
+  const resilience = resilienceOf(fullName, options.retry, options.timeoutMs);
+  let wrapped: (this: unknown, ...args: unknown[]) => unknown;
+  if (resilience === undefined) {
+    wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      return callTool(rt, tool, this, args);
+    };
+  } else {
+    // Each attempt is a whole call (decision, span, events); the deadline applies inside it, so a
+    // timed-out attempt's span ends with the ToolTimeoutError as the tool's own error.
+    const attempt: ToolDefinition =
+      resilience.timeoutMs === undefined ? tool : { ...tool, fn: withTimeout(rt, name, fn, resilience.timeoutMs) };
+    wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      // One id for every attempt: the framework's, else a fresh one.
+      const toolCallId = (framework === undefined ? undefined : frameworkCallId(rt, framework, args)) ?? randomUUID();
+      return retrying(rt, resilience, (n) => callTool(rt, attempt, this, args, toolCallId, n));
+    };
+  }
   Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
   Object.defineProperty(wrapped, 'length', { value: fn.length, configurable: true });
   return wrapped as F;
@@ -87,6 +131,7 @@ function startAttributes(
   run: RunState | undefined,
   decision: PolicyDecision,
   blocked: boolean,
+  attempt: number,
 ): Attributes {
   const attributes: Attributes = {
     [OPERATION]: EXECUTE_TOOL,
@@ -100,17 +145,18 @@ function startAttributes(
     attributes[REASON] = decision.reason;
     if (!blocked) attributes[VIOLATION] = true;
   }
+  if (attempt > 1) attributes[ATTEMPT] = attempt;
   return attributes;
 }
 
 /** One call: its span and its event record, in one fixed-shape object. */
 class ToolCall extends Operation implements ToolRecord {
   readonly kind = 'tool';
-  readonly attempt = 1;
-  readonly retries = 0;
+  readonly retries: number;
   readonly toolName: string;
   readonly decision: 'allow' | 'deny';
   readonly reason: string;
+  readonly outputs: boolean;
   args: unknown;
   status: ToolStatus = 'success';
   toolMs = 0;
@@ -127,6 +173,7 @@ class ToolCall extends Operation implements ToolRecord {
     readonly policyMs: number,
     parent: Context,
     startTime: number,
+    readonly attempt: number,
   ) {
     // Only what identifies the call and its decision goes on the span at start; latencies, and
     // content unless captureToolContent, stay in the record. (The SDK walks these attributes twice, so
@@ -134,12 +181,14 @@ class ToolCall extends Operation implements ToolRecord {
     super(
       rt,
       tool.spanName,
-      startAttributes(tool, toolCallId, run, decision, blocked),
+      startAttributes(tool, toolCallId, run, decision, blocked, attempt),
       parent,
       startTime,
       run?.runId ?? null,
     );
     this.toolName = tool.name;
+    this.outputs = tool.outputs;
+    this.retries = attempt - 1;
     this.decision = decision.allow ? 'allow' : 'deny';
     this.reason = decision.reason;
     this.addSpanEvent(
@@ -148,8 +197,8 @@ class ToolCall extends Operation implements ToolRecord {
     );
   }
 
-  captureArguments(rt: Runtime, args: unknown[]): void {
-    this.args = captureArguments(args);
+  captureArguments(rt: Runtime, args: unknown[], inputs: boolean): void {
+    this.args = inputs ? captureArguments(args, rt.content.sensitive) : WITHHELD_INPUTS;
     if (rt.captureToolContent) this.setSpanAttribute(ARGUMENTS, safeJson(this.args));
   }
 
@@ -165,6 +214,7 @@ class ToolCall extends Operation implements ToolRecord {
       const endTime = now();
       const toolMs = toolStart === undefined ? 0 : endTime - toolStart;
       this.run?.recordToolCall(this.decision === 'allow', status, toolMs, this.policyMs);
+      if (this.retries > 0 && this.run !== undefined) this.run.retried++;
       this.status = status;
       this.toolMs = toolMs;
       this.setSpanAttribute(STATUS, status);
@@ -172,7 +222,7 @@ class ToolCall extends Operation implements ToolRecord {
         this.error = error;
         this.markSpanFailed(error, outcome);
       } else if (outcome !== undefined && outcome !== null) {
-        this.result = captureValue(outcome);
+        this.result = this.outputs ? captureValue(outcome, rt.content.sensitive) : WITHHELD_OUTPUTS;
         if (rt.captureToolContent) this.setSpanAttribute(RESULT, safeJson(this.result));
       }
       this.endSpan(endTime);
@@ -199,7 +249,15 @@ function frameworkCallId(rt: Runtime, framework: FrameworkCalls, args: unknown[]
   }
 }
 
-function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknown[]): unknown {
+function callTool(
+  rt: Runtime,
+  tool: ToolDefinition,
+  self: unknown,
+  args: unknown[],
+  /** Given for the attempts of a retried call, which share one id. */
+  attemptCallId?: string,
+  attempt = 1,
+): unknown {
   const startTime = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
@@ -215,13 +273,14 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
   const framework = tool.framework;
-  const adopted = claim?.toolCallId ?? (framework === undefined ? undefined : frameworkCallId(rt, framework, args));
+  const adopted =
+    claim?.toolCallId ?? attemptCallId ?? (framework === undefined ? undefined : frameworkCallId(rt, framework, args));
   const toolCallId = adopted === undefined ? randomUUID() : truncateString(adopted);
 
   let call: ToolCall | undefined;
   try {
-    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime);
-    call.captureArguments(rt, framework === undefined ? args : framework.input(args));
+    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime, attempt);
+    call.captureArguments(rt, framework === undefined ? args : framework.input(args), tool.inputs);
     if (rt.lateToolSpans.open > 0 && run !== undefined) rt.lateToolSpans.note(call);
     rt.events.enqueue(call, Phase.Start);
   } catch (error) {
@@ -252,7 +311,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
   try {
     result = context.with(call.otelContext, tool.fn, self, ...args);
   } catch (thrown) {
-    call.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool'), thrown);
+    call.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown);
     throw thrown;
   }
   if (!isThenable(result)) {
@@ -266,7 +325,7 @@ function callTool(rt: Runtime, tool: ToolDefinition, self: unknown, args: unknow
       return value;
     },
     (thrown: unknown) => {
-      settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool'), thrown);
+      settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown);
       throw thrown;
     },
   );

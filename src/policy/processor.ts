@@ -81,7 +81,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       this.rt.lateToolSpans.forget(state);
       // Reported by an alm tool inside it, by the enclosing span of the same call, or not a tool call.
       if (call === undefined || state.claimed || state.nestedIn !== undefined) return;
-      const record = recordFromSpan(span);
+      const record = recordFromSpan(span, this.rt.content.sensitive);
       if (record?.kind !== 'tool') return;
       record.toolName = call.toolName;
       record.toolCallId = call.toolCallId ?? record.toolCallId;

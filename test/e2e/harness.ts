@@ -476,6 +476,14 @@ export class JaegerQuery {
     return { status: res.status, body };
   }
 
+  /** Jaeger's answer to GET /api/v3/traces/{id}, as it sent it (OTLP/JSON wrapped in {"result": ...}). */
+  async getTraceText(traceId: string): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/api/v3/traces/${traceId}`, { signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`GET /api/v3/traces/${traceId}: HTTP ${res.status} ${text}`);
+    return text;
+  }
+
   /** All spans Jaeger holds for `traceId` (api_v3 GET /api/v3/traces/{id}); [] while it has none. */
   async getTrace(traceId: string): Promise<JaegerSpan[]> {
     const { status, body } = await this.getJson(`/api/v3/traces/${traceId}`);

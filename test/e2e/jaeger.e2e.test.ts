@@ -6,10 +6,14 @@
  *   npm run test:e2e
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
 import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ALM, ALMEventSchema, ToolDeniedError, type ALMEvent, type ALMOptions } from '../../src';
 import * as sc from '../../src/semconv';
+import { runTsx } from '../helpers/scripts';
 import { otlpProvider, pollUntil, startStack, type JaegerSpan, type Stack } from './harness';
 
 const SERVICE = `alm-e2e-${randomUUID().slice(0, 8)}`;
@@ -276,6 +280,68 @@ describe('one agent run, read back from Jaeger', () => {
     expect(await byTags({ [sc.ATTR_ALM_POLICY_DECISION]: 'deny' })).toEqual([runTraceId]);
     expect(await byTags({ [sc.ATTR_ALM_TOOL_STATUS]: 'error' })).toEqual([runTraceId]);
   });
+});
+
+describe('alm-otel convert on what the pipeline stored', () => {
+  test("Jaeger's OTLP/JSON of a run converts into the events the agent emitted, and validates", async () => {
+    const events: ALMEvent[] = [];
+    const alm = researchAgent(events);
+    const search = alm.tool('search', async ({ query }: { query: string }) => `results for ${query}`);
+    const deleteDoc = alm.tool('delete_doc', async () => 'deleted');
+    const traceId = await alm.run({ purpose: 'Convert me' }, async (run) => {
+      await alm.task({ type: 'research' }, async () => {
+        await search({ query: 'otel' });
+        await deleteDoc().catch(() => undefined);
+      });
+      alm.handoff({ toAgentId: 'writer', context: { topic: 'otel' } });
+      return run.traceId!;
+    });
+    await alm.shutdown();
+    await provider.forceFlush();
+    await pollUntil(
+      `trace ${traceId} with 5 spans in Jaeger`,
+      () => stack.jaeger.getTrace(traceId),
+      (s) => s.length >= 5,
+    );
+
+    // Jaeger's answer, as it sent it, through the real CLI (a child process).
+    const dir = mkdtempSync(join(tmpdir(), 'alm-e2e-convert-'));
+    try {
+      const file = join(dir, 'jaeger-trace.json');
+      writeFileSync(file, await stack.jaeger.getTraceText(traceId));
+      const { stdout } = await runTsx('src/cli/index.ts', ['convert', file]);
+      const converted = stdout
+        .trim()
+        .split('\n')
+        .map((line) => ALMEventSchema.parse(JSON.parse(line)));
+      writeFileSync(join(dir, 'events.jsonl'), stdout);
+      const validated = await runTsx('src/cli/index.ts', ['validate', join(dir, 'events.jsonl')]);
+      expect(validated.stdout.trim()).toBe(`ok: ${converted.length} valid events`);
+
+      // The same events, but for what spans do not carry (ids, times, latencies, tool content).
+      const comparable = (list: ALMEvent[]) =>
+        list
+          .map((e) => {
+            const metadata = { ...(e.metadata as Record<string, unknown>) };
+            for (const key of Object.keys(metadata)) if (key.includes('latency')) delete metadata[key];
+            delete metadata.args;
+            delete metadata.result;
+            if (e.event_type === 'run.end') delete (metadata.summary as Record<string, unknown>).latencies;
+            return {
+              type: e.event_type,
+              run: e.run_id,
+              trace: e.trace_id,
+              span: e.span_id,
+              agent: e.agent_id,
+              metadata,
+            };
+          })
+          .sort((a, b) => `${a.span}${a.type}`.localeCompare(`${b.span}${b.type}`));
+      expect(comparable(converted)).toEqual(comparable(events));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe('a burst of runs through the collector', () => {

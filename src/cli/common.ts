@@ -1,0 +1,149 @@
+/**
+ * What the CLI's commands share: argument parsing (Node's own `util.parseArgs`), colour (Node's own
+ * `util.styleText`, only on a TTY), reading a file or stdin, and reading ALM event lines.
+ */
+import { readFile } from 'node:fs/promises';
+import * as util from 'node:util';
+import { ALMEventSchema, type ALMEvent } from '../events/schema';
+
+/** Exit codes: 0 all good, 1 the input is invalid (or a command found problems), 2 a usage error. */
+export const EXIT_OK = 0;
+export const EXIT_INVALID = 1;
+export const EXIT_USAGE = 2;
+
+/** A usage problem (unknown option, missing argument, unreadable file): exit code 2, message on stderr. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  env: Record<string, string | undefined>;
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+
+/** `util.parseArgs`, strict, with `--help`; a parse failure becomes a UsageError naming the option. */
+export function parse<O extends OptionSpec>(
+  args: string[],
+  options: O,
+): {
+  values: { [K in keyof O]?: O[K]['type'] extends 'string' ? string : boolean } & { help?: boolean };
+  positionals: string[];
+} {
+  try {
+    const parsed = util.parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return parsed as never;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export type Style = (format: Parameters<typeof util.styleText>[0], text: string) => string;
+
+/**
+ * Colour only when it helps: stdout is a TTY, NO_COLOR is not set (https://no-color.org), or when
+ * forced (`--color`, FORCE_COLOR). `util.styleText` exists from Node 20.12; without it, no colour.
+ */
+export function styler(io: Io, flags: { color?: boolean; 'no-color'?: boolean }): Style {
+  const styleText = (util as { styleText?: typeof util.styleText }).styleText;
+  const env = io.env;
+  let on: boolean;
+  if (flags['no-color']) on = false;
+  else if (flags.color) on = true;
+  else if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') on = false;
+  // As Node reads it: FORCE_COLOR set (even empty) forces colour, except 0 or false.
+  else if (env.FORCE_COLOR !== undefined) on = env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  else on = io.stdout.isTTY === true && env.TERM !== 'dumb';
+  if (!on || styleText === undefined) return (_format, text) => text;
+  // Newer Nodes check the stream themselves unless told not to (we decided above); a list of formats is
+  // applied one by one, which every Node with styleText supports.
+  const one = (format: string, text: string) => styleText(format as never, text, { validateStream: false } as never);
+  return (format, text) =>
+    Array.isArray(format) ? format.reduceRight((t: string, f: string) => one(f, t), text) : one(format as string, text);
+}
+
+/** The whole of a file, or of stdin for `-`. Unreadable files are usage errors. */
+export async function readInput(io: Io, file: string): Promise<string> {
+  if (file === '-') {
+    let text = '';
+    io.stdin.setEncoding('utf8');
+    for await (const chunk of io.stdin) text += chunk as string;
+    return text;
+  }
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** A dotted path as zod reports it: `metadata.summary.tool_calls.total`, `args.inputs["a b"]`, `items[2]`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out === '' ? '(event)' : out;
+}
+
+export interface LineProblem {
+  line: number;
+  /** The field at fault, as a dotted path; `(line)` when the line is not a JSON object at all. */
+  field: string;
+  message: string;
+  eventType?: string;
+}
+
+export type LineResult = { line: number; event: ALMEvent } | { line: number; problems: LineProblem[] };
+
+/** One line of JSON-lines input, checked against ALMEventSchema. */
+export function checkLine(text: string, line: number): LineResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { line, problems: [{ line, field: '(line)', message: `not JSON: ${(error as Error).message}` }] };
+  }
+  const result = ALMEventSchema.safeParse(value);
+  if (result.success) return { line, event: result.data };
+  const eventType =
+    typeof value === 'object' && value !== null && typeof (value as { event_type?: unknown }).event_type === 'string'
+      ? (value as { event_type: string }).event_type
+      : undefined;
+  return {
+    line,
+    problems: result.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({
+            line,
+            field: fieldPath([...issue.path, key]),
+            message: 'unknown field',
+            eventType,
+          }))
+        : [{ line, field: fieldPath(issue.path), message: issue.message, eventType }],
+    ),
+  };
+}
+
+/** Every non-blank line of JSON-lines text, numbered from 1 as editors number them. */
+export function* lines(text: string, firstLine = 1): Generator<{ line: number; text: string }> {
+  const all = text.split('\n');
+  for (let i = 0; i < all.length; i++) {
+    const t = all[i]!.replace(/\r$/, '');
+    if (t.trim() !== '') yield { line: firstLine + i, text: t };
+  }
+}
+
+export function formatProblem(p: LineProblem): string {
+  return `line ${p.line}: ${p.field}: ${p.message}${p.eventType !== undefined ? ` (${p.eventType})` : ''}`;
+}

@@ -1,0 +1,245 @@
+/**
+ * `alm-otel/testing`: an ALM for tests whose events and spans are captured in memory.
+ *
+ *   const alm = createTestALM({ policy: { deniedTools: ['rm'] } });
+ *   const search = alm.tool('search', (q: string) => q);
+ *   await alm.run(() => search('otel'));
+ *   const events = await alm.events();   // delivered, checked against ALMEventSchema
+ *   alm.spanTree();                      // the last run's spans as a tree
+ *
+ * The spans go through a real OpenTelemetry SDK (`@opentelemetry/sdk-trace`: a TracerProvider with a
+ * SimpleSpanProcessor and an InMemorySpanExporter) that belongs to this instance alone: nothing is
+ * registered globally, so tests never see each other's spans, in any order, in parallel or not. No
+ * timers keep a test runner alive and no process-exit hooks are installed.
+ */
+import type { Context, Tracer } from '@opentelemetry/api';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+  type ReadableSpan,
+  type Span,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import { ALM } from '../alm';
+import type { ALMOptions } from '../config/schema';
+import { ALMEventSchema, type ALMEvent, type ALMEventType } from '../events/schema';
+import * as sc from '../semconv';
+
+/** Options of `new ALM(...)`, except where events go (they are captured); `agentId` defaults to 'test-agent'. */
+export type TestALMOptions = Omit<ALMOptions, 'events' | 'tracerProvider'> & {
+  events?: Omit<
+    NonNullable<ALMOptions['events']>,
+    'sink' | 'endpoint' | 'apiKey' | 'path' | 'allowInsecure' | 'flushOnExit'
+  >;
+};
+
+export type EventOf<T extends ALMEventType> = Extract<ALMEvent, { event_type: T }>;
+
+/** A finished span and the spans that ended under it, in start order. */
+export interface SpanNode {
+  readonly name: string;
+  readonly span: ReadableSpan;
+  readonly children: SpanNode[];
+}
+
+/** Hands spans to the ALM's own processors, which exist only once the ALM does. */
+class Forward implements SpanProcessor {
+  targets: readonly SpanProcessor[] = [];
+  onStart(span: Span, parent: Context): void {
+    for (const p of this.targets) p.onStart(span, parent);
+  }
+  onEnd(span: ReadableSpan): void {
+    for (const p of this.targets) p.onEnd(span);
+  }
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.targets.map((p) => p.forceFlush()));
+  }
+  async shutdown(): Promise<void> {
+    await Promise.all(this.targets.map((p) => p.shutdown()));
+  }
+}
+
+function parentId(span: ReadableSpan): string | undefined {
+  // SDK 2.x: parentSpanContext; 1.x: parentSpanId.
+  return span.parentSpanContext?.spanId ?? (span as { parentSpanId?: string }).parentSpanId;
+}
+
+function hrMs(t: readonly [number, number]): number {
+  return t[0] * 1e3 + t[1] / 1e6;
+}
+
+interface Internals {
+  exporter: InMemorySpanExporter;
+  provider: TracerProvider;
+  forward: Forward;
+  captured: ALMEvent[];
+  errors: Error[];
+}
+
+export class TestALM extends ALM {
+  /** The SDK pieces, for anything the helpers do not cover. */
+  readonly exporter: InMemorySpanExporter;
+  readonly provider: TracerProvider;
+  /** A tracer of this instance's provider, for spans of your own (they nest under an active context you manage). */
+  readonly tracer: Tracer;
+  /** alm-otel's own problems (delivery, instrumentation) passed to onError, in order. */
+  readonly errors: readonly Error[];
+  private readonly captured: ALMEvent[];
+  /** How many captured events were checked against the schema already. */
+  private checked = 0;
+
+  /** Use createTestALM(). */
+  constructor(options: ALMOptions, internals: Internals) {
+    super(options);
+    this.exporter = internals.exporter;
+    this.provider = internals.provider;
+    this.captured = internals.captured;
+    this.errors = internals.errors;
+    internals.forward.targets = this.spanProcessors;
+    this.tracer = this.provider.getTracer('alm-otel-testing');
+  }
+
+  /**
+   * Every event delivered so far, in order, after delivering what is queued. Each is checked against
+   * ALMEventSchema: an invalid one throws, naming the event and the field.
+   */
+  async events(): Promise<ALMEvent[]> {
+    await this.flush();
+    await this.provider.forceFlush(); // the in-memory exporter answers each export on a 0 ms timer
+    for (; this.checked < this.captured.length; this.checked++) {
+      const event = this.captured[this.checked]!;
+      const result = ALMEventSchema.safeParse(event);
+      if (!result.success) {
+        const issue = result.error.issues[0]!;
+        throw new Error(
+          `event ${this.checked} (${String(event.event_type)}) does not match ALMEventSchema: ${issue.path.join('.')}: ${issue.message}`,
+        );
+      }
+    }
+    return [...this.captured];
+  }
+
+  /** The events of one run (default: the last run that started), after delivering what is queued. */
+  async runEvents(runId?: string): Promise<ALMEvent[]> {
+    const events = await this.events();
+    const id = runId ?? events.filter((e) => e.event_type === 'run.start').at(-1)?.run_id;
+    return id === undefined ? [] : events.filter((e) => e.run_id === id);
+  }
+
+  /** Events of one type (of one run, when `runId` is given), after delivering what is queued. */
+  async eventsOfType<T extends ALMEventType>(type: T, runId?: string): Promise<EventOf<T>[]> {
+    const events = runId === undefined ? await this.events() : await this.runEvents(runId);
+    return events.filter((e): e is EventOf<T> => e.event_type === type);
+  }
+
+  /** Finished spans, in the order they ended. */
+  spans(): ReadableSpan[] {
+    return this.exporter.getFinishedSpans();
+  }
+
+  /** The one finished span with this name; throws when there is none or several. */
+  span(name: string): ReadableSpan {
+    const found = this.spans().filter((s) => s.name === name);
+    if (found.length !== 1) throw new Error(`expected one span named '${name}', found ${found.length}`);
+    return found[0]!;
+  }
+
+  /**
+   * A run's spans as a tree rooted at its invoke_agent span (default: the last run that ended). Spans
+   * of your own in between are included. Undefined when the run's span has not ended (or was not sampled).
+   */
+  spanTree(runId?: string): SpanNode | undefined {
+    const spans = this.spans();
+    const runs = spans.filter(
+      (s) =>
+        s.attributes[sc.ATTR_GEN_AI_OPERATION_NAME] === sc.GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT &&
+        s.attributes[sc.ATTR_ALM_RUN_ID] !== undefined,
+    );
+    const root = runId === undefined ? runs.at(-1) : runs.find((s) => s.attributes[sc.ATTR_ALM_RUN_ID] === runId);
+    if (root === undefined) return undefined;
+    const byParent = new Map<string, ReadableSpan[]>();
+    for (const span of spans) {
+      const parent = parentId(span);
+      if (parent === undefined) continue;
+      const siblings = byParent.get(parent) ?? [];
+      siblings.push(span);
+      byParent.set(parent, siblings);
+    }
+    const node = (span: ReadableSpan): SpanNode => ({
+      name: span.name,
+      span,
+      children: (byParent.get(span.spanContext().spanId) ?? [])
+        .sort((a, b) => hrMs(a.startTime) - hrMs(b.startTime))
+        .map(node),
+    });
+    return node(root);
+  }
+
+  /** `spanTree` as indented span names, one per line: handy in assertions. */
+  spanTreeText(runId?: string): string {
+    const lines: string[] = [];
+    const walk = (n: SpanNode, depth: number) => {
+      lines.push(`${'  '.repeat(depth)}${n.name}`);
+      for (const child of n.children) walk(child, depth + 1);
+    };
+    const root = this.spanTree(runId);
+    if (root !== undefined) walk(root, 0);
+    return lines.join('\n');
+  }
+
+  /** Forget the events, spans and errors captured so far (the instance stays usable). */
+  reset(): void {
+    this.captured.length = 0;
+    this.checked = 0;
+    (this.errors as Error[]).length = 0;
+    this.exporter.reset();
+  }
+
+  /** Deliver everything, then shut the ALM and its tracer provider down. */
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
+    await this.provider.shutdown();
+  }
+}
+
+/**
+ * An ALM for tests: events captured in memory (no sink, no exit hooks), spans recorded by a real
+ * in-memory SDK of its own (nothing registered globally). Any `new ALM` option applies except where
+ * events go; `agentId` defaults to 'test-agent'.
+ */
+export function createTestALM(options: TestALMOptions = {}): TestALM {
+  const events = (options.events ?? {}) as Record<string, unknown>;
+  for (const key of ['sink', 'endpoint', 'apiKey', 'path', 'allowInsecure', 'flushOnExit']) {
+    if (key in events)
+      throw new TypeError(`createTestALM: events.${key} is not an option here (events are captured in memory)`);
+  }
+  if ('tracerProvider' in options) {
+    throw new TypeError('createTestALM: tracerProvider is not an option here (each test ALM has its own SDK)');
+  }
+  const exporter = new InMemorySpanExporter();
+  const forward = new Forward();
+  const provider = new TracerProvider({ spanProcessors: [forward, new SimpleSpanProcessor({ exporter })] });
+  const captured: ALMEvent[] = [];
+  const errors: Error[] = [];
+  const onError = options.onError;
+  return new TestALM(
+    {
+      agentId: 'test-agent',
+      ...options,
+      events: {
+        ...options.events,
+        sink: (batch) => {
+          captured.push(...batch);
+        },
+        flushOnExit: false,
+      },
+      tracerProvider: provider,
+      onError: (error) => {
+        errors.push(error);
+        onError?.(error);
+      },
+    },
+    { exporter, provider, forward, captured, errors },
+  );
+}
