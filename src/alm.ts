@@ -3,14 +3,14 @@
  * and exposes run / task / tool / handoff. Everything it needs from OpenTelemetry comes through
  * `@opentelemetry/api`; it never registers globals.
  */
-import { trace } from '@opentelemetry/api';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { SpanProcessor } from './otel-types';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
 import { Runtime } from './instrument/runtime';
+import { GlobalTracer } from './instrument/tracer';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
 import { wrapTool, type AnyFunction } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
@@ -56,9 +56,10 @@ export class ALM {
       agentVersion: config.agentVersion ?? null,
       policyVersion: config.policyVersion ?? null,
     };
+    // No tracer is bound here from the global API: see instrument/tracer.ts.
     const tracer = config.tracerProvider
       ? config.tracerProvider.getTracer(TRACER_NAME, SDK_VERSION)
-      : trace.getTracer(TRACER_NAME, SDK_VERSION);
+      : new GlobalTracer(TRACER_NAME, SDK_VERSION);
     const events = new EventPipeline(envelope, createSink(config.events, report), config.events, report);
     this.rt = new Runtime(envelope, tracer, new ToolPolicy(config.policy), events, report, config.captureToolContent);
     this.agentId = config.agentId;

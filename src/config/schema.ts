@@ -3,7 +3,7 @@
  * their types (inferred below). README's configuration table mirrors it.
  */
 import type { TracerProvider } from '@opentelemetry/api';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ALMEvent } from '../events/schema';
 
 /** A function sink receives each batch of events; it may return a promise. */
@@ -11,25 +11,23 @@ export type EventSinkFunction = (events: ALMEvent[]) => void | Promise<void>;
 
 const isFunction = (v: unknown) => typeof v === 'function';
 
-const toolPatterns = z.array(z.string().min(1, 'tool patterns must be non-empty strings'), {
+const toolPatterns = z.array(z.string().check(z.minLength(1, 'tool patterns must be non-empty strings')), {
   error: (issue) => (issue.input === undefined ? undefined : 'must be a list of tool names or * globs'),
 });
 
 export const PolicyConfigSchema = z.strictObject({
   /** Tools that may run (exact names or `*` globs). When non-empty, anything else is denied. */
-  allowedTools: toolPatterns.default([]),
+  allowedTools: z._default(toolPatterns, () => []),
   /** Tools that never run. Checked before allowedTools. */
-  deniedTools: toolPatterns.default([]),
+  deniedTools: z._default(toolPatterns, () => []),
   /** Decision when allowedTools is empty and deniedTools does not match. */
-  defaultAllow: z.boolean().default(true),
+  defaultAllow: z._default(z.boolean(), true),
   /** Per-run budget: calls that ran (success or error) count; denied calls do not. */
-  maxToolCallsPerRun: z
-    .number({ error: 'must be a whole number of tool calls' })
-    .int('must be a whole number of tool calls')
-    .min(0, 'must be 0 or more')
-    .optional(),
+  maxToolCallsPerRun: z.optional(
+    z.int({ error: 'must be a whole number of tool calls' }).check(z.minimum(0, 'must be 0 or more')),
+  ),
   /** 'enforce' blocks denied calls; 'monitor' decides and records, and lets every call run. */
-  mode: z.enum(['enforce', 'monitor']).default('enforce'),
+  mode: z._default(z.enum(['enforce', 'monitor']), 'enforce'),
 });
 
 const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
@@ -37,73 +35,76 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 export const EventsConfigSchema = z
   .strictObject({
     /** Where events go: 'stdout' (JSON lines), 'http', 'file' (JSON lines appended to `path`), 'none', or a function receiving each batch. */
-    sink: z
-      .union([z.enum(['stdout', 'http', 'file', 'none']), z.custom<EventSinkFunction>(isFunction)], {
+    sink: z._default(
+      z.union([z.enum(['stdout', 'http', 'file', 'none']), z.custom<EventSinkFunction>(isFunction)], {
         error: "must be 'stdout', 'http', 'file', 'none' or a function",
-      })
-      .default('stdout'),
+      }),
+      'stdout',
+    ),
     /** Base URL of the ingest API for the http sink (events go to `{endpoint}/v1/events`); or ALM_ENDPOINT. */
-    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })),
     /** Sent as `Authorization: Bearer <apiKey>` by the http sink; or ALM_API_KEY. */
-    apiKey: z.string().min(1).optional(),
+    apiKey: z.optional(z.string().check(z.minLength(1))),
     /** Allow sending the API key over plain http:// to a host that is not loopback. */
-    allowInsecure: z.boolean().default(false),
+    allowInsecure: z._default(z.boolean(), false),
     /** File the file sink appends to. */
-    path: z.string().min(1, 'must not be empty').default('alm-events.jsonl'),
+    path: z._default(z.string().check(z.minLength(1, 'must not be empty')), 'alm-events.jsonl'),
     /** Events per delivered batch. */
-    batchSize: z.number().int().min(1).max(10_000).default(50),
+    batchSize: z._default(z.int().check(z.minimum(1), z.maximum(10_000)), 50),
     /** Longest time an event waits before delivery starts. */
-    flushIntervalMs: z.number().int().min(1).default(1000),
+    flushIntervalMs: z._default(z.int().check(z.minimum(1)), 1000),
     /** Longest one batch's delivery may take (the http request, or any sink's write); past it the batch is retried. */
-    timeoutMs: z.number().int().min(1).default(10_000),
+    timeoutMs: z._default(z.int().check(z.minimum(1)), 10_000),
     /** Most events held for delivery; past it the oldest events other than run.start/run.end are dropped. */
-    maxQueueSize: z.number().int().min(1).default(10_000),
+    maxQueueSize: z._default(z.int().check(z.minimum(1)), 10_000),
     /** First retry delay after a retryable failure; it doubles (with jitter) up to retryMaxDelayMs. */
-    retryInitialDelayMs: z.number().int().min(1).default(500),
+    retryInitialDelayMs: z._default(z.int().check(z.minimum(1)), 500),
     /** Longest retry delay, also the cap on a receiver's Retry-After. */
-    retryMaxDelayMs: z.number().int().min(1).default(30_000),
+    retryMaxDelayMs: z._default(z.int().check(z.minimum(1)), 30_000),
     /** How long shutdown() keeps retrying before it reports what could not be sent. */
-    shutdownTimeoutMs: z.number().int().min(0).default(30_000),
+    shutdownTimeoutMs: z._default(z.int().check(z.minimum(0)), 30_000),
     /** Deliver queued events when the process ends: on beforeExit, SIGTERM and SIGINT. */
-    flushOnExit: z.boolean().default(true),
+    flushOnExit: z._default(z.boolean(), true),
   })
-  .superRefine((events, ctx) => {
-    if (events.sink === 'http' && events.endpoint === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['endpoint'],
-        message: "required when sink is 'http': pass events.endpoint or set ALM_ENDPOINT",
-      });
-    }
-    if (
-      events.sink === 'http' &&
-      events.endpoint !== undefined &&
-      events.apiKey !== undefined &&
-      !events.allowInsecure
-    ) {
-      const url = new URL(events.endpoint);
-      if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname)) {
+  .check(
+    z.superRefine((events, ctx) => {
+      if (events.sink === 'http' && events.endpoint === undefined) {
         ctx.addIssue({
           code: 'custom',
           path: ['endpoint'],
-          message: `refusing to send the API key over plain http:// to ${url.hostname}: use https://, or set events.allowInsecure: true`,
+          message: "required when sink is 'http': pass events.endpoint or set ALM_ENDPOINT",
         });
       }
-    }
-    if (events.endpoint !== undefined) {
-      const url = new URL(events.endpoint);
-      if (url.username !== '' || url.password !== '') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['endpoint'],
-          message: 'must not contain credentials: pass the key as events.apiKey (sent as a bearer token)',
-        });
+      if (
+        events.sink === 'http' &&
+        events.endpoint !== undefined &&
+        events.apiKey !== undefined &&
+        !events.allowInsecure
+      ) {
+        const url = new URL(events.endpoint);
+        if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['endpoint'],
+            message: `refusing to send the API key over plain http:// to ${url.hostname}: use https://, or set events.allowInsecure: true`,
+          });
+        }
       }
-    }
-    if (events.retryMaxDelayMs < events.retryInitialDelayMs) {
-      ctx.addIssue({ code: 'custom', path: ['retryMaxDelayMs'], message: 'must be at least retryInitialDelayMs' });
-    }
-  });
+      if (events.endpoint !== undefined) {
+        const url = new URL(events.endpoint);
+        if (url.username !== '' || url.password !== '') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['endpoint'],
+            message: 'must not contain credentials: pass the key as events.apiKey (sent as a bearer token)',
+          });
+        }
+      }
+      if (events.retryMaxDelayMs < events.retryInitialDelayMs) {
+        ctx.addIssue({ code: 'custom', path: ['retryMaxDelayMs'], message: 'must be at least retryInitialDelayMs' });
+      }
+    }),
+  );
 
 export const ALMConfigSchema = z.strictObject({
   /** Identifies the agent on every event and span; or ALM_AGENT_ID. */
@@ -111,27 +112,28 @@ export const ALMConfigSchema = z.strictObject({
     .string({
       error: (issue) => (issue.input === undefined ? 'required: pass agentId or set ALM_AGENT_ID' : undefined),
     })
-    .min(1, 'must not be empty'),
+    .check(z.minLength(1, 'must not be empty')),
   /** Deployment environment; or ALM_ENV. */
-  env: z.string().min(1).default('development'),
-  agentVersion: z.string().min(1).optional(),
-  policyVersion: z.string().min(1).optional(),
-  policy: PolicyConfigSchema.default(PolicyConfigSchema.parse({})),
-  events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
+  env: z._default(z.string().check(z.minLength(1)), 'development'),
+  agentVersion: z.optional(z.string().check(z.minLength(1))),
+  policyVersion: z.optional(z.string().check(z.minLength(1))),
+  // prefault: an absent section is parsed from {} (its defaults filled), when options are parsed.
+  policy: z.prefault(PolicyConfigSchema, {}),
+  events: z.prefault(EventsConfigSchema, {}),
   /**
    * Also put the (redacted) tool arguments and results on tool spans as gen_ai.tool.call.arguments /
    * gen_ai.tool.call.result. Opt-in, as the GenAI conventions make them; ALM events always carry them.
    */
-  captureToolContent: z.boolean().default(false),
+  captureToolContent: z._default(z.boolean(), false),
   /** Receives delivery and instrumentation problems. Default: a rate-limited one-line warning on stderr. */
-  onError: z.custom<(error: Error) => void>(isFunction, 'must be a function').optional(),
+  onError: z.optional(z.custom<(error: Error) => void>(isFunction, 'must be a function')),
   /** Tracer provider to use instead of the global one registered with @opentelemetry/api. */
-  tracerProvider: z
-    .custom<TracerProvider>(
+  tracerProvider: z.optional(
+    z.custom<TracerProvider>(
       (v) => typeof v === 'object' && v !== null && isFunction((v as TracerProvider).getTracer),
       'must be an OpenTelemetry TracerProvider',
-    )
-    .optional(),
+    ),
+  ),
 });
 
 /** Options for `new ALM(...)`. agentId may come from ALM_AGENT_ID instead. */

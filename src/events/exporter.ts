@@ -4,8 +4,8 @@
  * `ALM` uses, and delivers through the same sinks. Being an exporter, it only sees spans that
  * were sampled and have ended; `ALM` itself emits every event, sampled or not, as it happens.
  */
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { z } from 'zod';
+import type { ReadableSpan, SpanExporter } from '../otel-types';
+import * as z from 'zod/mini';
 import { ALMConfigSchema } from '../config/schema';
 import { parseOrThrow, withEnvironment } from '../config/load';
 import { createErrorReporter } from '../report';
@@ -13,7 +13,7 @@ import { createSink } from '../sinks';
 import { EventPipeline, Phase } from './pipeline';
 import { recordFromSpan } from './record';
 
-const ExporterConfigSchema = ALMConfigSchema.pick({
+const ExporterConfigSchema = z.pick(ALMConfigSchema, {
   agentId: true,
   env: true,
   agentVersion: true,

@@ -4,7 +4,7 @@
  * `recordFromSpan` reads one back from any finished OTel span, so both paths share one translation.
  */
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '../otel-types';
 import * as sc from '../semconv';
 import { captureValue } from './capture';
 import { describeError, type StructuredError } from './errors';

@@ -1,58 +1,54 @@
 /**
  * The ALM event schema 1.0, as the reference SDK emits it, plus `trace_id` / `span_id`.
- * This zod schema is the single source of truth: the event types are inferred from it, the
+ * This zod schema (zod/mini's functional API, which tree-shakes) is the single source of truth: the event types are inferred from it, the
  * translator is type-checked against them, and the tests validate every event they see with it.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 const uuid = z.uuid();
-const latencyMs = z.number().nonnegative();
-const attempt = z.number().int().min(1);
+const latencyMs = z.number().check(z.nonnegative());
+const attempt = z.int().check(z.minimum(1));
+const count = () => z.int().check(z.nonnegative());
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 export const StructuredErrorSchema = z.strictObject({
   type: z.string(),
   message: z.string(),
   source: z.enum(['tool', 'policy', 'agent', 'system']),
   retryable: z.boolean(),
-  code: z.string().optional(),
+  code: z.optional(z.string()),
 });
 
 const envelope = {
   event_id: uuid,
   timestamp: z.iso.datetime({ precision: 3 }),
-  agent_id: z.string().min(1),
-  env: z.string().min(1),
-  run_id: uuid.nullable(),
+  agent_id: nonEmpty(),
+  env: nonEmpty(),
+  run_id: z.nullable(uuid),
   schema_version: z.literal('1.0'),
-  sdk_version: z.string().min(1),
-  agent_version: z.string().nullable(),
-  policy_version: z.string().nullable(),
+  sdk_version: nonEmpty(),
+  agent_version: z.nullable(z.string()),
+  policy_version: z.nullable(z.string()),
   /** W3C trace id of the span the event describes; null when no valid span context existed. */
-  trace_id: z
-    .string()
-    .regex(/^[0-9a-f]{32}$/)
-    .nullable(),
-  span_id: z
-    .string()
-    .regex(/^[0-9a-f]{16}$/)
-    .nullable(),
+  trace_id: z.nullable(z.string().check(z.regex(/^[0-9a-f]{32}$/))),
+  span_id: z.nullable(z.string().check(z.regex(/^[0-9a-f]{16}$/))),
 };
 
-function event<T extends string, M extends z.ZodType>(type: T, metadata: M) {
+function event<T extends string, M extends z.ZodMiniType>(type: T, metadata: M) {
   return z.strictObject({ ...envelope, event_type: z.literal(type), metadata });
 }
 
 export const RunSummarySchema = z.strictObject({
   tool_calls: z.strictObject({
-    total: z.number().int().nonnegative(),
-    allowed: z.number().int().nonnegative(),
-    denied: z.number().int().nonnegative(),
-    error: z.number().int().nonnegative(),
-    retried: z.number().int().nonnegative(),
+    total: count(),
+    allowed: count(),
+    denied: count(),
+    error: count(),
+    retried: count(),
   }),
   latencies: z.strictObject({ avg_tool_ms: latencyMs, avg_policy_ms: latencyMs, total_run_ms: latencyMs }),
-  tasks: z.strictObject({ completed: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }),
-  handoffs: z.number().int().nonnegative(),
+  tasks: z.strictObject({ completed: count(), failed: count() }),
+  handoffs: count(),
 });
 
 export const ToolArgsSchema = z.union([
@@ -60,30 +56,30 @@ export const ToolArgsSchema = z.union([
   z.strictObject({ args: z.array(z.unknown()) }),
 ]);
 
-const toolIdentity = { tool_name: z.string().min(1), tool_call_id: z.string().min(1) };
+const toolIdentity = { tool_name: nonEmpty(), tool_call_id: nonEmpty() };
 
 export const ALMEventSchema = z.discriminatedUnion('event_type', [
-  event('run.start', z.strictObject({ purpose: z.string().min(1).optional() })),
+  event('run.start', z.strictObject({ purpose: z.optional(nonEmpty()) })),
   event(
     'run.end',
-    z.strictObject({ success: z.boolean(), summary: RunSummarySchema, error: StructuredErrorSchema.optional() }),
+    z.strictObject({ success: z.boolean(), summary: RunSummarySchema, error: z.optional(StructuredErrorSchema) }),
   ),
   event(
     'task.start',
     z.strictObject({
       task_id: uuid,
-      task_type: z.string().min(1).optional(),
-      description: z.string().min(1).optional(),
+      task_type: z.optional(nonEmpty()),
+      description: z.optional(nonEmpty()),
     }),
   ),
-  event('task.end', z.strictObject({ task_id: uuid, success: z.boolean(), error: StructuredErrorSchema.optional() })),
+  event('task.end', z.strictObject({ task_id: uuid, success: z.boolean(), error: z.optional(StructuredErrorSchema) })),
   event('tool.request', z.strictObject({ ...toolIdentity, args: ToolArgsSchema, attempt })),
   event(
     'policy.decision',
     z.strictObject({
       ...toolIdentity,
       decision: z.enum(['allow', 'deny']),
-      reason: z.string().min(1),
+      reason: nonEmpty(),
       latency_ms: latencyMs,
       attempt,
     }),
@@ -98,26 +94,28 @@ export const ALMEventSchema = z.discriminatedUnion('event_type', [
         tool_latency_ms: latencyMs,
         total_latency_ms: latencyMs,
         attempt,
-        retries: z.number().int().nonnegative(),
-        error: StructuredErrorSchema.optional(),
-        result: z.unknown().optional(),
+        retries: count(),
+        error: z.optional(StructuredErrorSchema),
+        result: z.optional(z.unknown()),
       })
-      .refine((m) => (m.status === 'success') === (m.error === undefined), {
-        message: 'error is present exactly when status is not success',
-        path: ['error'],
-      })
-      .refine((m) => m.status === 'success' || m.result === undefined, {
-        message: 'result is only present on success',
-        path: ['result'],
-      }),
+      .check(
+        z.refine((m) => (m.status === 'success') === (m.error === undefined), {
+          message: 'error is present exactly when status is not success',
+          path: ['error'],
+        }),
+        z.refine((m) => m.status === 'success' || m.result === undefined, {
+          message: 'result is only present on success',
+          path: ['result'],
+        }),
+      ),
   ),
   event(
     'handoff',
     z.strictObject({
-      from_agent_id: z.string().min(1),
-      to_agent_id: z.string().min(1),
-      reason: z.string().min(1).optional(),
-      context: z.record(z.string(), z.unknown()).optional(),
+      from_agent_id: nonEmpty(),
+      to_agent_id: nonEmpty(),
+      reason: z.optional(nonEmpty()),
+      context: z.optional(z.record(z.string(), z.unknown())),
     }),
   ),
 ]);

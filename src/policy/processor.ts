@@ -7,7 +7,7 @@
  * event stream. It never throws into the pipeline.
  */
 import type { Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, Span, SpanProcessor } from '../otel-types';
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
 import { now } from '../instrument/clock';
