@@ -14,12 +14,15 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const cache = process.env.ALM_CONSUMERS_CACHE ?? join(homedir(), '.cache', 'alm-otel-consumers');
 const only = process.env.ALM_CONSUMERS_ONLY ?? '';
+const started = performance.now();
+const seconds = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 
 /** Exact versions: the matrix tests these and nothing else (README's compatibility table lists them). */
 const NODE = { 20: '20.20.2', 22: '22.23.3', 24: '24.21.0' };
@@ -251,6 +254,7 @@ async function main() {
       ...majors.map(async (major) => (bins[major] = await nodeBinary(major))),
     ]);
 
+    console.log(`installed ${projects.length} projects and ${majors.length} Node binaries in ${seconds()}`);
     const results = [];
     for (const cell of selected) {
       const cwd = dirs[cell.project];
@@ -276,7 +280,8 @@ async function main() {
     console.log('\ncell'.padEnd(72) + 'result');
     for (const { cell, pass } of results) console.log(`${cell.name.padEnd(71)} ${pass ? 'PASS' : 'FAIL'}`);
     if (failed.length > 0) console.log(`\nfailed cells:\n${failed.map((r) => `  - ${r.cell.name}`).join('\n')}`);
-    console.log(`\n${results.length - failed.length} passed, ${failed.length} failed`);
+    console.log(`\nran in ${seconds()}`);
+    console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
     process.exitCode = failed.length > 0 ? 1 : 0;
   } finally {
     if (process.env.ALM_CONSUMERS_KEEP === '1') console.log(`scratch projects kept in ${work}`);
