@@ -7,7 +7,15 @@ import { makeSetup } from './providers.cjs';
 
 const resolved = import.meta.resolve('alm-otel');
 check(resolved.endsWith('/dist/index.mjs'), `import 'alm-otel' resolved to ${resolved}`);
-const apiCopies = createRequire(import.meta.url)('@opentelemetry/api').trace === api.trace ? 1 : 2;
+const require = createRequire(import.meta.url);
+const apiCopies = require('@opentelemetry/api').trace === api.trace ? 1 : 2;
+// Both builds in one process (a dependency may require alm-otel): its errors stay recognisable.
+const cjsBuild = require('alm-otel');
+check(cjsBuild.ALM !== ALM, 'expected the CJS build to be a separate module from the ESM build');
+check(
+  new cjsBuild.ToolDeniedError('t', 'id', 'denied') instanceof ToolDeniedError,
+  'a ToolDeniedError from the CJS build is not instanceof the ESM build ToolDeniedError',
+);
 const setup = await makeSetup(process.argv[2], (name) => import(name), api);
 const result = await runScenario({ ALM, ToolDeniedError, setup });
 console.log(JSON.stringify({ ...result, build: 'esm', apiCopies }));
