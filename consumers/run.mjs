@@ -96,15 +96,25 @@ for (const [project, label] of Object.entries(TSC_PROJECTS)) {
 
 const selected = cells.filter((cell) => cell.name.includes(only));
 
-/** Runs a command; resolves with its exit code and output (never rejects). */
-function run(command, args, options = {}) {
+/**
+ * Runs a command; resolves with its exit code and output (never rejects). A command still running after
+ * `limitMs` is killed and reported as such, so that a hung cell fails instead of hanging the run.
+ */
+function run(command, args, options = {}, limitMs = 10 * 60_000) {
   return new Promise((done) => {
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    const timer = setTimeout(() => {
+      out += `\nkilled: still running after ${limitMs / 1000} s`;
+      child.kill('SIGKILL');
+    }, limitMs);
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('error', (error) => done({ code: -1, out: `${out}${error.message}` }));
-    child.on('close', (code) => done({ code, out }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, out });
+    });
   });
 }
 
@@ -265,7 +275,8 @@ async function main() {
             `tsconfig.${cell.tsc.mode.replace(' ', '-')}.json`,
           ]
         : cell.args;
-      const { code, out } = await run(bins[cell.node], args, { cwd, env: { ...process.env, NODE_OPTIONS: '' } });
+      const env = { ...process.env, NODE_OPTIONS: '' };
+      const { code, out } = await run(bins[cell.node], args, { cwd, env }, 3 * 60_000);
       const pass = code === 0;
       const detail = pass
         ? cell.tsc
