@@ -56,6 +56,8 @@ describe('a provider registered after new ALM()', () => {
   ])('gets nested spans and linked events when registered through %s', async (_label, copyOf) => {
     const events: ALMEvent[] = [];
     const alm = newAlm(events);
+    // A call before any provider is registered: no span, and nothing bound that would stay a no-op.
+    expect(alm.tool('search', () => 1)()).toBe(1);
     // Registered only now, after ALM was built, as the README's order has it.
     const exporter = new InMemorySpanExporter();
     const provider = new TracerProvider({
@@ -78,30 +80,10 @@ describe('a provider registered after new ALM()', () => {
     for (const tool of tools) expect(tool.parentSpanContext?.spanId).toBe(task!.spanContext().spanId);
     const traceId = run!.spanContext().traceId;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-    for (const event of events) expect(event.trace_id).toBe(traceId);
+    const inRun = events.filter((e) => e.run_id !== null);
+    expect(inRun.length).toBeLessThan(events.length);
+    for (const event of events) expect(event.trace_id).toBe(event.run_id === null ? null : traceId);
     expect(events.find((e) => e.event_type === 'policy.decision' && e.metadata.decision === 'deny')).toBeDefined();
     await provider.shutdown();
-  });
-
-  it('follows the global provider when it is replaced', async () => {
-    const events: ALMEvent[] = [];
-    const alm = newAlm(events);
-    const first = new InMemorySpanExporter();
-    api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    api.trace.setGlobalTracerProvider(
-      new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: first })] }),
-    );
-    alm.tool('search', () => 1)();
-    expect(first.getFinishedSpans().map((s) => s.name)).toEqual(['execute_tool search']);
-
-    api.trace.disable();
-    const second = new InMemorySpanExporter();
-    otherApiCopy().trace.setGlobalTracerProvider(
-      new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: second })] }),
-    );
-    alm.tool('search', () => 1)();
-    expect(second.getFinishedSpans().map((s) => s.name)).toEqual(['execute_tool search']);
-    expect(first.getFinishedSpans()).toHaveLength(1);
-    await alm.shutdown();
   });
 });
