@@ -5,4 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/test/e2e/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  // The package's own build (tsup), for the tests that install it as users get it.
+  globalSetup: '<rootDir>/test/helpers/build.cjs',
 };

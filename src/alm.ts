@@ -4,10 +4,9 @@
  * `@opentelemetry/api`; it never registers globals.
  */
 import { inspect } from 'node:util';
-import { trace } from '@opentelemetry/api';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
+import type { SpanProcessor } from './otel-types';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
 import { keyFilter } from './events/capture';
@@ -18,6 +17,7 @@ import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
 import { startLlm, type LlmCallHandle, type LlmOptions } from './instrument/llm';
 import { Runtime } from './instrument/runtime';
+import { GlobalTracer } from './instrument/tracer';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
 import type { RetryOptions } from './instrument/retry';
 import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
@@ -91,9 +91,10 @@ export class ALM {
       agentVersion: config.agentVersion ?? null,
       policyVersion: config.policyVersion ?? null,
     };
+    // No tracer is bound here from the global API: see instrument/tracer.ts.
     const tracer = config.tracerProvider
       ? config.tracerProvider.getTracer(TRACER_NAME, SDK_VERSION)
-      : trace.getTracer(TRACER_NAME, SDK_VERSION);
+      : new GlobalTracer(TRACER_NAME, SDK_VERSION);
     // The key (and the endpoint, whose query may hold it too) go to the sink alone, which keeps them
     // in private fields: nothing inspectable holds them.
     const { apiKey: _apiKey, endpoint: _endpoint, ...deliveryOptions } = config.events;

@@ -2,10 +2,29 @@
 import { budgetReason, type BudgetDetails } from './policy/budgets';
 
 /**
+ * `instanceof` that holds across alm-otel's ES module and CommonJS builds, which one process can load
+ * both of (the application `import`s alm-otel, a dependency `require`s it): instances carry a brand
+ * shared through `Symbol.for`, and the class checks the brand. Subclasses keep ordinary `instanceof`.
+ */
+function brand(cls: abstract new (...args: never[]) => Error, name: string): void {
+  const key = Symbol.for(`alm-otel.${name}`);
+  Object.defineProperty(cls.prototype, key, { value: true });
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value(this: unknown, value: unknown): boolean {
+      if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, value);
+      return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[key] === true;
+    },
+  });
+}
+
+/**
  * Thrown (or returned as a rejection, for async tools) when policy denies a tool call.
  * The tool body never ran.
  */
 export class ToolDeniedError extends Error {
+  static {
+    brand(this, 'ToolDeniedError');
+  }
   override readonly name = 'ToolDeniedError';
 
   constructor(
@@ -49,6 +68,9 @@ export class ToolTimeoutError extends Error {
 
 /** Invalid configuration, thrown by constructors. `issues` holds one line per bad field. */
 export class ALMConfigError extends Error {
+  static {
+    brand(this, 'ALMConfigError');
+  }
   override readonly name = 'ALMConfigError';
 
   constructor(readonly issues: readonly string[]) {
@@ -73,6 +95,9 @@ export interface DeliveryErrorOptions {
  * tell delivery whether to retry. Its message never contains the API key.
  */
 export class ALMDeliveryError extends Error {
+  static {
+    brand(this, 'ALMDeliveryError');
+  }
   override readonly name = 'ALMDeliveryError';
   readonly status: number | undefined;
   readonly retryable: boolean;

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import * as util from 'node:util';
 import { ALMEventSchema, type ALMEvent } from '../events/schema';
+import { ENGLISH } from '../messages';
 
 /** Exit codes: 0 all good, 1 the input is invalid (or a command found problems), 2 a usage error. */
 export const EXIT_OK = 0;
@@ -114,7 +115,7 @@ export function checkLine(text: string, line: number): LineResult {
   } catch (error) {
     return { line, problems: [{ line, field: '(line)', message: `not JSON: ${(error as Error).message}` }] };
   }
-  const result = ALMEventSchema.safeParse(value);
+  const result = ALMEventSchema.safeParse(value, ENGLISH);
   if (result.success) return { line, event: result.data };
   const eventType =
     typeof value === 'object' && value !== null && typeof (value as { event_type?: unknown }).event_type === 'string'

@@ -6,7 +6,7 @@
  * `recordFromSpan` reads, and the record goes through `startEvents` / `endEvents`.
  */
 import { SpanStatusCode, type AttributeValue, type Attributes } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '../otel-types';
 import type { ALMEvent } from '../events/schema';
 import { recordFromSpan } from '../events/record';
 import { endEvents, startEvents, type Envelope } from '../events/translate';

@@ -2,8 +2,9 @@
  * Validates options for `new ALM(...)` and `new ALMEventExporter(...)`: fills the environment
  * fallbacks, applies defaults, and turns every problem into one readable line naming the field.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { ALMConfigError } from '../errors';
+import { ENGLISH } from '../messages';
 import { ALMConfigSchema, CaptureConfigSchema, EventsConfigSchema, PolicyConfigSchema, type ALMConfig } from './schema';
 
 type Env = Record<string, string | undefined>;
@@ -47,8 +48,9 @@ function formatIssue(issue: z.core.$ZodIssue): string[] {
 }
 
 /** Throws ALMConfigError listing every problem; returns the issues otherwise formatted. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+export function parseOrThrow<S extends z.ZodMiniType>(schema: S, input: unknown): z.output<S> {
+  // zod/mini loads no locale: English messages for the checks whose schema gives none, for this parse only.
+  const result = schema.safeParse(input, ENGLISH);
   if (result.success) return result.data;
   throw new ALMConfigError(result.error.issues.flatMap(formatIssue));
 }

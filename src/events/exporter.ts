@@ -5,8 +5,8 @@
  * `ALM` uses, and delivers through the same sinks. Being an exporter, it only sees spans that
  * were sampled and have ended; `ALM` itself emits every event, sampled or not, as it happens.
  */
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { z } from 'zod';
+import type { ReadableSpan, SpanExporter } from '../otel-types';
+import * as z from 'zod/mini';
 import { ALMConfigSchema } from '../config/schema';
 import { parseOrThrow, withEnvironment } from '../config/load';
 import { createErrorReporter } from '../report';
@@ -17,7 +17,7 @@ import { toolCallIdOf, toolConvention, toolNameOf } from '../policy/conventions'
 import { keyFilter, type KeyFilter } from './capture';
 import { recordFromSpan } from './record';
 
-const ExporterConfigSchema = ALMConfigSchema.pick({
+const ExporterConfigSchema = z.pick(ALMConfigSchema, {
   agentId: true,
   env: true,
   agentVersion: true,

@@ -4,7 +4,7 @@
  * `recordFromSpan` reads one back from any finished OTel span, so both paths share one translation.
  */
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '../otel-types';
 import { toolArgsOf, toolCallIdOf, toolConvention, toolNameOf, toolResultOf } from '../policy/conventions';
 import * as sc from '../semconv';
 import { captureValue, isSensitiveKey, truncateString, type KeyFilter } from './capture';

@@ -9,7 +9,7 @@
  * It never throws into the pipeline.
  */
 import { trace, type Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, Span, SpanProcessor } from '../otel-types';
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
 import type { Runtime } from '../instrument/runtime';

@@ -22,6 +22,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { ALM } from '../alm';
+import { ENGLISH } from '../messages';
 import type { ALMOptions } from '../config/schema';
 import { ALMEventSchema, type ALMEvent, type ALMEventType } from '../events/schema';
 import * as sc from '../semconv';
@@ -109,7 +110,7 @@ export class TestALM extends ALM {
     await this.provider.forceFlush(); // the in-memory exporter answers each export on a 0 ms timer
     for (; this.checked < this.captured.length; this.checked++) {
       const event = this.captured[this.checked]!;
-      const result = ALMEventSchema.safeParse(event);
+      const result = ALMEventSchema.safeParse(event, ENGLISH);
       if (!result.success) {
         const issue = result.error.issues[0]!;
         throw new Error(

@@ -1,5 +1,5 @@
 /**
- * The package as a user gets it: built with the project's build config (tsc), laid out as npm packs it
+ * The package as a user gets it: built with the project's build (tsup), laid out as npm packs it
  * (package.json, dist/, testing/), and installed into a throwaway application with npm itself, which
  * links the `bin` and resolves `alm-otel/testing`. Nothing here imports src/: the tests run the
  * installed files in child processes.
@@ -36,11 +36,8 @@ export async function installPackage(): Promise<InstalledPackage> {
   cpSync(join(ROOT, 'testing'), join(pkg, 'testing'), { recursive: true });
   // The package's own dependencies (zod, the OTel peers) resolve from the project's node_modules.
   symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
-  await exec(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(pkg, 'dist')],
-    ROOT,
-  );
+  // Built once per jest run by its globalSetup (test/helpers/build.cjs), as `npm pack` builds it.
+  cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
   await exec('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', pkg], app);

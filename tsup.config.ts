@@ -1,0 +1,33 @@
+/**
+ * The published build: one source tree, an ES module build and a CommonJS build behind the `exports`
+ * map, each with its own declarations, for the library (`alm-otel`) and its testing helpers
+ * (`alm-otel/testing`), plus the `alm-otel` command (CommonJS). `@opentelemetry/api` (a peer) stays
+ * external, so each build uses the copy the application resolves for its own module format; so does
+ * the optional `@opentelemetry/sdk-trace` peer the testing helpers run on. zod/mini and the one constant
+ * taken from @opentelemetry/semantic-conventions are bundled, tree-shaken: they are most of the import
+ * cost otherwise (`npm run bench` reports it).
+ */
+import { defineConfig, type Options } from 'tsup';
+
+const shared: Options = {
+  outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.mjs' }),
+  tsconfig: 'tsconfig.build.json',
+  platform: 'node',
+  target: 'node18',
+  outDir: 'dist',
+  splitting: false,
+  external: ['@opentelemetry/api', '@opentelemetry/sdk-trace'],
+  noExternal: ['zod', '@opentelemetry/semantic-conventions'],
+};
+
+export default defineConfig([
+  // Each entry bundles what it uses: the testing helpers carry their own copy of the library code
+  // (its errors keep `instanceof` across copies, see src/errors.ts).
+  {
+    ...shared,
+    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+  },
+  { ...shared, entry: { 'cli/index': 'src/cli/index.ts' }, format: ['cjs'], dts: false },
+]);
