@@ -293,8 +293,12 @@ export class ALM {
   toJSON(): { agentId: string; env: string } {
     return { agentId: this.agentId, env: this.env };
   }
-
-  [inspect.custom](): string {
-    return `ALM ${inspect(this.toJSON())}`;
-  }
 }
+
+// util.inspect() (console.log) shows the same. Defined off the class body, so that the published
+// types need no Node type declarations (`inspect.custom` is a Node symbol).
+Object.defineProperty(ALM.prototype, inspect.custom, {
+  value(this: ALM): string {
+    return `ALM ${inspect(this.toJSON())}`;
+  },
+});
