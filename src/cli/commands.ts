@@ -168,12 +168,14 @@ named) or holds no span to translate.
 Options:
   --agent-id <id>     agent_id for traces without an alm-otel run span
   --env <name>        env for traces without an alm-otel run span
+  --llm-events        Also turn alm.llm model-call spans into llm.request / llm.response events
   -o, --output <file> Write the events to a file instead of stdout
   -h, --help          Show this help`,
   async run(args, io) {
     const { values, positionals } = parse(args, {
       'agent-id': { type: 'string' },
       env: { type: 'string' },
+      'llm-events': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
     });
     if (values.help) return (write(io.stdout, this.help), EXIT_OK);
@@ -184,7 +186,11 @@ Options:
     const text = await readInput(io, file);
     let converted;
     try {
-      converted = convertSpans(parseOtlp(text), { agentId: values['agent-id'], env: values.env });
+      converted = convertSpans(parseOtlp(text), {
+        agentId: values['agent-id'],
+        env: values.env,
+        llmEvents: values['llm-events'] === true,
+      });
     } catch (error) {
       if (!(error instanceof OtlpFormatError)) throw error;
       write(io.stderr, `alm-otel convert: ${error.message}`);

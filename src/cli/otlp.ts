@@ -202,6 +202,8 @@ export interface ConvertOptions {
   agentId?: string;
   /** env when the trace's run span does not give one. */
   env?: string;
+  /** Also turn alm.llm spans into llm.request / llm.response events (as `events.llmEvents` does). */
+  llmEvents?: boolean;
 }
 
 function text(v: AttributeValue | undefined): string | undefined {
@@ -284,7 +286,8 @@ export function convertSpans(spans: OtlpSpan[], options: ConvertOptions = {}): C
   let skipped = 0;
   const walk = (node: SpanNode): void => {
     const { span, traceId } = node.item;
-    const record = recordFromSpan(span as ReadableSpan);
+    const found = recordFromSpan(span as ReadableSpan);
+    const record = found?.kind === 'llm' && options.llmEvents !== true ? undefined : found;
     const envelope = byTrace.get(traceId)!;
     if (record === undefined) skipped++;
     else startEvents(record, envelope, events);

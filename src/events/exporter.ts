@@ -59,11 +59,14 @@ export class ALMEventExporter implements SpanExporter {
   /** Tool calls already reported, by call id: when their span ran, in epoch ms. */
   private readonly reported = new Map<string, { start: number; end: number }>();
   private readonly sensitive: KeyFilter;
+  /** alm.llm spans become llm.* events only with `events.llmEvents`, as in ALM's own stream. */
+  private readonly llmEvents: boolean;
 
   constructor(options: ALMEventExporterOptions = {}) {
     const config = parseOrThrow(ExporterConfigSchema, withEnvironment(options));
     const report = createErrorReporter(config.onError);
     this.sensitive = keyFilter(config.redactKeys);
+    this.llmEvents = config.events.llmEvents;
     this.pipeline = new EventPipeline(
       {
         agentId: config.agentId,
@@ -84,7 +87,8 @@ export class ALMEventExporter implements SpanExporter {
       for (const span of spans) {
         if (this.sameCallReported(span, byId)) continue;
         const record = recordFromSpan(span, this.sensitive);
-        if (record !== undefined) this.pipeline.enqueue(record, Phase.Both);
+        if (record === undefined || (record.kind === 'llm' && !this.llmEvents)) continue;
+        this.pipeline.enqueue(record, Phase.Both);
       }
       resultCallback({ code: SUCCESS });
     } catch (error) {

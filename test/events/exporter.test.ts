@@ -84,4 +84,35 @@ describe('ALMEventExporter', () => {
     expect(exported).toEqual([]);
     await exporter.shutdown();
   });
+  it('turns alm.llm spans into llm.* events only with events.llmEvents, as ALM does', async () => {
+    const plain: ALMEvent[] = [];
+    const withLlm: ALMEvent[] = [];
+    const exporters = [
+      new ALMEventExporter({ agentId: 'a', events: { sink: (b) => void plain.push(...b) } }),
+      new ALMEventExporter({ agentId: 'a', events: { sink: (b) => void withLlm.push(...b), llmEvents: true } }),
+    ];
+    h = createHarness({
+      extraProcessors: exporters.map((exporter) => new SimpleSpanProcessor({ exporter })),
+    });
+    await h.alm.run(() =>
+      h.alm.llm({ provider: 'openai', model: 'gpt-4o-mini' }, async () => ({
+        usage: { prompt_tokens: 3, completion_tokens: 2 },
+      })),
+    );
+    await h.provider.forceFlush();
+    for (const exporter of exporters) await exporter.forceFlush();
+    expect(validated(plain).map((e) => e.event_type)).toEqual(['run.start', 'run.end']);
+    expect(
+      validated(withLlm)
+        .map((e) => e.event_type)
+        .sort(),
+    ).toEqual(['llm.request', 'llm.response', 'run.end', 'run.start']);
+    const response = withLlm.find((e) => e.event_type === 'llm.response')!;
+    expect(response.metadata).toMatchObject({
+      model: 'gpt-4o-mini',
+      input_tokens: 3,
+      output_tokens: 2,
+      status: 'success',
+    });
+  });
 });
