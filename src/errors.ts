@@ -12,7 +12,11 @@ function brand(cls: abstract new (...args: never[]) => Error, name: string): voi
   Object.defineProperty(cls, Symbol.hasInstance, {
     value(this: unknown, value: unknown): boolean {
       if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, value);
-      return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[key] === true;
+      try {
+        return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[key] === true;
+      } catch {
+        return false; // a Proxy whose traps throw is not one of ours
+      }
     },
   });
 }

@@ -235,9 +235,9 @@ export function recordFromSpan(span: ReadableSpan, sensitive: KeyFilter = isSens
         kind,
         ...base,
         // A record only: a span is never decided by policy under this placeholder (policy/foreign.ts).
-        toolName: toolNameOf(convention, a) ?? 'unknown',
+        toolName: truncateString(toolNameOf(convention, a) ?? 'unknown'),
         // Foreign tool spans may carry no call id; their span id is stable across start and end.
-        toolCallId: toolCallIdOf(convention, a) ?? spanId ?? 'unknown',
+        toolCallId: truncateString(toolCallIdOf(convention, a) ?? spanId ?? 'unknown'),
         args: captured(toolArgsOf(convention, a), sensitive),
         attempt,
         retries: attempt - 1,

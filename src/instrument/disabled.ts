@@ -91,7 +91,7 @@ export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
   const unpriced = unpricedModelError(rt, options.model);
   if (unpriced !== undefined) return fail(fn, unpriced);
   const exceeded = rt.models.exceeded(run);
-  if (exceeded !== undefined) return fail(fn, new BudgetExceededError(exceeded));
+  if (exceeded !== undefined && rt.enforcing) return fail(fn, new BudgetExceededError(exceeded));
   chargeLlm(run, 1, 0, 0);
   run?.recordLlmCall();
   let counted: TokenUsage = { inputTokens: 0, outputTokens: 0 };

@@ -63,6 +63,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   costUsd: number | null = null;
   error: StructuredError | undefined = undefined;
   private explicitUsage: TokenUsage | undefined = undefined;
+  /** Whether the call's usage came from its own result or setUsage (not from a span inside it). */
+  private ownUsage = false;
   /** What model spans of other instrumentations inside this call reported (an instrumented client's). */
   private nestedUsage: TokenUsage | undefined = undefined;
   private explicitResponse: ResponseDetails = {};
@@ -98,7 +100,12 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
 
   /** A model span of another instrumentation inside this call ended: the same call, seen by its client. */
   adoptUsage(inputTokens: number, outputTokens: number): void {
-    if (this.ended) return;
+    if (this.ended) {
+      // A stream read after the call returned: its client's span ends later. Count it, unless the call
+      // had usage of its own (from its result or setUsage), which is the same call's.
+      if (!this.ownUsage) this.lateAccount(inputTokens, outputTokens);
+      return;
+    }
     const nested = this.nestedUsage ?? { inputTokens: 0, outputTokens: 0 };
     this.nestedUsage = {
       inputTokens: nested.inputTokens + inputTokens,
@@ -118,8 +125,13 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       return;
     }
     // After the call ended: count what is new (the span and events have gone out already).
+    this.ownUsage = true;
+    this.lateAccount(next.inputTokens - this.inputTokens, next.outputTokens - this.outputTokens);
+  }
+
+  private lateAccount(input: number, output: number): void {
     try {
-      this.account(next.inputTokens - this.inputTokens, next.outputTokens - this.outputTokens);
+      this.account(input, output);
     } catch (error) {
       this.rt.report(error);
     }
@@ -127,6 +139,10 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
 
   setResponse(response: ResponseDetails): void {
     if (typeof response === 'object' && response !== null) this.explicitResponse = { ...response };
+  }
+
+  flagOverBudget(budget: string): void {
+    this.setSpanAttributes({ [sc.ATTR_ALM_POLICY_VIOLATION]: true, [sc.ATTR_ALM_BUDGET]: budget });
   }
 
   /** Refused by a budget: the call never starts. */
@@ -144,8 +160,10 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   }
 
   finish(failed: boolean, outcome: unknown): void {
+    const endTime = now();
+    this.status = failed ? 'error' : 'success';
+    if (failed) this.error = toStructuredError(outcome, 'system'); // never throws
     try {
-      const endTime = now();
       const found = failed ? {} : responseFromResult(outcome);
       const response = { ...found, ...this.explicitResponse };
       if (response.model !== undefined) this.responseModel = truncateString(String(response.model));
@@ -153,8 +171,9 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       if (Array.isArray(response.finishReasons)) {
         this.finishReasons = response.finishReasons.slice(0, 16).map((r) => truncateString(String(r)));
       }
-      const usage = this.explicitUsage ?? (failed ? undefined : usageFromResult(outcome)) ?? this.nestedUsage;
-      this.status = failed ? 'error' : 'success';
+      const own = this.explicitUsage ?? (failed ? undefined : usageFromResult(outcome));
+      this.ownUsage = own !== undefined;
+      const usage = own ?? this.nestedUsage;
       const attributes: Attributes = { [sc.ATTR_ALM_LLM_STATUS]: this.status };
       if (this.responseModel !== undefined) attributes[sc.ATTR_GEN_AI_RESPONSE_MODEL] = this.responseModel;
       if (this.responseId !== undefined) attributes[sc.ATTR_GEN_AI_RESPONSE_ID] = this.responseId;
@@ -166,14 +185,13 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
         if (this.costUsd !== null) attributes[sc.ATTR_ALM_LLM_COST_USD] = this.costUsd;
       }
       this.setSpanAttributes(attributes);
-      if (failed) {
-        this.error = toStructuredError(outcome, 'system');
-        this.markSpanFailed(this.error, outcome);
-      }
+      if (this.error !== undefined) this.markSpanFailed(this.error, outcome);
       this.rt.metrics.modelCall(this.metricAttributes(), (endTime - this.startTime) / 1000, this.error?.type);
-      this.close(endTime);
     } catch (error) {
       this.rt.report(error);
+    } finally {
+      // Whatever failed above, the span ends and the call's events go out.
+      this.close(endTime);
     }
   }
 
@@ -241,11 +259,13 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
   );
   if (rt.llmEvents) rt.events.enqueue(call, Phase.Start);
   const exceeded = rt.models.exceeded(run);
-  if (exceeded !== undefined) {
+  if (exceeded !== undefined && rt.enforcing) {
     const refusal = new BudgetExceededError(exceeded);
     call.refuse(refusal);
     return fail(fn, refusal);
   }
+  // Monitor mode: the call runs, and its span says which budget it went over.
+  if (exceeded !== undefined) call.flagOverBudget(exceeded.budget);
   // The call slot is taken now, synchronously, so parallel calls cannot overrun a call budget.
   chargeLlm(run, 1, 0, 0);
   run?.recordLlmCall();

@@ -116,18 +116,30 @@ export function withTimeout(rt: Runtime, name: string, fn: AnyFunction, timeoutM
   return function (this: unknown, ...args: unknown[]): unknown {
     const controller = new AbortController();
     const scope = rt.storage.getStore();
-    const result = rt.storage.run(
-      { run: scope?.run, otelContext: scope?.otelContext ?? context.active(), signal: controller.signal },
-      () => fn.apply(this, args),
-    );
-    if (!isThenable(result)) return result;
+    // A scope like a run's: a shut-down instance's storage is enabled again only while it is open.
+    rt.enterScope();
+    let result: unknown;
+    try {
+      result = rt.storage.run(
+        { run: scope?.run, otelContext: scope?.otelContext ?? context.active(), signal: controller.signal },
+        () => fn.apply(this, args),
+      );
+    } catch (error) {
+      rt.exitScope();
+      throw error;
+    }
+    if (!isThenable(result)) {
+      rt.exitScope();
+      return result;
+    }
+    const settled = Promise.resolve(result).finally(() => rt.exitScope());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const error = new ToolTimeoutError(name, timeoutMs);
         controller.abort(error);
         reject(error);
       }, timeoutMs);
-      result.then(
+      settled.then(
         (value) => {
           clearTimeout(timer);
           resolve(value);

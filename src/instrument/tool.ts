@@ -115,9 +115,9 @@ export function wrapTool<F extends AnyFunction>(
     const attempt: ToolDefinition =
       resilience.timeoutMs === undefined ? tool : { ...tool, fn: withTimeout(rt, name, fn, resilience.timeoutMs) };
     wrapped = function (this: unknown, ...args: unknown[]): unknown {
-      // One id for every attempt: the framework's, else a fresh one.
-      const toolCallId = (framework === undefined ? undefined : frameworkCallId(rt, framework, args)) ?? randomUUID();
-      return retrying(rt, resilience, (n) => callTool(rt, attempt, this, args, toolCallId, n));
+      // One id for every attempt: the first attempt's (a framework span's it joined, the framework's own, or new).
+      const shared: SharedCallId = { id: undefined };
+      return retrying(rt, resilience, (n) => callTool(rt, attempt, this, args, shared, n));
     };
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
@@ -239,6 +239,11 @@ class ToolCall extends Operation implements ToolRecord {
   }
 }
 
+/** The id every attempt of a retried call carries, fixed by its first attempt. */
+interface SharedCallId {
+  id: string | undefined;
+}
+
 /** The framework's id for a call; a throwing getter in what the framework passed costs the id, not the call. */
 function frameworkCallId(rt: Runtime, framework: FrameworkCalls, args: unknown[]): string | undefined {
   try {
@@ -254,8 +259,8 @@ function callTool(
   tool: ToolDefinition,
   self: unknown,
   args: unknown[],
-  /** Given for the attempts of a retried call, which share one id. */
-  attemptCallId?: string,
+  /** Given for the attempts of a retried call: the first attempt's id, which the later ones reuse. */
+  shared?: SharedCallId,
   attempt = 1,
 ): unknown {
   const startTime = now();
@@ -274,8 +279,9 @@ function callTool(
   const blocked = !decision.allow && rt.enforcing;
   const framework = tool.framework;
   const adopted =
-    claim?.toolCallId ?? attemptCallId ?? (framework === undefined ? undefined : frameworkCallId(rt, framework, args));
+    shared?.id ?? claim?.toolCallId ?? (framework === undefined ? undefined : frameworkCallId(rt, framework, args));
   const toolCallId = adopted === undefined ? randomUUID() : truncateString(adopted);
+  if (shared !== undefined) shared.id = toolCallId;
 
   let call: ToolCall | undefined;
   try {

@@ -66,11 +66,15 @@ export function responseFromResult(result: unknown): ResponseDetails {
   if (id !== undefined) details.id = id;
   const reasons: string[] = [];
   const choices = read(result, 'choices'); // OpenAI Chat Completions
-  if (Array.isArray(choices)) {
-    for (const choice of choices.slice(0, 16)) {
-      const reason = text(read(choice, 'finish_reason'));
-      if (reason !== undefined) reasons.push(reason);
+  try {
+    if (Array.isArray(choices)) {
+      for (const choice of choices.slice(0, 16)) {
+        const reason = text(read(choice, 'finish_reason'));
+        if (reason !== undefined) reasons.push(reason);
+      }
     }
+  } catch {
+    // A hostile array (a throwing index getter): no finish reasons from it.
   }
   const single = text(read(result, 'stop_reason')) ?? text(read(result, 'finishReason')); // Anthropic, AI SDK
   if (single !== undefined) reasons.push(single);

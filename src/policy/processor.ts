@@ -10,6 +10,7 @@
  */
 import { trace, type Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '../otel-types';
+import { WITHHELD_INPUTS, WITHHELD_OUTPUTS, truncateString } from '../events/capture';
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
 import type { Runtime } from '../instrument/runtime';
@@ -83,8 +84,12 @@ export class PolicySpanProcessor implements SpanProcessor {
       if (call === undefined || state.claimed || state.nestedIn !== undefined) return;
       const record = recordFromSpan(span, this.rt.content.sensitive);
       if (record?.kind !== 'tool') return;
-      record.toolName = call.toolName;
-      record.toolCallId = call.toolCallId ?? record.toolCallId;
+      // Bounded like every string events carry (the decision matched the whole name).
+      record.toolName = truncateString(call.toolName);
+      record.toolCallId = call.toolCallId === undefined ? record.toolCallId : truncateString(call.toolCallId);
+      // The instance's capture switches hold for other instrumentations' tool content too.
+      if (!this.rt.content.inputs) record.args = WITHHELD_INPUTS;
+      if (!this.rt.content.outputs && record.result !== undefined) record.result = WITHHELD_OUTPUTS;
       record.decision = call.decision.allow ? 'allow' : 'deny';
       record.reason = call.decision.reason;
       record.policyMs = call.policyMs;
