@@ -7,4 +7,6 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   // The package's own build (tsup), for the tests that install it as users get it.
   globalSetup: '<rootDir>/test/helpers/build.cjs',
+  // alm-otel/testing imports the package entry; from source, that is src/index.ts.
+  moduleNameMapper: { '^alm-otel$': '<rootDir>/src/index.ts' },
 };

@@ -21,10 +21,10 @@ import {
   type Span,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import { ALM } from '../alm';
+// The package's own entry, not its files: the published helpers then use the very ALM class (and its
+// errors) the application imports, not a second bundled copy (tsup keeps 'alm-otel' external).
+import { ALM, ALMEventSchema, type ALMEvent, type ALMEventType, type ALMOptions } from 'alm-otel';
 import { ENGLISH } from '../messages';
-import type { ALMOptions } from '../config/schema';
-import { ALMEventSchema, type ALMEvent, type ALMEventType } from '../events/schema';
 import * as sc from '../semconv';
 
 /** Options of `new ALM(...)`, except where events go (they are captured); `agentId` defaults to 'test-agent'. */
@@ -49,6 +49,9 @@ class Forward implements SpanProcessor {
   targets: readonly SpanProcessor[] = [];
   onStart(span: Span, parent: Context): void {
     for (const p of this.targets) p.onStart(span, parent);
+  }
+  onEnding(span: Span): void {
+    for (const p of this.targets) p.onEnding?.(span);
   }
   onEnd(span: ReadableSpan): void {
     for (const p of this.targets) p.onEnd(span);

@@ -27,12 +27,13 @@ function run(file: string, args: string[]): Promise<{ code: number; out: string 
 
 const CJS = `const test = require('node:test');
 const assert = require('node:assert/strict');
-const { ToolDeniedError } = require('alm-otel');
+const { ALM, ToolDeniedError } = require('alm-otel');
 const { createTestALM } = require('alm-otel/testing');
 
 test('a denied call is recorded', async (t) => {
   const alm = createTestALM({ policy: { deniedTools: ['rm'] } });
   t.after(() => alm.shutdown());
+  assert.ok(alm instanceof ALM, 'the ALM class the application imports, not a bundled copy');
   const rm = alm.tool('rm', () => 'gone');
   alm.run(() => assert.throws(() => rm(), ToolDeniedError));
   const [response] = await alm.eventsOfType('tool.response');
@@ -53,10 +54,12 @@ test('instances do not share anything', async (t) => {
 
 const ESM = `import test from 'node:test';
 import assert from 'node:assert/strict';
+import { ALM } from 'alm-otel';
 import { createTestALM } from 'alm-otel/testing';
 
 test('works from ESM', async () => {
   const alm = createTestALM();
+  assert.ok(alm instanceof ALM);
   await alm.run(async () => alm.tool('t', async () => 1)());
   assert.deepEqual((await alm.runEvents()).map((e) => e.event_type), ['run.start', 'tool.request', 'policy.decision', 'tool.response', 'run.end']);
   await alm.shutdown();
