@@ -97,13 +97,8 @@ export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
   let counted: TokenUsage = { inputTokens: 0, outputTokens: 0 };
   let explicit = false;
   const count = (usage: TokenUsage) => {
-    const cost = (u: TokenUsage) => rt.models.cost(options.model, undefined, u.inputTokens, u.outputTokens) ?? 0;
-    const input = usage.inputTokens - counted.inputTokens;
-    const output = usage.outputTokens - counted.outputTokens;
-    const dollars = cost(usage) - cost(counted);
+    rt.models.charge(run, options.model, undefined, counted, usage, rt.report);
     counted = usage;
-    chargeLlm(run, 0, input + output, dollars);
-    run?.recordLlmUsage(input, output, dollars);
   };
   const call: LlmCallHandle = {
     llmCallId: randomUUID(),

@@ -198,14 +198,11 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   /** Add tokens (and their cost) to this call, its run's summary, and the budgets of the run and its parents. */
   private account(input: number, output: number): void {
     if (input === 0 && output === 0) return;
+    const from = { inputTokens: this.inputTokens, outputTokens: this.outputTokens };
     this.inputTokens += input;
     this.outputTokens += output;
-    const before = this.costUsd ?? 0;
-    this.costUsd = this.rt.models.cost(this.model, this.responseModel, this.inputTokens, this.outputTokens);
-    const cost = this.costUsd === null ? 0 : this.costUsd - before;
-    if (this.costUsd === null && this.rt.models.priced) this.rt.models.reportUnpriced(this.model, this.rt.report);
-    chargeLlm(this.run, 0, input + output, cost);
-    this.run?.recordLlmUsage(input, output, cost);
+    const to = { inputTokens: this.inputTokens, outputTokens: this.outputTokens };
+    this.costUsd = this.rt.models.charge(this.run, this.model, this.responseModel, from, to, this.rt.report);
     this.rt.metrics.tokens(this.metricAttributes(), input, output);
   }
 

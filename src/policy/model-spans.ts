@@ -11,6 +11,8 @@ import { chargeLlm } from './budgets';
 import type { ForeignSpan } from './foreign';
 import { modelConvention, modelSpanUsage } from './model-conventions';
 
+const NO_TOKENS = { inputTokens: 0, outputTokens: 0 };
+
 /** At start: note whether the span is inside a model call counted elsewhere, and flag a budget already spent. */
 export function startModelSpan(rt: Runtime, state: ForeignSpan, parentSpan: Span | undefined): void {
   const parent = state.parent;
@@ -41,10 +43,7 @@ export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record
   }
   const run = state.run;
   if (run === undefined) return;
-  let cost: number | null = null;
-  if (usage.model !== undefined) cost = rt.models.cost(usage.model, undefined, usage.inputTokens, usage.outputTokens);
-  if (cost === null && rt.models.priced) rt.models.reportUnpriced(usage.model ?? '(unnamed)', rt.report);
-  chargeLlm(run, 1, usage.inputTokens + usage.outputTokens, cost ?? 0);
+  chargeLlm(run, 1, 0, 0);
   run.recordLlmCall();
-  run.recordLlmUsage(usage.inputTokens, usage.outputTokens, cost ?? 0);
+  rt.models.charge(run, usage.model ?? '(unnamed)', undefined, NO_TOKENS, usage, rt.report);
 }
