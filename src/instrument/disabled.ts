@@ -13,17 +13,15 @@ import { context } from '@opentelemetry/api';
 import { BudgetExceededError, ToolDeniedError } from '../errors';
 import { chargeLlm } from '../policy/budgets';
 import { truncateString } from '../events/capture';
-import { fail, unpricedModelError, type LlmCallHandle, type LlmOptions } from './llm';
+import { unpricedModelError, type LlmCallHandle, type LlmOptions } from './llm';
 import type { RunHandle } from './run';
 import { RunState } from './run-state';
 import type { Runtime } from './runtime';
-import { observe } from './settle';
+import { fail, isAsyncFunction, observe } from './settle';
 import type { TaskHandle } from './task';
 import { resilienceOf, retrying, withTimeout } from './retry';
 import type { AnyFunction, ToolOptions } from './tool';
 import { usageFromResult, type TokenUsage } from './usage';
-
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 
 /**
  * The tool itself when no decision can deny it (monitor mode, or allowed by name and no budget);
@@ -50,7 +48,7 @@ export function plainTool<F extends AnyFunction>(
   }
   const rule = rt.policy.ruleFor(name);
   if (!rt.enforcing || (rule.allow && !hasBudget)) return fn;
-  const isAsync = fn instanceof AsyncFunction;
+  const isAsync = isAsyncFunction(fn);
   const shownName = truncateString(name);
   const checked = function (this: unknown, ...args: unknown[]): unknown {
     const decision = rt.policy.decide(rule, rt.storage.getStore()?.run, true);

@@ -17,7 +17,7 @@ import { now } from './clock';
 import { Operation } from './operation';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
-import { observe } from './settle';
+import { fail, observe } from './settle';
 import { responseFromResult, usageFromResult, type ResponseDetails, type TokenUsage } from './usage';
 
 export interface LlmOptions {
@@ -41,8 +41,6 @@ export interface LlmCallHandle {
   /** Response details the result does not carry in a known shape. */
   setResponse(response: ResponseDetails): void;
 }
-
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 
 function tokenCount(field: string, value: unknown): number {
   if (value === undefined) return 0;
@@ -229,12 +227,6 @@ export function unpricedModelError(rt: Runtime, model: string): ALMConfigError |
   return new ALMConfigError([
     `policy.prices: no price for model '${truncateString(model)}', which maxCostPerRun needs to count this call`,
   ]);
-}
-
-/** Throw, or for an `async function` reject, as the function itself would have. */
-export function fail<T>(fn: unknown, error: Error): T {
-  if (fn instanceof AsyncFunction) return Promise.reject(error) as T;
-  throw error;
 }
 
 export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {

@@ -2,6 +2,19 @@
 
 export type Settled = (failed: boolean, valueOrError: unknown) => void;
 
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+
+/** An `async function`: refusing to run it rejects rather than throws, as the function itself would. */
+export function isAsyncFunction(fn: unknown): boolean {
+  return fn instanceof AsyncFunction;
+}
+
+/** Refuse to run `fn`: throw, or for an `async function` return a rejection. */
+export function fail<T>(fn: unknown, error: Error): T {
+  if (isAsyncFunction(fn)) return Promise.reject(error) as T;
+  throw error;
+}
+
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   try {
     return (

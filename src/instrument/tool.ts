@@ -25,7 +25,7 @@ import type { ToolRecord, ToolStatus } from '../events/record';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
 import { resilienceOf, retrying, withTimeout, type RetryOptions } from './retry';
-import { isThenable } from './settle';
+import { isAsyncFunction, isThenable } from './settle';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFunction = (...args: any[]) => any;
@@ -59,8 +59,6 @@ const {
 const EXECUTE_TOOL = sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
 const FUNCTION = sc.GEN_AI_TOOL_TYPE_VALUE_FUNCTION;
 const ALLOW_EVENT: Attributes = Object.freeze({ [DECISION]: 'allow' });
-
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 
 interface ToolDefinition {
   readonly name: string;
@@ -97,7 +95,7 @@ export function wrapTool<F extends AnyFunction>(
     name,
     spanName: `execute_tool ${name}`,
     rule: rt.policy.ruleFor(fullName),
-    isAsync: fn instanceof AsyncFunction,
+    isAsync: isAsyncFunction(fn),
     fn,
     framework,
     inputs: options.capture?.inputs ?? rt.content.inputs,
