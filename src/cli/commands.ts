@@ -5,17 +5,21 @@ import {
   EXIT_INVALID,
   EXIT_OK,
   checkLine,
+  DEFAULT_MAX_LINE_MB,
+  errorCode,
   formatProblem,
-  lines,
+  maxLineBytes,
   parse,
   readInput,
+  readLines,
   styler,
   UsageError,
+  writeOut,
+  type InputLine,
   type Io,
-  type LineProblem,
 } from './common';
 import { convertSpans, OtlpFormatError, parseOtlp } from './otlp';
-import { drawRun, RunForest, type DrawOptions } from './tree';
+import { drawRun, forDrawing, RunForest, type DrawOptions, type RunNode } from './tree';
 
 export interface Command {
   summary: string;
@@ -55,6 +59,13 @@ function onlyFile(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
+function tooLongNotice(input: Extract<InputLine, { tooLong: number }>): string {
+  const mb = (input.tooLong / (1024 * 1024)).toFixed(1);
+  return `line ${input.line}: (line): longer than --max-line-mb (${mb} MiB read); skipped`;
+}
+
+const MAX_LINE_HELP = `  --max-line-mb <MiB> Skip (and report) a line longer than this (default ${DEFAULT_MAX_LINE_MB})`;
+
 function write(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }
@@ -68,41 +79,84 @@ tool calls with their status (denied and failed calls marked), latencies, handof
 and the trace_id to open in Jaeger. Lines that are not valid ALM events are reported on stderr with
 their line number, and make the exit code 1.
 
-  npm run --silent example | npx alm-otel tree -
+  npx alm-otel tree alm-events.jsonl
+  node my-agent.js | npx alm-otel tree -      (an agent with the stdout sink)
   npx alm-otel tree alm-events.jsonl --run 0d1c4b1e-8a6f-4e53-9d2b-2f1f6f3c9a10
+
+The input is read as a stream: each run is drawn as soon as its run.end arrives, then forgotten.
 
 Options:
   --run <run_id>      Draw this run only
 ${DRAW_HELP}
+${MAX_LINE_HELP}
   -h, --help          Show this help`,
   async run(args, io) {
-    const { values, positionals } = parse(args, { ...DRAW_OPTIONS, run: { type: 'string' } });
+    const { values, positionals } = parse(args, {
+      ...DRAW_OPTIONS,
+      run: { type: 'string' },
+      'max-line-mb': { type: 'string' },
+    });
     if (values.help) return (write(io.stdout, this.help), EXIT_OK);
     const file = onlyFile(positionals, 'tree');
-    const text = await readInput(io, file);
+    const maxBytes = maxLineBytes(values['max-line-mb'], 'tree');
+    const options = drawOptions(io, values);
+    // Runs are drawn as soon as they end, and forgotten: memory holds the runs still open (and the
+    // drawings of runs that ended before an earlier one did, to keep the order of first appearance).
     const forest = new RunForest();
-    const problems: LineProblem[] = [];
-    for (const { line, text: lineText } of lines(text)) {
-      const result = checkLine(lineText, line);
-      if ('event' in result) forest.add(result.event);
-      else problems.push(...result.problems);
-    }
-    for (const p of problems) write(io.stderr, `alm-otel tree: ${formatProblem(p)}`);
-    let runs = [...forest.runs.values()];
-    if (values.run !== undefined) {
-      runs = runs.filter((r) => r.runId === values.run);
-      if (runs.length === 0) {
-        write(io.stderr, `alm-otel tree: no run ${values.run} in ${file}`);
-        return EXIT_INVALID;
+    const order: { run: RunNode; drawn?: string }[] = [];
+    const slots = new Map<RunNode, { run: RunNode; drawn?: string }>();
+    let drawnRuns = 0;
+    let invalid = 0;
+    const flush = async () => {
+      let n = 0;
+      while (n < order.length && order[n]!.drawn !== undefined) {
+        await writeOut(io.stdout, (drawnRuns++ === 0 ? '' : '\n') + order[n]!.drawn! + '\n');
+        n++;
       }
+      if (n > 0) order.splice(0, n);
+    };
+    for await (const batch of readLines(io, file, maxBytes)) {
+      for (const input of batch) {
+        if (!('text' in input)) {
+          invalid++;
+          write(io.stderr, `alm-otel tree: ${tooLongNotice(input)}`);
+          continue;
+        }
+        const result = checkLine(input.text, input.line);
+        if (!('event' in result)) {
+          invalid++;
+          for (const p of result.problems) write(io.stderr, `alm-otel tree: ${formatProblem(p)}`);
+          continue;
+        }
+        const event = forDrawing(result.event);
+        if (values.run !== undefined && event.run_id !== values.run) continue;
+        const known = forest.runs.get(event.run_id);
+        const ended = forest.add(event);
+        if (known === undefined) {
+          const run = forest.runs.get(event.run_id)!;
+          const slot = { run };
+          order.push(slot);
+          slots.set(run, slot);
+        }
+        if (ended !== undefined) {
+          forest.delete(ended);
+          slots.get(ended)!.drawn = drawRun(ended, options).join('\n');
+          slots.delete(ended);
+        }
+      }
+      await flush();
     }
-    if (runs.length === 0) {
+    for (const slot of order) slot.drawn ??= drawRun(slot.run, options).join('\n');
+    await flush();
+    if (drawnRuns === 0 && values.run !== undefined) {
+      write(io.stderr, `alm-otel tree: no run ${values.run} in ${file}`);
+      return EXIT_INVALID;
+    }
+    if (drawnRuns === 0) {
       write(io.stderr, `alm-otel tree: no ALM events in ${file === '-' ? 'stdin' : file}`);
       return EXIT_INVALID;
     }
-    const options = drawOptions(io, values);
-    write(io.stdout, runs.map((run) => drawRun(run, options).join('\n')).join('\n\n'));
-    return problems.length === 0 ? EXIT_OK : EXIT_INVALID;
+    return invalid === 0 ? EXIT_OK : EXIT_INVALID;
   },
 };
 
@@ -115,25 +169,41 @@ each problem as "line N: field: what is wrong (event type)". Blank lines are ski
 every line is a valid event, 1 when any is not (or there are none), 2 on a usage error.
 
   npx alm-otel validate alm-events.jsonl
+  node my-agent.js | npx alm-otel validate -
+
+The input is read as a stream, a line at a time: files of any size are fine.
 
 Options:
   -q, --quiet         Print problems only, not the final count
+${MAX_LINE_HELP}
   -h, --help          Show this help`,
   async run(args, io) {
-    const { values, positionals } = parse(args, { quiet: { type: 'boolean', short: 'q' } });
+    const { values, positionals } = parse(args, {
+      quiet: { type: 'boolean', short: 'q' },
+      'max-line-mb': { type: 'string' },
+    });
     if (values.help) return (write(io.stdout, this.help), EXIT_OK);
     const file = onlyFile(positionals, 'validate');
-    const text = await readInput(io, file);
+    const maxBytes = maxLineBytes(values['max-line-mb'], 'validate');
     let valid = 0;
     let invalid = 0;
-    for (const { line, text: lineText } of lines(text)) {
-      const result = checkLine(lineText, line);
-      if ('event' in result) {
-        valid++;
-        continue;
+    for await (const batch of readLines(io, file, maxBytes)) {
+      let out = '';
+      for (const input of batch) {
+        if (!('text' in input)) {
+          invalid++;
+          out += tooLongNotice(input) + '\n';
+          continue;
+        }
+        const result = checkLine(input.text, input.line);
+        if ('event' in result) {
+          valid++;
+          continue;
+        }
+        invalid++;
+        for (const p of result.problems) out += formatProblem(p) + '\n';
       }
-      invalid++;
-      for (const p of result.problems) write(io.stdout, formatProblem(p));
+      if (out !== '') await writeOut(io.stdout, out);
     }
     if (valid + invalid === 0) {
       write(io.stderr, `alm-otel validate: no events in ${file === '-' ? 'stdin' : file}`);
@@ -202,8 +272,14 @@ Options:
       return EXIT_INVALID;
     }
     const out = events.map((e) => JSON.stringify(e) + '\n').join('');
-    if (values.output !== undefined) await writeFile(values.output, out);
-    else io.stdout.write(out);
+    if (values.output !== undefined) {
+      try {
+        await writeFile(values.output, out);
+      } catch (error) {
+        write(io.stderr, `alm-otel convert: cannot write ${values.output}: ${errorCode(error)}`);
+        return EXIT_INVALID;
+      }
+    } else await writeOut(io.stdout, out);
     write(
       io.stderr,
       `alm-otel convert: ${spans} spans, ${events.length} events` +

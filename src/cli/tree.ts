@@ -127,6 +127,18 @@ export class RunForest {
   }
 }
 
+/**
+ * The event without what a drawing never shows (tool arguments and results, handoff context), so a
+ * run held until its run.end costs memory by its calls, not by their content. Mutates and returns it.
+ */
+export function forDrawing(event: ALMEvent): ALMEvent {
+  const metadata = event.metadata as Record<string, unknown>;
+  if (event.event_type === 'tool.request') metadata.args = { args: [] };
+  else if (event.event_type === 'tool.response') delete metadata.result;
+  else if (event.event_type === 'handoff') delete metadata.context;
+  return event;
+}
+
 export interface DrawOptions {
   style: Style;
   /** Base URL of a Jaeger UI, to print a link to the run's trace. */
@@ -212,15 +224,24 @@ function handoffLine(node: HandoffNode, o: DrawOptions): string {
   return [s('cyan', `→ handoff to ${m.to_agent_id}`), m.reason ? m.reason : ''].filter((p) => p !== '').join('  ');
 }
 
-function drawChildren(children: Node[], prefix: string, o: DrawOptions, out: string[]): void {
-  children.forEach((child, i) => {
-    const last = i === children.length - 1;
-    const branch = last ? '└─ ' : '├─ ';
+/** Depth first, with a stack of its own: tasks nested thousands deep draw without exhausting the call stack. */
+function drawChildren(children: Node[], o: DrawOptions, out: string[]): void {
+  const stack: { nodes: Node[]; i: number; prefix: string }[] = [{ nodes: children, i: 0, prefix: '' }];
+  while (stack.length > 0) {
+    const top = stack.at(-1)!;
+    if (top.i === top.nodes.length) {
+      stack.pop();
+      continue;
+    }
+    const child = top.nodes[top.i++]!;
+    const last = top.i === top.nodes.length;
     const line =
       child.kind === 'tool' ? toolLine(child, o) : child.kind === 'task' ? taskLine(child, o) : handoffLine(child, o);
-    out.push(o.style('dim', prefix + branch) + line);
-    if (child.kind === 'task') drawChildren(child.children, prefix + (last ? '   ' : '│  '), o, out);
-  });
+    out.push(o.style('dim', top.prefix + (last ? '└─ ' : '├─ ')) + line);
+    if (child.kind === 'task' && child.children.length > 0) {
+      stack.push({ nodes: child.children, i: 0, prefix: top.prefix + (last ? '   ' : '│  ') });
+    }
+  }
 }
 
 /** The lines that draw one run. */
@@ -249,7 +270,7 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
         (traceId ? `trace_id ${s('cyan', traceId)}${s('dim', link)}` : s('dim', 'trace_id none (no tracer provider)')),
     );
   }
-  drawChildren(run.children, '', o, out);
+  drawChildren(run.children, o, out);
   const summary = run.end?.metadata.summary;
   if (summary !== undefined) {
     const t = summary.tool_calls;
