@@ -1,6 +1,5 @@
 /** The four commands of `alm-otel`: tree, validate, convert, tail. Each returns its exit code. */
-import { createReadStream } from 'node:fs';
-import { stat, watch, writeFile } from 'node:fs/promises';
+import { open, stat, watch, writeFile, type FileHandle } from 'node:fs/promises';
 import {
   EXIT_INVALID,
   EXIT_OK,
@@ -8,6 +7,7 @@ import {
   DEFAULT_MAX_LINE_MB,
   errorCode,
   formatProblem,
+  LineSplitter,
   maxLineBytes,
   parse,
   readInput,
@@ -231,7 +231,8 @@ execute_tool spans) into ALM events exactly as ALMEventExporter does, and writes
 in time order. Other spans are skipped and counted on stderr. agent_id, env and the versions come from
 each trace's invoke_agent span, else the options, else the resource (service.name,
 deployment.environment.name). Exit code 1 when the input is not OTLP/JSON (the line and field are
-named) or holds no span to translate.
+named), holds no span to translate, or has spans that are each other's parents (a cycle: they are
+named on stderr, and converted anyway).
 
   npx alm-otel convert traces.jsonl > alm-events.jsonl && npx alm-otel tree alm-events.jsonl
 
@@ -266,7 +267,15 @@ Options:
       write(io.stderr, `alm-otel convert: ${error.message}`);
       return EXIT_INVALID;
     }
-    const { events, skipped, spans } = converted;
+    const { events, skipped, spans, cycles } = converted;
+    if (cycles.length > 0) {
+      const shown = cycles.slice(0, 10).join(', ') + (cycles.length > 10 ? `, and ${cycles.length - 10} more` : '');
+      write(
+        io.stderr,
+        `alm-otel convert: ${cycles.length} span${cycles.length === 1 ? ' is' : 's are'} in (or under) a parent cycle, ` +
+          `each other's ancestors (trace/span: ${shown}); converted from the earliest span of each loop`,
+      );
+    }
     if (events.length === 0) {
       write(io.stderr, `alm-otel convert: none of the ${spans} spans is an alm-otel or execute_tool span`);
       return EXIT_INVALID;
@@ -285,7 +294,7 @@ Options:
       `alm-otel convert: ${spans} spans, ${events.length} events` +
         (skipped > 0 ? ` (${skipped} spans skipped: not alm-otel or execute_tool spans)` : ''),
     );
-    return EXIT_OK;
+    return cycles.length === 0 ? EXIT_OK : EXIT_INVALID;
   },
 };
 
@@ -298,8 +307,9 @@ export const tail: Command = {
 
 Follows a file sink's file (events.sink 'file') as it grows and draws each run as soon as its run.end
 arrives. Runs already complete in the file are drawn first, unless --since-now. Waits for the file if
-it does not exist yet, and starts over if it is truncated. Invalid lines are reported on stderr with
-their line number. Stops on Ctrl-C.
+it does not exist yet. When the file is rotated (renamed away and created again), it reads the rest of
+the old file, then the new one from its start; when it is truncated or rewritten (its first bytes
+change), it starts over. Invalid lines are reported on stderr with their line number. Stops on Ctrl-C.
 
   npx alm-otel tail alm-events.jsonl
 
@@ -308,12 +318,14 @@ Options:
   --poll-ms <ms>      Also check the file this often, for file systems without change notification
                       (default 1000)
 ${DRAW_HELP}
+${MAX_LINE_HELP}
   -h, --help          Show this help`,
   async run(args, io) {
     const { values, positionals } = parse(args, {
       ...DRAW_OPTIONS,
       'since-now': { type: 'boolean' },
       'poll-ms': { type: 'string', default: '1000' },
+      'max-line-mb': { type: 'string' },
     });
     if (values.help) return (write(io.stdout, this.help), EXIT_OK);
     const file = onlyFile(positionals, 'tail');
@@ -321,44 +333,67 @@ ${DRAW_HELP}
     const pollMs = Number(values['poll-ms']);
     if (!Number.isInteger(pollMs) || pollMs < 10) throw new UsageError('tail: --poll-ms must be a whole number ≥ 10');
     const options = drawOptions(io, values);
-    const follower = new Follower(file, io, options);
+    const follower = new Follower(file, io, options, maxLineBytes(values['max-line-mb'], 'tail'));
     if (values['since-now']) await follower.skipToEnd();
     await follower.follow(pollMs);
     return EXIT_OK;
   },
 };
 
-/** Reads what a file gains, line by line, and draws runs as they end. */
+/** How much of a file's beginning `tail` remembers, to see that the file was replaced or rewritten. */
+const FINGERPRINT_BYTES = 4096;
+const READ_BYTES = 1 << 20;
+
+/**
+ * Reads what a file gains, line by line, and draws runs as they end. It holds the file open and
+ * notices, on every look:
+ * - a rotation (the path now names another file: device and inode differ): the rest of the old file
+ *   is read first, then the new one from its start;
+ * - a truncation (the file is shorter than what was read), and a rewrite (the file is as long or
+ *   longer, but its first bytes are no longer those read; e.g. truncated and refilled between two
+ *   looks): it is read again from its start.
+ * A line longer than --max-line-mb is skipped with a notice, at the cost of reading it, not holding it.
+ */
 class Follower {
+  private handle: FileHandle | undefined;
+  private identity = '';
   private offset = 0;
-  private lineNo = 0;
-  private partial = '';
+  /** The first bytes read (up to FINGERPRINT_BYTES). */
+  private head = Buffer.alloc(0);
+  private readonly buffer = Buffer.allocUnsafe(READ_BYTES);
+  private readonly splitter: LineSplitter;
   private forest = new RunForest();
   private reading: Promise<void> | undefined;
   private again = false;
+  /** While skipping what the file held at the start (--since-now): lines are counted, not drawn. */
+  private quiet = false;
 
   constructor(
     private readonly file: string,
     private readonly io: Io,
     private readonly options: DrawOptions,
-  ) {}
+    maxBytes: number,
+  ) {
+    this.splitter = new LineSplitter(maxBytes, (line) => this.onLine(line));
+  }
 
   async skipToEnd(): Promise<void> {
-    const size = await this.size();
-    if (size === undefined) return;
-    // Count the lines skipped, so later line numbers match the file's.
-    await this.readRange(0, size, (line) => void line);
-    this.offset = size;
+    this.quiet = true;
+    try {
+      await this.readNew();
+    } finally {
+      this.quiet = false;
+    }
   }
 
   /** Never resolves by itself: the process ends on a signal. */
   async follow(pollMs: number): Promise<void> {
-    const poll = setInterval(() => this.read(), pollMs);
+    const poll = setInterval(() => void this.read(), pollMs);
     try {
       await this.read();
       for (;;) {
         try {
-          // Directory watch: sees the file appear, grow, and be replaced.
+          // Sees the file appear, grow, and be replaced.
           for await (const _ of watch(this.file, { persistent: true })) void this.read();
         } catch {
           // Not there yet, or gone: polling reads it when it is back.
@@ -370,71 +405,106 @@ class Follower {
     }
   }
 
-  private async size(): Promise<number | undefined> {
-    try {
-      return (await stat(this.file)).size;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Reads are serialised; a change during one schedules another. */
   private read(): Promise<void> {
     if (this.reading !== undefined) {
       this.again = true;
       return this.reading;
     }
-    this.reading = this.readNew().finally(() => {
-      this.reading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.read();
-      }
-    });
+    this.reading = this.readNew()
+      .catch((error: unknown) => write(this.io.stderr, `alm-otel tail: cannot read ${this.file}: ${errorCode(error)}`))
+      .finally(() => {
+        this.reading = undefined;
+        if (this.again) {
+          this.again = false;
+          void this.read();
+        }
+      });
     return this.reading;
   }
 
+  private notice(what: string): void {
+    write(this.io.stderr, `alm-otel tail: ${this.file} ${what}; reading it from the start`);
+  }
+
+  /** Start over on the file: from byte 0, line 1 (and, unless it was rotated, without the runs seen). */
+  private restart(forgetRuns: boolean): void {
+    this.offset = 0;
+    this.head = Buffer.alloc(0);
+    this.splitter.reset();
+    if (forgetRuns) this.forest = new RunForest();
+  }
+
   private async readNew(): Promise<void> {
-    const size = await this.size();
-    if (size === undefined) return;
-    if (size < this.offset) {
-      write(this.io.stderr, `alm-otel tail: ${this.file} was truncated; reading it from the start`);
-      this.offset = 0;
-      this.lineNo = 0;
-      this.partial = '';
-      this.forest = new RunForest();
+    let identity: string | undefined;
+    try {
+      const st = await stat(this.file);
+      identity = `${st.dev}:${st.ino}`;
+    } catch {
+      // Gone (rotated away, not yet recreated): finish what the old file still gives.
     }
-    if (size === this.offset) return;
-    const end = size;
-    await this.readRange(this.offset, end, (line) => this.onLine(line));
-    this.offset = end;
+    if (this.handle !== undefined && identity !== this.identity) {
+      await this.readTo(this.handle, (await this.handle.stat()).size);
+      this.splitter.end();
+      await this.handle.close();
+      this.handle = undefined;
+      if (identity === undefined) return;
+      this.notice('was replaced (rotated)');
+      this.restart(false);
+    }
+    if (identity === undefined) return;
+    if (this.handle === undefined) {
+      try {
+        this.handle = await open(this.file, 'r');
+      } catch {
+        return;
+      }
+      const st = await this.handle.stat();
+      this.identity = `${st.dev}:${st.ino}`;
+    }
+    const handle = this.handle;
+    const size = (await handle.stat()).size;
+    if (size < this.offset) {
+      this.notice('was truncated');
+      this.restart(true);
+    } else if (this.head.length > 0) {
+      const now = Buffer.alloc(this.head.length);
+      const { bytesRead } = await handle.read(now, 0, now.length, 0);
+      if (bytesRead < now.length || !now.equals(this.head)) {
+        this.notice('was rewritten (its first bytes changed)');
+        this.restart(true);
+      }
+    }
+    await this.readTo(handle, size);
   }
 
-  private readRange(start: number, end: number, onLine: (text: string) => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const stream = createReadStream(this.file, { start, end: end - 1, encoding: 'utf8' });
-      stream.on('data', (chunk) => {
-        const parts = (this.partial + (chunk as string)).split('\n');
-        this.partial = parts.pop()!;
-        for (const part of parts) {
-          this.lineNo++;
-          onLine(part);
-        }
-      });
-      stream.on('error', reject);
-      stream.on('end', resolve);
-    });
+  private async readTo(handle: FileHandle, end: number): Promise<void> {
+    while (this.offset < end) {
+      const { bytesRead } = await handle.read(this.buffer, 0, Math.min(READ_BYTES, end - this.offset), this.offset);
+      if (bytesRead === 0) return;
+      const chunk = this.buffer.subarray(0, bytesRead);
+      if (this.head.length < FINGERPRINT_BYTES && this.offset === this.head.length) {
+        this.head = Buffer.concat([this.head, chunk.subarray(0, FINGERPRINT_BYTES - this.head.length)]);
+      }
+      this.offset += bytesRead;
+      this.splitter.push(chunk);
+    }
   }
 
-  private onLine(text: string): void {
-    if (text.trim() === '') return;
-    const result = checkLine(text.replace(/\r$/, ''), this.lineNo);
+  private onLine(input: InputLine): void {
+    if (this.quiet) return;
+    if (!('text' in input)) {
+      write(this.io.stderr, `alm-otel tail: ${tooLongNotice(input)}`);
+      return;
+    }
+    if (input.text.trim() === '') return;
+    const result = checkLine(input.text, input.line);
     if (!('event' in result)) {
       for (const p of result.problems) write(this.io.stderr, `alm-otel tail: ${formatProblem(p)}`);
       return;
     }
     if (result.event.run_id === null) return; // tool calls outside a run never end a run
-    const ended = this.forest.add(result.event);
+    const ended = this.forest.add(forDrawing(result.event));
     if (ended !== undefined) {
       this.forest.delete(ended);
       write(this.io.stdout, drawRun(ended, this.options).join('\n') + '\n');
