@@ -59,9 +59,10 @@ function onlyFile(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
-function tooLongNotice(input: Extract<InputLine, { tooLong: number }>): string {
+function tooLongNotice(input: Extract<InputLine, { tooLong: number }>, maxBytes: number): string {
+  const limit = Number((maxBytes / (1024 * 1024)).toFixed(3));
   const mb = (input.tooLong / (1024 * 1024)).toFixed(1);
-  return `line ${input.line}: (line): longer than --max-line-mb (${mb} MiB read); skipped`;
+  return `line ${input.line}: (line): longer than --max-line-mb ${limit} (${mb} MiB); skipped`;
 }
 
 const MAX_LINE_HELP = `  --max-line-mb <MiB> Skip (and report) a line longer than this (default ${DEFAULT_MAX_LINE_MB})`;
@@ -119,7 +120,7 @@ ${MAX_LINE_HELP}
       for (const input of batch) {
         if (!('text' in input)) {
           invalid++;
-          write(io.stderr, `alm-otel tree: ${tooLongNotice(input)}`);
+          write(io.stderr, `alm-otel tree: ${tooLongNotice(input, maxBytes)}`);
           continue;
         }
         const result = checkLine(input.text, input.line);
@@ -192,7 +193,7 @@ ${MAX_LINE_HELP}
       for (const input of batch) {
         if (!('text' in input)) {
           invalid++;
-          out += tooLongNotice(input) + '\n';
+          out += tooLongNotice(input, maxBytes) + '\n';
           continue;
         }
         const result = checkLine(input.text, input.line);
@@ -372,7 +373,7 @@ class Follower {
     private readonly file: string,
     private readonly io: Io,
     private readonly options: DrawOptions,
-    maxBytes: number,
+    private readonly maxBytes: number,
   ) {
     this.splitter = new LineSplitter(maxBytes, (line) => this.onLine(line));
   }
@@ -494,7 +495,7 @@ class Follower {
   private onLine(input: InputLine): void {
     if (this.quiet) return;
     if (!('text' in input)) {
-      write(this.io.stderr, `alm-otel tail: ${tooLongNotice(input)}`);
+      write(this.io.stderr, `alm-otel tail: ${tooLongNotice(input, this.maxBytes)}`);
       return;
     }
     if (input.text.trim() === '') return;
