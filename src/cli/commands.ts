@@ -1,4 +1,4 @@
-/** The four commands of `alm-otel`: tree, validate, convert, tail. Each returns its exit code. */
+/** The commands of `alm-otel`: tree, validate, convert, tail, trace. Each returns its exit code. */
 import { open, stat, watch, writeFile, type FileHandle } from 'node:fs/promises';
 import {
   EXIT_INVALID,
@@ -19,6 +19,7 @@ import {
   type Io,
 } from './common';
 import { convertSpans, OtlpFormatError, parseOtlp } from './otlp';
+import { DEFAULT_JAEGER_URL, fetchTrace, jaegerUrlArg, TraceFetchError, traceIdArg } from './trace';
 import { drawRun, forDrawing, RunForest, type DrawOptions, type RunNode } from './tree';
 
 export interface Command {
@@ -341,6 +342,72 @@ ${MAX_LINE_HELP}
   },
 };
 
+export const trace: Command = {
+  summary: "fetch a trace from Jaeger's query API and draw it as a tree",
+  help: `Usage: alm-otel trace <trace_id> [options]
+
+Fetches one trace from Jaeger's HTTP query API (GET <jaeger>/api/v3/traces/<trace_id>, OTLP/JSON),
+turns its spans into ALM events as convert does, and draws them as tree does: each run's tasks, the
+tool calls with their policy decisions and status, the summary. Exit code 1 when Jaeger cannot be
+reached, does not know the trace, or the trace holds no alm-otel or execute_tool span.
+
+  npx alm-otel trace 4bf92f3577b34da6a3ce929d0e0e4736
+  npx alm-otel trace 4bf92f3577b34da6a3ce929d0e0e4736 --jaeger http://jaeger.internal:16686
+
+Options:
+  --jaeger <url>      Jaeger's query service (default: the ALM_OTEL_JAEGER_URL environment variable,
+                      else ${DEFAULT_JAEGER_URL}); each run's trace link points there too
+  --timeout-ms <ms>   Give up on Jaeger after this long (default 10000)
+  --llm-events        Also draw alm.llm model-call spans' events (as convert --llm-events)
+  --no-link           Print the trace_id without a link
+  --ids               Also print task ids and tool call ids
+  --color, --no-color Force colour on or off (default: on when stdout is a terminal and NO_COLOR is unset)
+  -h, --help          Show this help`,
+  async run(args, io) {
+    const { values, positionals } = parse(args, {
+      jaeger: { type: 'string' },
+      'timeout-ms': { type: 'string', default: '10000' },
+      'llm-events': { type: 'boolean' },
+      color: { type: 'boolean' },
+      'no-color': { type: 'boolean' },
+      'no-link': { type: 'boolean' },
+      ids: { type: 'boolean' },
+    });
+    if (values.help) return (write(io.stdout, this.help), EXIT_OK);
+    if (positionals.length > 1) throw new UsageError(`trace: expected one trace id, got ${positionals.length}`);
+    const traceId = traceIdArg(positionals[0]);
+    const jaeger = jaegerUrlArg(values.jaeger ?? (io.env.ALM_OTEL_JAEGER_URL || DEFAULT_JAEGER_URL));
+    const timeoutMs = Number(values['timeout-ms']);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+      throw new UsageError('trace: --timeout-ms must be a whole number of milliseconds ≥ 1');
+    }
+    let converted;
+    try {
+      converted = await fetchTrace(jaeger, traceId, { timeoutMs, llmEvents: values['llm-events'] === true });
+    } catch (error) {
+      if (!(error instanceof TraceFetchError)) throw error;
+      write(io.stderr, `alm-otel trace: ${error.message}`);
+      return EXIT_INVALID;
+    }
+    if (converted.events.length === 0) {
+      write(
+        io.stderr,
+        `alm-otel trace: none of the ${converted.spans} spans of trace ${traceId} is an alm-otel or execute_tool span`,
+      );
+      return EXIT_INVALID;
+    }
+    if (converted.cycles.length > 0) {
+      write(io.stderr, `alm-otel trace: ${converted.cycles.length} spans are in (or under) a parent cycle`);
+    }
+    const options = drawOptions(io, { ...values, 'jaeger-url': jaeger.href });
+    const forest = new RunForest();
+    for (const event of converted.events) forest.add(event);
+    const drawn = [...forest.runs.values()].map((run) => drawRun(run, options).join('\n')).join('\n\n');
+    await writeOut(io.stdout, drawn + '\n');
+    return EXIT_OK;
+  },
+};
+
 /** How much of a file's beginning `tail` remembers, to see that the file was replaced or rewritten. */
 const FINGERPRINT_BYTES = 4096;
 const READ_BYTES = 1 << 20;
@@ -514,4 +581,4 @@ class Follower {
   }
 }
 
-export const commands: Record<string, Command> = { tree, validate, convert, tail };
+export const commands: Record<string, Command> = { tree, validate, convert, tail, trace };
