@@ -433,6 +433,8 @@ class Follower {
   private forest = new RunForest();
   private reading: Promise<void> | undefined;
   private again = false;
+  /** The file read before was renamed away or deleted: the next one at the path is a new file. */
+  private rotated = false;
   /** While skipping what the file held at the start (--since-now): lines are counted, not drawn. */
   private quiet = false;
 
@@ -516,9 +518,8 @@ class Follower {
       this.splitter.end();
       await this.handle.close();
       this.handle = undefined;
-      if (identity === undefined) return;
-      this.notice('was replaced (rotated)');
       this.restart(false);
+      this.rotated = true;
     }
     if (identity === undefined) return;
     if (this.handle === undefined) {
@@ -529,6 +530,8 @@ class Follower {
       }
       const st = await this.handle.stat();
       this.identity = `${st.dev}:${st.ino}`;
+      if (this.rotated) this.notice('was replaced (rotated)');
+      this.rotated = false;
     }
     const handle = this.handle;
     const size = (await handle.stat()).size;
