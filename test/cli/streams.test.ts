@@ -49,8 +49,15 @@ interface Result {
   rssMb: number;
 }
 
+const children: ChildProcessWithoutNullStreams[] = [];
+afterAll(() => children.forEach((child) => child.kill('SIGKILL')));
+
 function start(args: string[]): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--require', rssProbe, CLI, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, ['--require', rssProbe, CLI, ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  children.push(child);
+  return child;
 }
 
 function cli(args: string[], options: { input?: string; stdinFile?: string } = {}): Promise<Result> {
@@ -311,33 +318,40 @@ describe('tail', () => {
     return { text: texts.join(''), ids: texts.map((t) => (JSON.parse(t.split('\n')[0]!) as ALMEvent).run_id!) };
   }
 
-  it('reads a rotated file from its start, even when the new file is already longer', async () => {
-    const file = join(dir, 'rotated.jsonl');
-    const first = runs(2);
+  /**
+   * `before` runs in a file followed by tail; then `change` alters the file and returns the runs it
+   * expects next. Resolves with the follower once every run has been drawn, in order.
+   */
+  async function through(name: string, before: number, change: (file: string) => string[]) {
+    const file = join(dir, name);
+    const first = runs(before);
     writeFileSync(file, first.text);
     const tail = follow(file);
     try {
-      await tail.until(() => tail.runs().length === 2);
+      await tail.until(() => tail.runs().length === before);
+      const expected = [...first.ids, ...change(file)];
+      await tail.until(() => tail.runs().length === expected.length);
+      expect(tail.runs()).toEqual(expected);
+      expect(tail.stderr).not.toContain('not JSON');
+      return { file, stderr: tail.stderr };
+    } finally {
+      tail.stop();
+    }
+  }
+
+  it('reads a rotated file from its start, even when the new file is already longer', async () => {
+    const { file, stderr } = await through('rotated.jsonl', 2, (file) => {
       // Rotation: the file is renamed away, and a new, longer one takes its name at once.
       const second = runs(8);
       renameSync(file, `${file}.1`);
       writeFileSync(file, second.text);
-      await tail.until(() => tail.runs().length === 10);
-      expect(tail.runs()).toEqual([...first.ids, ...second.ids]);
-      expect(tail.stderr).toContain(`${file} was replaced (rotated); reading it from the start`);
-      expect(tail.stderr).not.toContain('not JSON');
-    } finally {
-      tail.stop();
-    }
+      return second.ids;
+    });
+    expect(stderr).toContain(`${file} was replaced (rotated); reading it from the start`);
   });
 
   it('reads the old file to its end before the new one', async () => {
-    const file = join(dir, 'rotated-late.jsonl');
-    const first = runs(1);
-    writeFileSync(file, first.text);
-    const tail = follow(file);
-    try {
-      await tail.until(() => tail.runs().length === 1);
+    await through('rotated-late.jsonl', 1, (file) => {
       const late = runs(1);
       const second = runs(2);
       // The writer's last lines, then the rotation: whether tail sees the growth first or the rotation
@@ -345,29 +359,20 @@ describe('tail', () => {
       appendFileSync(file, late.text);
       renameSync(file, `${file}.1`);
       writeFileSync(file, second.text);
-      await tail.until(() => tail.runs().length === 4);
-      expect(tail.runs()).toEqual([...first.ids, ...late.ids, ...second.ids]);
-    } finally {
-      tail.stop();
-    }
+      return [...late.ids, ...second.ids];
+    });
   });
 
-  it('starts over when the file is truncated and refilled past what was read', async () => {
-    const file = join(dir, 'rewritten.jsonl');
-    const first = runs(2);
-    writeFileSync(file, first.text);
-    const tail = follow(file);
-    try {
-      await tail.until(() => tail.runs().length === 2);
+  it('starts over when the file is rewritten in place past what was read', async () => {
+    const { file, stderr } = await through('rewritten.jsonl', 2, (file) => {
+      // Same inode, never shorter than what was read: only its first bytes tell.
       const second = runs(8);
-      writeFileSync(file, second.text); // truncates and writes, same inode, longer than before
-      await tail.until(() => tail.runs().length === 10);
-      expect(tail.runs()).toEqual([...first.ids, ...second.ids]);
-      expect(tail.stderr).toContain(`${file} was rewritten (its first bytes changed); reading it from the start`);
-      expect(tail.stderr).not.toContain('not JSON');
-    } finally {
-      tail.stop();
-    }
+      const fd = openSync(file, 'r+');
+      writeSync(fd, second.text, 0);
+      closeSync(fd);
+      return second.ids;
+    });
+    expect(stderr).toContain(`${file} was rewritten (its first bytes changed); reading it from the start`);
   });
 
   it('skips a 100 MB line with a notice and draws the next run at once', async () => {
