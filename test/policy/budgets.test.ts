@@ -124,7 +124,8 @@ describe('spend is never counted as zero or taken back', () => {
 
   it('a later setUsage with lower numbers never subtracts, and a field left out keeps its value', async () => {
     h = createHarness({ alm: { policy: { maxTokensPerRun: 1000 } } });
-    const spent = await h.alm.run(async (run) => {
+    let ran = 0;
+    await h.alm.run(async () => {
       let late!: (usage: { inputTokens?: number; outputTokens?: number }) => void;
       await h.alm.llm({ provider: 'p', model: 'm' }, (call) => {
         call.setUsage({ inputTokens: 500, outputTokens: 300 });
@@ -132,14 +133,15 @@ describe('spend is never counted as zero or taken back', () => {
         late = (usage) => call.setUsage(usage);
         return 'text';
       });
-      expect(run.spent().tokens).toBe(800);
-      late({ outputTokens: 450 }); // a stream's final count, input left out
+      late({ outputTokens: 550 }); // a stream's final count, input left out: 1050 in all
       late({ inputTokens: 0, outputTokens: 0 });
-      return run.spent();
+      for (let i = 0; i < 5; i++) {
+        await h.alm.llm({ provider: 'p', model: 'm' }, async () => ran++).catch(() => undefined);
+      }
     });
-    expect(spent.tokens).toBe(950);
+    expect(ran).toBe(0);
     const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
-    expect(summary.tokens).toEqual({ input: 500, output: 450 });
+    expect(summary.tokens).toEqual({ input: 500, output: 550 });
   });
 });
 
@@ -199,7 +201,7 @@ describe('hostile numbers only ever make a budget stricter', () => {
       alm: { policy: { maxCostPerRun: 1, prices: { big: { inputPerMillion: 1e9, outputPerMillion: 1e9 } } } },
     });
     let ran = 0;
-    const spent = await h.alm.run(async (run) => {
+    await h.alm.run(async () => {
       let late!: () => void;
       await h.alm.llm({ provider: 'p', model: 'big' }, (call) => {
         ran++;
@@ -216,13 +218,11 @@ describe('hostile numbers only ever make a budget stricter', () => {
           })
           .catch(() => undefined);
       }
-      return run.spent();
     });
     expect(ran).toBe(1);
-    expect(spent.costUsd).toBeGreaterThan(1);
-    expect(spent.remaining.costUsd).toBe(0);
     const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
     expect(Number.isFinite(summary.cost_usd)).toBe(true);
+    expect(summary.cost_usd).toBeGreaterThan(1);
     expect(summary.budget_exceeded).toMatchObject({ budget: 'cost', limit: 1 });
   });
 
