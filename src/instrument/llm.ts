@@ -301,24 +301,20 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   }
 }
 
-/** The model call's estimate for admission, from its options. */
-export function estimateOf(options: LlmOptions): LlmEstimate {
-  return { model: options.model, maxOutputTokens: options.maxOutputTokens };
-}
-
 /**
- * Admit a model call (policy/admission.ts) and run it with `admitted`; or refuse it with `refused`,
+ * Admit a model call (policy/admission.ts) and run it with `onAdmit`; or refuse it (`onRefuse`),
  * throwing (or rejecting, for an `async function`) the BudgetExceededError. An `async function`
  * refused only because calls in flight hold the room waits for them instead.
  */
 export function admitted<T, F>(
   rt: Runtime,
   run: RunState | undefined,
-  estimate: LlmEstimate,
+  options: LlmOptions,
   fn: F,
   onAdmit: (ticket: LlmTicket) => T,
-  onRefuse: (error: BudgetExceededError) => void,
+  onRefuse: (error: BudgetExceededError) => void = () => {},
 ): T {
+  const estimate: LlmEstimate = { model: options.model, maxOutputTokens: options.maxOutputTokens };
   if (run?.ended) rt.detached = true; // a model call of a run that has ended: see Runtime.detached
   let ticket: LlmTicket;
   try {
@@ -358,7 +354,7 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
   return admitted(
     rt,
     run,
-    estimateOf(options),
+    options,
     fn,
     (ticket) => {
       const call = open(startTime);
