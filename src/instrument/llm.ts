@@ -1,8 +1,9 @@
 /**
  * `alm.llm`: a model call as a GenAI inference span (`{operation} {model}`, kind CLIENT), counted
- * toward its run's model-call, token and cost budgets (and every enclosing run's). A call is refused
- * before it starts when a budget is already reached; the call that crosses a limit completes and is
- * counted, since its usage is only known afterwards.
+ * toward its run's model-call, token and cost budgets (and every enclosing run's). A call is admitted
+ * through policy/admission.ts: refused before it starts when a budget is already reached, or when the
+ * calls in flight hold what is left (an `async function` then waits for room); the call that crosses a
+ * limit completes and is counted, since its usage is only known afterwards.
  */
 import { randomUUID } from 'node:crypto';
 import { SpanKind, context, type Attributes, type Context } from '@opentelemetry/api';
