@@ -308,6 +308,32 @@ describe('prices', () => {
     expect(summary.budget_exceeded).toMatchObject({ budget: 'cost', model: 'mock-model-id', flagged_llm_calls: 0 });
   });
 
+  it('a call admitted for its response model that turns out unpriced counts as over the cost budget', async () => {
+    h = createHarness({
+      alm: {
+        policy: { maxCostPerRun: 1, prices: { 'gpt-4o-2024-08-06': { inputPerMillion: 2.5, outputPerMillion: 10 } } },
+      },
+    });
+    let ran = 0;
+    const error = await h.alm
+      .run(async () => {
+        for (let i = 0; i < 3; i++) {
+          // `gpt-4o-2024-08-06` may be its response model, so it runs; the provider answers with another.
+          await h.alm.llm({ provider: 'openai', model: 'gpt-4o' }, (call) => {
+            ran++;
+            call.setUsage({ inputTokens: 10 });
+            call.setUsage({ inputTokens: 10, outputTokens: 5 });
+            return { model: 'gpt-4o-2024-11-20' };
+          });
+        }
+      })
+      .catch((e: unknown) => e);
+    expect(ran).toBe(1);
+    expect((error as BudgetExceededError).details).toMatchObject({ budget: 'cost', model: 'gpt-4o' });
+    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
+    expect(summary.budget_exceeded).toMatchObject({ budget: 'cost', model: 'gpt-4o', flagged_llm_calls: 1 });
+  });
+
   it("unpricedModels: 'allow' lets it run at $0 and says so once", async () => {
     h = createHarness({ alm: { policy: { maxCostPerRun: 1, prices: PRICES, unpricedModels: 'allow' } } });
     await h.alm.run(async () => {
