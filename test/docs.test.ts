@@ -29,6 +29,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ALMConfigSchema, CaptureConfigSchema, EventsConfigSchema, PolicyConfigSchema } from '../src/config/schema';
 import { allBlocks, importedPackages, packageName, shellCommands, type Block } from './helpers/docs';
 import { ROOT } from './helpers/scripts';
 
@@ -345,4 +346,20 @@ describe('docs: the README quickstart, pasted into a fresh project', () => {
         .trimEnd();
     expect(normal(agent.stdout + tree.stdout)).toBe(normal(shown!.code));
   }, 300_000);
+});
+
+describe('docs/api.md', () => {
+  it('lists every option of new ALM(options) in its table, and nothing else', () => {
+    const api = readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8');
+    const section = api.slice(api.indexOf('## `new ALM(options)`'), api.indexOf('## Methods and properties'));
+    const listed = new Set([...section.matchAll(/^\| `([\w.]+)` \|/gm)].map((m) => m[1]!));
+    const options = [
+      ...Object.keys(ALMConfigSchema.shape).filter((k) => !['policy', 'events', 'capture'].includes(k)),
+      ...Object.keys(CaptureConfigSchema.shape).map((k) => `capture.${k}`),
+      ...Object.keys(PolicyConfigSchema.shape).map((k) => `policy.${k}`),
+      ...Object.keys(EventsConfigSchema.shape).map((k) => `events.${k}`),
+    ];
+    expect(options.filter((o) => !listed.has(o))).toEqual([]);
+    expect([...listed].filter((o) => !options.includes(o))).toEqual([]);
+  });
 });
