@@ -30,7 +30,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALMConfigSchema, CaptureConfigSchema, EventsConfigSchema, PolicyConfigSchema } from '../src/config/schema';
-import { allBlocks, importedPackages, packageName, shellCommands, type Block } from './helpers/docs';
+import { allBlocks, importedPackages, normalOutput, packageName, shellCommands, type Block } from './helpers/docs';
 import { ROOT } from './helpers/scripts';
 
 const blocks = allBlocks(ROOT);
@@ -199,7 +199,9 @@ describe('docs: every code block', () => {
     const unknown = blocks.filter((b) => !CODE_LANGS.has(b.lang) && !SH_LANGS.has(b.lang) && !OTHER_LANGS.has(b.lang));
     expect(unknown.map((b) => `${where(b)}: \`\`\`${b.lang}`)).toEqual([]);
     const flags = blocks.flatMap((b) =>
-      b.flags.filter((f) => !['no-run', 'quickstart', 'quickstart-output'].includes(f)).map((f) => `${where(b)}: ${f}`),
+      b.flags
+        .filter((f) => !['no-run', 'quickstart', 'quickstart-output', 'example-output'].includes(f))
+        .map((f) => `${where(b)}: ${f}`),
     );
     expect(flags).toEqual([]);
   });
@@ -339,12 +341,7 @@ describe('docs: the README quickstart, pasted into a fresh project', () => {
     expect(tree.code).toBe(0);
 
     // What the README shows is what it prints, ids and durations aside.
-    const normal = (text: string) =>
-      text
-        .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
-        .replace(/\b\d+(\.\d+)? (ms|s)\b/g, '<ms>')
-        .trimEnd();
-    expect(normal(agent.stdout + tree.stdout)).toBe(normal(shown!.code));
+    expect(normalOutput(agent.stdout + tree.stdout)).toBe(normalOutput(shown!.code));
   }, 300_000);
 });
 

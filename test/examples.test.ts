@@ -3,10 +3,12 @@
  * to a real HTTP receiver on 127.0.0.1, which checks what arrives.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ALMEvent } from '../src';
+import { normalOutput } from './helpers/docs';
 import { ofType } from './helpers/harness';
 import { eventLines, ROOT, runTsx } from './helpers/scripts';
 
@@ -88,6 +90,10 @@ describe('examples', () => {
     expect(output).toContain('      execute_tool safe_tool  ✓  ×5\n      execute_tool safe_tool  ⊘ denied');
     expect(output).toContain('    chat gpt-4o-mini  ✓  ×3\n    chat gpt-4o-mini  ⊘ denied');
     expect(output).toMatch(/^43 ALM events, 21 spans\./m);
+    // The README shows this output: the same, ids and durations aside.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const shown = /^```text example-output\n([\s\S]*?)^```$/m.exec(readme)?.[1];
+    expect(normalOutput(output)).toBe(normalOutput(shown ?? ''));
   }, 60_000);
 
   describe('existing-otel-setup', () => {

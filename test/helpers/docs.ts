@@ -127,3 +127,12 @@ export function packageName(spec: string): string {
   const at = spec.indexOf('@', 1);
   return at === -1 ? spec : spec.slice(0, at);
 }
+
+/** Program output with what changes from run to run (run ids, trace ids, durations) replaced, to compare. */
+export function normalOutput(text: string): string {
+  return text
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
+    .replace(/\b[0-9a-f]{32}\b/g, '<trace_id>')
+    .replace(/\b\d+(\.\d+)? (ms|s)\b/g, '<ms>')
+    .trim();
+}
