@@ -28,9 +28,19 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { ALMConfigSchema, CaptureConfigSchema, EventsConfigSchema, PolicyConfigSchema } from '../src/config/schema';
-import { allBlocks, importedPackages, normalOutput, packageName, shellCommands, type Block } from './helpers/docs';
+import {
+  allBlocks,
+  anchors,
+  importedPackages,
+  markdownFiles,
+  normalOutput,
+  relativeLinks,
+  packageName,
+  shellCommands,
+  type Block,
+} from './helpers/docs';
 import { ROOT } from './helpers/scripts';
 
 const blocks = allBlocks(ROOT);
@@ -358,5 +368,23 @@ describe('docs/api.md', () => {
     ];
     expect(options.filter((o) => !listed.has(o))).toEqual([]);
     expect([...listed].filter((o) => !options.includes(o))).toEqual([]);
+  });
+});
+
+describe('docs: links', () => {
+  it('point to files and headings that exist', () => {
+    const broken: string[] = [];
+    for (const file of markdownFiles(ROOT)) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const { line, target } of relativeLinks(text)) {
+        const [path = '', anchor] = target.split('#');
+        const to = path === '' ? join(ROOT, file) : join(ROOT, dirname(file), path);
+        if (!existsSync(to)) broken.push(`${file}:${line}: ${target} (no such file)`);
+        else if (anchor !== undefined && to.endsWith('.md') && !anchors(readFileSync(to, 'utf8')).has(anchor)) {
+          broken.push(`${file}:${line}: ${target} (no heading #${anchor} in ${relative(ROOT, to)})`);
+        }
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });

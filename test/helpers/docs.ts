@@ -136,3 +136,43 @@ export function normalOutput(text: string): string {
     .replace(/\b\d+(\.\d+)? (ms|s)\b/g, '<ms>')
     .trim();
 }
+
+/** A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens. */
+export function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** The anchors of a Markdown text's headings (outside code blocks), numbered on repeats as GitHub does. */
+export function anchors(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  let fence = false;
+  for (const line of text.split('\n')) {
+    if (/^\s*(`{3,}|~{3,})/.test(line)) fence = !fence;
+    const m = fence ? null : /^#{1,6}\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    const base = anchorOf(m[1]!);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return out;
+}
+
+/** The relative links of a Markdown text, outside code blocks and inline code: `[text](target)`. */
+export function relativeLinks(text: string): { line: number; target: string }[] {
+  const links: { line: number; target: string }[] = [];
+  let fence = false;
+  text.split('\n').forEach((line, i) => {
+    if (/^\s*(`{3,}|~{3,})/.test(line)) fence = !fence;
+    if (fence) return;
+    for (const m of line.replace(/`[^`]*`/g, '').matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (!/^[a-z]+:/i.test(m[1]!)) links.push({ line: i + 1, target: m[1]! });
+    }
+  });
+  return links;
+}
