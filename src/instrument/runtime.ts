@@ -9,6 +9,7 @@ import type { ModelPolicy } from '../policy/models';
 import type { ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
 import { GenAiMetrics } from './metrics';
+import { RemoteRuns } from './remote-run';
 import type { RunState } from './run-state';
 
 /** The innermost run and the OTel context of the innermost alm span (run or task). */
@@ -42,6 +43,8 @@ export class Runtime {
   readonly metrics = new GenAiMetrics();
   /** alm.llm() calls by their open span: model spans of other instrumentations inside them are the same call. */
   readonly llmSpans = new WeakMap<object, ModelCallOwner>();
+  /** Runs of other processes that calls here were made in (instrument/remote-run.ts). */
+  readonly remoteRuns: RemoteRuns;
   /** Runs and tasks whose function has not settled yet. */
   private openScopes = 0;
   private stopped = false;
@@ -61,6 +64,7 @@ export class Runtime {
     readonly content: ContentOptions = DEFAULT_CONTENT,
   ) {
     this.enforcing = policy.mode === 'enforce';
+    this.remoteRuns = new RemoteRuns(models.priced);
   }
 
   /** A run or task starts (its scope is entered through `storage.run`, which re-enables a stopped storage). */

@@ -14,6 +14,7 @@ import { WITHHELD_INPUTS, WITHHELD_OUTPUTS, truncateString } from '../events/cap
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
 import type { Runtime } from '../instrument/runtime';
+import { adoptRemoteRun } from '../instrument/remote-run';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
 import { endModelSpan, startModelSpan } from './model-spans';
@@ -36,7 +37,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       const parent = parentSpan === undefined ? undefined : this.rt.foreignCalls.get(parentSpan);
       // onStart runs synchronously in the caller's async context, so the current run is at hand; a
       // span started from a callback outside it (LangChain's tracer) belongs to its parent's run.
-      const run = this.rt.storage.getStore()?.run ?? parent?.run;
+      const run = this.rt.storage.getStore()?.run ?? parent?.run ?? adoptRemoteRun(this.rt, parentContext);
       const state = new ForeignSpan(span, run, parent);
       this.rt.foreignCalls.set(span, state);
       startModelSpan(this.rt, state, parentSpan);
