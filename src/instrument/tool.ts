@@ -328,7 +328,9 @@ function callTool(
     throw denied;
   }
   if (call === undefined) return tool.fn.apply(self, args);
-  if (framework?.prepare !== undefined) return callPrepared(rt, tool, framework, call, self, args, toolStart);
+  if (framework !== undefined && (framework.prepare !== undefined || framework.failure !== undefined)) {
+    return callPrepared(rt, tool, framework, call, self, args, toolStart);
+  }
 
   // settle.ts's observe(), written out so that the hot path allocates no closures per call.
   let result: unknown;
@@ -380,7 +382,7 @@ function callPrepared(
 ): unknown {
   let sent = args;
   try {
-    sent = framework.prepare!(args, call.otelContext);
+    if (framework.prepare !== undefined) sent = framework.prepare(args, call.otelContext);
   } catch (error) {
     rt.report(error);
   }
