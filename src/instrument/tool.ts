@@ -382,6 +382,8 @@ function callPrepared(
 ): unknown {
   let sent = args;
   try {
+    const span = trace.getSpan(call.otelContext);
+    if (span !== undefined) rt.protocolCalls.set(span, call);
     if (framework.prepare !== undefined) sent = framework.prepare(args, call.otelContext);
   } catch (error) {
     rt.report(error);
