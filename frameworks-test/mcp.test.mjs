@@ -2,20 +2,15 @@
 // transport (one process, two ALM instances) and over stdio (a real child process server). No global
 // propagator is registered anywhere: the caller's trace and run travel in `params._meta` alone.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { propagation, SpanKind } from '@opentelemetry/api';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { ALM, ToolDeniedError } from 'alm-otel';
 import { setup } from './helpers.mjs';
-
-const here = new URL('.', import.meta.url).pathname;
+import { checkOverStdio } from './mcp/stdio.mjs';
 
 function serverAlm(events) {
   return new ALM({
@@ -120,77 +115,7 @@ test('in memory: client policy before the request, server policy before the hand
   await h.close();
 });
 
-function readLines(file) {
-  return existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line))
-    : [];
-}
-
-async function waitFor(check, what) {
-  for (let i = 0; i < 200; i++) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 test('stdio: a server in a child process runs under the client run trace and records under its run_id', async () => {
   assert.deepEqual(propagation.fields(), [], 'no global propagator');
-  const h = setup();
-  const out = join(tmpdir(), `alm-mcp-child-${process.pid}-${Date.now()}.jsonl`);
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [join(here, 'mcp', 'server-child.mjs')],
-    env: { ...process.env, MCP_CHILD_OUT: out },
-    cwd: here,
-    stderr: 'inherit',
-  });
-  const client = h.alm.mcpClient(new Client({ name: 'agent', version: '1.0.0' }));
-  await client.connect(transport);
-  let runInfo;
-  try {
-    await h.alm.run(async (run) => {
-      runInfo = run;
-      const echoed = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
-      assert.deepEqual(echoed.content, [{ type: 'text', text: 'HI' }]);
-      const refused = await client.callTool({ name: 'drop_table', arguments: { text: 'users' } });
-      assert.equal(refused.isError, true);
-      assert.match(refused.content[0].text, /drop_table/);
-    });
-    const lines = () => readLines(out);
-    await waitFor(
-      () => lines().filter((l) => l.event?.event_type === 'tool.response').length >= 3,
-      "the child's events",
-    );
-    const records = lines();
-    assert.deepEqual(
-      records.filter((l) => l.error),
-      [],
-      'the child reported no errors',
-    );
-    assert.deepEqual(
-      records.filter((l) => l.ran).map((l) => [l.ran, l.runId]),
-      [['echo', runInfo.runId]],
-      'the denied handler ran 0 times; the allowed one saw the caller run',
-    );
-    const serverSpan = records.find((l) => l.span?.name === 'tools/call echo')?.span;
-    assert.ok(serverSpan, 'the server span');
-    assert.equal(serverSpan.kind, SpanKind.SERVER);
-    assert.equal(serverSpan.traceId, runInfo.traceId, "the server span has the client run's trace_id");
-    const clientSpan = h.spans().find((s) => s.name === 'tools/call echo');
-    assert.equal(serverSpan.parentSpanId, clientSpan.spanContext().spanId);
-    const serverEvents = records.filter((l) => l.event).map((l) => l.event);
-    const toolEvents = serverEvents.filter((e) => e.event_type.startsWith('tool.'));
-    assert.deepEqual([...new Set(toolEvents.map((e) => e.metadata.tool_name))].sort(), ['drop_table', 'echo', 'shout']);
-    for (const e of toolEvents) assert.equal(e.run_id, runInfo.runId, `${e.event_type} ${e.metadata.tool_name}`);
-    const shout = records.find((l) => l.span?.name === 'execute_tool shout')?.span;
-    assert.equal(shout.traceId, runInfo.traceId, 'a nested alm tool in the handler joins the trace');
-  } finally {
-    await client.close();
-    rmSync(out, { force: true });
-    await h.close();
-  }
+  await checkOverStdio(setup());
 });
