@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT, context, propagation, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { ALM, type ALMEvent } from '../src';
+import { ALM, type ALMEvent, type ALMOptions } from '../src';
 import {
   RUN_ID_BAGGAGE_KEY,
   extractContext,
@@ -18,7 +18,7 @@ import {
 } from '../src/propagation';
 import { createHarness, ofType, type Harness } from './helpers/harness';
 
-function receiver(events: ALMEvent[], policy: ConstructorParameters<typeof ALM>[0]['policy'] = {}): ALM {
+function receiver(events: ALMEvent[], policy: ALMOptions['policy'] = {}): ALM {
   return new ALM({
     agentId: 'receiver',
     policy,
