@@ -28,9 +28,9 @@ async function connected(h, wrap) {
   return { client, server };
 }
 
-test("OpenLLMetry MCP alone: the tool's events carry the run's trace, not the session's", async () => {
-  const h = setup();
-  const { client, server } = await connected(h, false);
+/** One `echo` call in a run, over a connected client; the run's handle and every event. */
+async function echoInRun(h, wrap) {
+  const { client, server } = await connected(h, wrap);
   let runInfo;
   await h.alm.run(async (run) => {
     runInfo = run;
@@ -38,7 +38,12 @@ test("OpenLLMetry MCP alone: the tool's events carry the run's trace, not the se
   });
   await client.close();
   await server.close();
-  const events = await h.flush();
+  return { runInfo, events: await h.flush() };
+}
+
+test("OpenLLMetry MCP alone: the tool's events carry the run's trace, not the session's", async () => {
+  const h = setup();
+  const { runInfo, events } = await echoInRun(h, false);
   const session = h.spans().find((s) => s.name === 'mcp.client.session');
   const toolSpan = h.spans().find((s) => s.name === 'echo.tool');
   assert.equal(toolSpan.spanContext().traceId, session.spanContext().traceId, "OpenLLMetry's own parenting");
@@ -53,16 +58,8 @@ test("OpenLLMetry MCP alone: the tool's events carry the run's trace, not the se
 });
 
 test('OpenLLMetry MCP with alm.mcpClient: one call, reported by alm in the run trace', async () => {
-  const h = setup({ policy: { deniedTools: ['secret'] } });
-  const { client, server } = await connected(h, true);
-  let runInfo;
-  await h.alm.run(async (run) => {
-    runInfo = run;
-    await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
-  });
-  await client.close();
-  await server.close();
-  const events = await h.flush();
+  const h = setup();
+  const { runInfo, events } = await echoInRun(h, true);
   const toolSpan = h.spans().find((s) => s.name === 'echo.tool');
   assert.equal(toolSpan.attributes['alm.tool.wrapped'], true, 'the instrumentation span is the same call');
   const requests = events.filter((e) => e.event_type === 'tool.request');

@@ -258,10 +258,18 @@ interface SharedCallId {
   id: string | undefined;
 }
 
-/** The framework's id for a call; a throwing getter in what the framework passed costs the id, not the call. */
-function frameworkCallId(rt: Runtime, framework: FrameworkCalls, args: unknown[]): string | undefined {
+/**
+ * A framework hook's answer for a call (its call id, the caller's context): a hook that throws, on a
+ * throwing getter in what the framework passed, costs the answer, not the call.
+ */
+function ask<R>(
+  rt: Runtime,
+  framework: FrameworkCalls,
+  hook: (this: FrameworkCalls, args: unknown[], active: Context) => R,
+  args: unknown[],
+): R | undefined {
   try {
-    return framework.callId(args);
+    return hook.call(framework, args, context.active());
   } catch (error) {
     rt.report(error);
     return undefined;
@@ -280,7 +288,7 @@ function callTool(
   const startTime = now();
   const scope = rt.storage.getStore();
   const framework = tool.framework;
-  const remote = framework?.remoteParent === undefined ? undefined : remoteParentOf(rt, framework, args);
+  const remote = framework?.remoteParent === undefined ? undefined : ask(rt, framework, framework.remoteParent, args);
   const active = remote ?? context.active();
   // No local run open: the run the caller's context names, if another process sent one.
   const run = scope?.run ?? adoptRemoteRun(rt, active);
@@ -295,7 +303,9 @@ function callTool(
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
   const adopted =
-    shared?.id ?? claim?.toolCallId ?? (framework === undefined ? undefined : frameworkCallId(rt, framework, args));
+    shared?.id ??
+    claim?.toolCallId ??
+    (framework === undefined ? undefined : ask(rt, framework, framework.callId, args));
   const toolCallId = adopted === undefined ? randomUUID() : truncateString(adopted);
   if (shared !== undefined) shared.id = toolCallId;
 
@@ -355,16 +365,6 @@ function callTool(
       throw thrown;
     },
   );
-}
-
-/** The caller's context a framework's call carries; instrumentation failing costs it, not the call. */
-function remoteParentOf(rt: Runtime, framework: FrameworkCalls, args: unknown[]): Context | undefined {
-  try {
-    return framework.remoteParent!(args, context.active());
-  } catch (error) {
-    rt.report(error);
-    return undefined;
-  }
 }
 
 /**
