@@ -3,7 +3,10 @@
  * a global propagator, and the receiving side adopting the caller's run, over a real HTTP server on
  * 127.0.0.1 with the W3C propagation NodeSDK registers by default.
  */
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT, context, propagation, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -17,6 +20,7 @@ import {
   withRunBaggage,
 } from '../src/propagation';
 import { createHarness, ofType, type Harness } from './helpers/harness';
+import { ROOT } from './helpers/scripts';
 
 function receiver(events: ALMEvent[], policy: ALMOptions['policy'] = {}): ALM {
   return new ALM({
@@ -159,5 +163,71 @@ describe('a run that crosses processes over HTTP', () => {
     const runIds = received.filter((e) => e.event_type === 'tool.request').map((e) => e.run_id);
     expect(runIds).toEqual([null, local]);
     await other.shutdown();
+  });
+});
+
+describe('a run that crosses processes: two real processes over HTTP', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.close();
+    propagation.disable();
+  });
+
+  it("the service's tools record under the caller's run and trace, each caller run with its own budget", async () => {
+    h = createHarness();
+    // The W3C propagation NodeSDK registers by default (the service process runs NodeSDK itself).
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'propagation', 'tool-service.cjs')], {
+      cwd: ROOT,
+      env: { ...process.env, ALM_DIST: join(ROOT, 'dist', 'index.cjs') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`tool service exited with ${code}`)));
+      });
+      const { port } = JSON.parse(first) as { port: number };
+      const call = async (path: string) => {
+        const headers: Record<string, string> = {};
+        propagation.inject(context.active(), headers);
+        const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+        return (await response.json()) as { body: string; runId: string | null };
+      };
+      const runs: { runId: string; traceId: string | null; answers: unknown[] }[] = [];
+      for (let i = 0; i < 2; i++) {
+        await h.alm.run(async (run) => {
+          runs.push({ runId: run.runId, traceId: run.traceId, answers: [await call('/a'), await call('/b')] });
+        });
+      }
+      // maxToolCallsPerRun: 1 in the service, per caller run.
+      for (const run of runs) {
+        expect(run.answers).toEqual([
+          { body: 'found /a', runId: run.runId },
+          { body: 'ToolDeniedError', runId: run.runId },
+        ]);
+      }
+      const done = (await (await fetch(`http://127.0.0.1:${port}/done`)).json()) as {
+        events: ALMEvent[];
+        spans: { name: string; traceId: string; runId: string }[];
+      };
+      const requests = ofType(done.events, 'tool.request');
+      expect(requests.map((e) => [e.run_id, e.trace_id])).toEqual(
+        runs.flatMap((r) => [
+          [r.runId, r.traceId],
+          [r.runId, r.traceId],
+        ]),
+      );
+      expect(done.spans.map((s) => [s.name, s.runId, s.traceId])).toEqual(
+        runs.flatMap((r) => [
+          ['execute_tool lookup', r.runId, r.traceId],
+          ['execute_tool lookup', r.runId, r.traceId],
+        ]),
+      );
+    } finally {
+      child.kill();
+    }
   });
 });
