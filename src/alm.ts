@@ -29,6 +29,7 @@ import type { RetryOptions } from './instrument/retry';
 import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
+import { spendOf, type RunSpend } from './policy/admission';
 import { ToolPolicy } from './policy/rules';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
@@ -114,7 +115,7 @@ export class ALM {
       events,
       report,
       config.captureToolContent,
-      new ModelPolicy(config.policy),
+      new ModelPolicy(config.policy, report),
       config.events.llmEvents,
       {
         sensitive: keyFilter(config.redactKeys),
@@ -128,6 +129,7 @@ export class ALM {
     // A budget that can refuse a tool call: its own count, or the run's token or cost spend.
     const { maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun } = config.policy;
     this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
+
     this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
   }
 
@@ -205,6 +207,10 @@ export class ALM {
       }
     }
     optionalString('llm', 'operation', options.operation);
+    const max = options.maxOutputTokens;
+    if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) {
+      throw new TypeError('alm.llm: maxOutputTokens must be a whole number of tokens, 0 or more');
+    }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
     return this.llmForFramework(options, fn);
   }
@@ -318,6 +324,16 @@ export class ALM {
    */
   signal(): AbortSignal | undefined {
     return this.rt.storage.getStore()?.signal;
+  }
+
+  /**
+   * What the current run has spent (with its child runs), what model calls in flight hold, and what
+   * its budgets (and its enclosing runs') have left; undefined outside a run. Readable from anywhere
+   * inside the run: an AI SDK `stopWhen`, an OpenAI Agents guardrail, a tool.
+   */
+  spent(): RunSpend | undefined {
+    const run = this.rt.storage.getStore()?.run;
+    return run === undefined ? undefined : spendOf(run, this.rt.models);
   }
 
   /** The id of the run the caller is in, if any. */

@@ -12,9 +12,10 @@
  * into output by the SDK inside `invoke` (its `errorFunction`): alm records that output as the result.
  *
  * Models: the SDK's `Model` (`getResponse`, `getStreamedResponse`) wrapped so that each request is an
- * alm model call (`alm.llm`'s path): refused with BudgetExceededError before the provider is called when
- * the run's model-call, token or cost budget is reached, and its usage counted once, from the
- * response's `usage` (streamed: from the final `response_done` event).
+ * alm model call (`alm.llm`'s path, `modelSettings.maxTokens` as its declared maximum output): refused
+ * with BudgetExceededError before the provider is called when the run's model-call, token or cost
+ * budget is reached, and its usage counted once, from the response's `usage` (streamed: from the final
+ * `response_done` event).
  */
 import { context, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
@@ -94,6 +95,100 @@ interface AgentsModel {
   getStreamedResponse(request: unknown): AsyncIterable<unknown>;
 }
 
+/** The call's options: the request's `modelSettings.maxTokens` is its declared maximum output. */
+function callOptions(llm: LlmOptions, request: unknown): LlmOptions {
+  const cap = read(read(request, 'modelSettings'), 'maxTokens');
+  return typeof cap === 'number' && Number.isFinite(cap) && cap > 0 ? { ...llm, maxOutputTokens: cap } : llm;
+}
+
+function respond(start: StartModelCall, llm: LlmOptions, model: AgentsModel, request: unknown): Promise<unknown> {
+  // An async function: a refusal rejects; its usage is read from `response.usage` (inputTokens / outputTokens).
+  return start(callOptions(llm, request), async (call) => {
+    const response = await model.getResponse(request);
+    const id = nonEmpty(read(response, 'responseId'));
+    if (id !== undefined) call.setResponse({ id });
+    return response;
+  });
+}
+
+/** The usage of a `response_done` event's response. */
+function streamUsage(response: unknown): { inputTokens?: number; outputTokens?: number } | undefined {
+  const usage = read(response, 'usage');
+  const tokens = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+  const input = tokens(read(usage, 'inputTokens'));
+  const output = tokens(read(usage, 'outputTokens'));
+  return input === undefined && output === undefined ? undefined : { inputTokens: input, outputTokens: output };
+}
+
+interface Admitted {
+  readonly call: LlmCallHandle;
+  /** The call's context (its span active), for reading the provider's stream in. */
+  readonly otelContext: Context;
+}
+
+/**
+ * A streamed request: decided when the SDK starts reading it (before the provider is asked), one model
+ * call from then until the stream ends, the provider's stream read inside the call's span.
+ */
+async function* streamed(
+  start: StartModelCall,
+  llm: LlmOptions,
+  model: AgentsModel,
+  request: unknown,
+): AsyncGenerator<unknown> {
+  let end!: (failed: boolean, error?: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    end = (failed, error) => (failed ? reject(error) : resolve());
+  });
+  done.catch(() => {}); // the stream's error reaches the SDK through the iteration below
+  let admit!: (admitted: Admitted) => void;
+  const admission = new Promise<Admitted>((resolve) => (admit = resolve));
+  // The call lasts until `done`; a refusal rejects `ended` (the provider's stream is never created).
+  const ended = start(callOptions(llm, request), async (call) => {
+    admit({ call, otelContext: context.active() });
+    return done;
+  });
+  ended.catch(() => {});
+  const { call, otelContext } = (await Promise.race([admission, ended])) as Admitted;
+  let finished = false;
+  let iterator: AsyncIterator<unknown> | undefined;
+  try {
+    iterator = context.with(otelContext, () => model.getStreamedResponse(request)[Symbol.asyncIterator]());
+    for (;;) {
+      const step = await context.with(otelContext, () => iterator!.next());
+      if (step.done === true) break;
+      if (read(step.value, 'type') === 'response_done') {
+        const response = read(step.value, 'response');
+        const usage = streamUsage(response);
+        if (usage !== undefined) call.setUsage(usage);
+        const id = nonEmpty(read(response, 'id'));
+        if (id !== undefined) call.setResponse({ id });
+      }
+      yield step.value;
+    }
+    finished = true;
+    end(false);
+  } catch (error) {
+    finished = true;
+    end(true, error);
+    throw error;
+  } finally {
+    // The SDK stopped reading early: the provider's stream is closed, and the call ends with what it used.
+    if (!finished) {
+      try {
+        await iterator?.return?.();
+      } finally {
+        end(false);
+      }
+    }
+  }
+}
+
+/**
+ * The model, with `getResponse` and `getStreamedResponse` going through alm. Every other member
+ * (`getRetryAdvice`, `supportsPromptModelSelection`, ...) is the model's own, methods bound to it (the
+ * SDK's models keep #private fields).
+ */
 export function wrapOpenaiAgentsModel<M extends object>(
   start: StartModelCall,
   model: M,
@@ -104,85 +199,14 @@ export function wrapOpenaiAgentsModel<M extends object>(
     provider: options.provider ?? 'openai',
     model: options.model ?? modelNameOf(model) ?? 'unknown',
   };
-  const getResponse = (request: unknown): Promise<unknown> =>
-    start(llm, async (call) => {
-      const response = await inner.getResponse(request);
-      const id = nonEmpty(read(response, 'responseId'));
-      if (id !== undefined) call.setResponse({ id });
-      return response;
-    });
-  const getStreamedResponse = (request: unknown): AsyncIterable<unknown> => streamed(start, llm, inner, request);
-  // Every other member (getRetryAdvice, supportsPromptModelSelection, ...) is the model's own.
+  const getResponse = (request: unknown) => respond(start, llm, inner, request);
+  const getStreamedResponse = (request: unknown) => streamed(start, llm, inner, request);
   return new Proxy(model, {
-    get(target, key, receiver) {
+    get(target, key) {
       if (key === 'getResponse') return getResponse;
       if (key === 'getStreamedResponse') return getStreamedResponse;
-      const value: unknown = Reflect.get(target, key, receiver);
+      const value: unknown = Reflect.get(target, key);
       return typeof value === 'function' ? (value as AnyFunction).bind(target) : value;
     },
   });
-}
-
-/** The usage of a `response_done` event, the stream's last. */
-function streamUsage(event: unknown): { inputTokens?: number; outputTokens?: number } | undefined {
-  if (read(event, 'type') !== 'response_done') return undefined;
-  const usage = read(read(event, 'response'), 'usage');
-  const input = read(usage, 'inputTokens');
-  const output = read(usage, 'outputTokens');
-  const tokens = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
-  if (tokens(input) === undefined && tokens(output) === undefined) return undefined;
-  return { inputTokens: tokens(input), outputTokens: tokens(output) };
-}
-
-/**
- * A streamed request: decided when the SDK starts reading it (before the provider is asked), one model
- * call from then until the stream ends, its events read inside the call's span.
- */
-async function* streamed(
-  start: StartModelCall,
-  llm: LlmOptions,
-  model: AgentsModel,
-  request: unknown,
-): AsyncGenerator<unknown> {
-  let settle!: (failed: boolean, error?: unknown) => void;
-  let handle!: LlmCallHandle;
-  let callContext!: Context;
-  // Throws BudgetExceededError (or ALMConfigError) here, before the provider's stream is created.
-  const ended = start(llm, (call) => {
-    handle = call;
-    callContext = context.active();
-    return new Promise<void>((resolve, reject) => {
-      settle = (failed, error) => (failed ? reject(error) : resolve());
-    });
-  });
-  ended.catch(() => {}); // the stream's own error reaches the SDK through the iteration below
-  let iterator: AsyncIterator<unknown> | undefined;
-  let done = false;
-  try {
-    iterator = context.with(callContext, () => model.getStreamedResponse(request)[Symbol.asyncIterator]());
-    for (;;) {
-      const step = await context.with(callContext, () => iterator!.next());
-      if (step.done === true) break;
-      const usage = streamUsage(step.value);
-      if (usage !== undefined) handle.setUsage(usage);
-      const id = nonEmpty(read(read(step.value, 'response'), 'id'));
-      if (id !== undefined && read(step.value, 'type') === 'response_done') handle.setResponse({ id });
-      yield step.value;
-    }
-    done = true;
-    settle(false);
-  } catch (error) {
-    done = true;
-    settle(true, error);
-    throw error;
-  } finally {
-    // The SDK stopped reading early: the provider's stream is closed, and the call ends with what it used.
-    if (!done) {
-      try {
-        await iterator?.return?.();
-      } finally {
-        settle(false);
-      }
-    }
-  }
 }

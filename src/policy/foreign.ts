@@ -17,9 +17,9 @@ import { now } from '../instrument/clock';
 import type { RunState } from '../instrument/run-state';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
-import { chargeToolCalls, type BudgetName } from './budgets';
+import { chargeToolCalls, type BudgetDetails } from './budgets';
 import { toolCallIdOf, toolConvention, toolNameOf, type ToolConvention } from './conventions';
-import { flagLateModelSpan } from './model-spans';
+import { recogniseModelSpan } from './model-spans';
 import type { PolicyDecision } from './rules';
 
 /** An alm.llm() call: model spans of other instrumentations inside it report their usage to it. */
@@ -110,7 +110,7 @@ export function watch(rt: Runtime, s: ForeignSpan): void {
   const setAttributes = span.setAttributes;
   if (typeof setAttribute !== 'function' || typeof setAttributes !== 'function') return;
   const check = () => {
-    if (s.overBudgetAtStart !== undefined) flagLateModelSpan(rt, s);
+    if (s.modelPending) recogniseModelSpan(rt, s);
     if (checking || s.settled) return;
     checking = true;
     try {
@@ -168,8 +168,10 @@ export class ForeignSpan {
    * span, or an alm.llm() call (which then takes the usage this span reports, if it has none).
    */
   withinModelCall: ModelCallOwner | ForeignSpan | undefined = undefined;
-  /** The model budget reached when it started, until it is known whether it is a model span (model-spans.ts). */
-  overBudgetAtStart: BudgetName | undefined = undefined;
+  /** Started in a run, outside any model call, and not known yet whether it is a model span (model-spans.ts). */
+  modelPending = false;
+  /** Meanwhile: the model budget its run had reached when it started. */
+  overAtStart: BudgetDetails | undefined = undefined;
 
   constructor(
     /** Writable until it ends. */

@@ -16,7 +16,7 @@ import { recordFromSpan } from '../events/record';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
-import { endModelSpan, flagLateModelSpan, startModelSpan } from './model-spans';
+import { endModelSpan, recogniseModelSpan, startModelSpan } from './model-spans';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
@@ -43,7 +43,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       const late = this.rt.lateToolSpans;
       late.seq++;
       // A child starting is a moment the parent's late attributes may have arrived: decide it now.
-      if (parent?.overBudgetAtStart !== undefined) flagLateModelSpan(this.rt, parent);
+      if (parent?.modelPending === true) recogniseModelSpan(this.rt, parent);
       if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
       // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
       if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
@@ -62,7 +62,7 @@ export class PolicySpanProcessor implements SpanProcessor {
     this.endingCalled = true;
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined) return;
-    if (state.overBudgetAtStart !== undefined) flagLateModelSpan(this.rt, state);
+    if (state.modelPending) recogniseModelSpan(this.rt, state);
     if (state.call !== undefined) return;
     try {
       decideForeign(this.rt, state);
