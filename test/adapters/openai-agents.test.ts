@@ -4,7 +4,8 @@
  * `getStreamedResponse`): stand-ins, since the root project does not install the SDK. The real package
  * runs in frameworks-test/openai-agents.test.mjs.
  */
-import { ALM, BudgetExceededError } from '../../src';
+import { ALM, BudgetExceededError, type LlmOptions } from '../../src';
+import { wrapOpenaiAgentsModel, type StartModelCall } from '../../src/adapters/openai-agents';
 import { createHarness, ofType, type Harness } from '../helpers/harness';
 
 const SDK_ERROR = 'An error occurred while running the tool. Please try again.';
@@ -259,42 +260,21 @@ describe('alm.openaiAgentsModel', () => {
   });
 });
 
-describe('alm.openaiAgentsModel admission', () => {
-  let h: Harness;
-  afterEach(() => h.close());
-
-  /** Two parallel requests after a first one (10 + 50 tokens seen), under maxTokensPerRun 100: how many ran at once. */
-  async function parallel(modelSettings: Record<string, unknown>): Promise<number> {
-    h = createHarness({ alm: { policy: { maxTokensPerRun: 100 } } });
-    let inFlight = 0;
-    let most = 0;
-    let calls = 0;
-    const model = h.alm.openaiAgentsModel({
-      _model: 'gpt-test',
-      async getResponse(_request: unknown) {
-        most = Math.max(most, ++inFlight);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        inFlight--;
-        return { usage: { inputTokens: 10, outputTokens: ++calls === 1 ? 50 : 1 }, output: [] };
-      },
-      getStreamedResponse: (_request: unknown) => (async function* () {})(),
-    });
-    await h.alm.run(async () => {
-      await model.getResponse({ ...request, modelSettings: {} });
-      most = 0;
-      await Promise.all([
-        model.getResponse({ ...request, modelSettings }),
-        model.getResponse({ ...request, modelSettings }),
-      ]);
-    });
-    return most;
-  }
-
-  it('passes modelSettings.maxTokens as the declared maximum output: a small one lets parallel calls run together', async () => {
-    expect(await parallel({ maxTokens: 5 })).toBe(2);
-  });
-
-  it('without it, each call holds the largest output seen so far, and the second waits for the first', async () => {
-    expect(await parallel({})).toBe(1);
+describe('wrapOpenaiAgentsModel', () => {
+  it("passes the request's modelSettings.maxTokens to admission as the declared maximum output", async () => {
+    const seen: LlmOptions[] = [];
+    const start: StartModelCall = (options, fn) => {
+      seen.push(options);
+      return fn({ llmCallId: 'id', setUsage() {}, setResponse() {} });
+    };
+    const model = wrapOpenaiAgentsModel(start, scriptedModel(), { model: 'm' });
+    await model.getResponse({ ...request, modelSettings: { maxTokens: 256 } });
+    await drain(model.getStreamedResponse({ ...request, modelSettings: { maxTokens: 64 } }));
+    await model.getResponse({ ...request, modelSettings: { maxTokens: Number.NaN } });
+    expect(seen).toEqual([
+      { provider: 'openai', model: 'm', maxOutputTokens: 256 },
+      { provider: 'openai', model: 'm', maxOutputTokens: 64 },
+      { provider: 'openai', model: 'm' },
+    ]);
   });
 });
