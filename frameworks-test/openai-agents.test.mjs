@@ -9,7 +9,7 @@ import { Agent, Runner, Usage, tool, withGenerationSpan } from '@openai/agents';
 import { OpenAIAgentsInstrumentation } from '@arizeai/openinference-instrumentation-openai-agents';
 import { BudgetExceededError } from 'alm-otel';
 import { z } from 'zod';
-import { assertOneCall, setup, toolCallsSummary } from './helpers.mjs';
+import { assertOneCall, assertSecondModelSpanFlagged, runSummary, setup, toolCallsSummary } from './helpers.mjs';
 
 const functionCall = (callId, name, args) => ({
   type: 'function_call',
@@ -106,6 +106,15 @@ function noTracing() {
 
 const lastInputItem = (request) => request.input.at(-1);
 
+/** Run the agent in an alm run, streamed or not, to its end. */
+function runLoop(h, agent, stream) {
+  return h.alm.run(async () => {
+    const result = await new Runner().run(agent, 'Loop.', { stream, maxTurns: 10 });
+    if (stream) await result.completed;
+    return result;
+  });
+}
+
 for (const [label, tracing] of [
   ['', noTracing],
   [' (OpenInference beside it)', instrument],
@@ -155,7 +164,7 @@ for (const [label, tracing] of [
       });
       assert.deepEqual(read.metadata.args, { inputs: { path: '/notes.txt' } });
       assert.deepEqual(toolCallsSummary(events), { total: 2, allowed: 1, denied: 1, error: 0, retried: 0 });
-      const summary = events.find((e) => e.event_type === 'run.end').metadata.summary;
+      const summary = runSummary(events);
       // Three model requests, each counted once (OpenInference's LLM spans inside them are the same calls).
       assert.equal(summary.llm_calls, 3);
       assert.deepEqual(summary.tokens, { input: 30, output: 15 });
@@ -179,11 +188,7 @@ for (const [label, tracing] of [
           model: h.alm.openaiAgentsModel(model, { model: 'scripted-model' }),
           tools: h.alm.openaiAgentsTools(fileTools(ran)),
         });
-        const outcome = h.alm.run(async () => {
-          const result = await new Runner().run(agent, 'Loop.', { stream, maxTurns: 10 });
-          if (stream) await result.completed;
-          return result;
-        });
+        const outcome = runLoop(h, agent, stream);
         await assert.rejects(outcome, (error) => {
           assert.ok(error instanceof BudgetExceededError, `got ${error?.name}: ${error?.message}`);
           assert.equal(error.details.budget, 'llm_calls');
@@ -191,8 +196,7 @@ for (const [label, tracing] of [
         });
         assert.equal(model.requests.length, 2, 'the provider was asked twice, not a third time');
         assert.equal(ran.length, 2);
-        const events = await h.flush();
-        const summary = events.find((e) => e.event_type === 'run.end').metadata.summary;
+        const summary = runSummary(await h.flush());
         assert.equal(summary.llm_calls, 2);
         assert.deepEqual(summary.tokens, { input: 20, output: 10 });
       } finally {
@@ -217,15 +221,10 @@ for (const [label, tracing] of [
             model: h.alm.openaiAgentsModel(model, { model: 'scripted-model' }),
             tools: h.alm.openaiAgentsTools(fileTools([])),
           });
-          const outcome = h.alm.run(async () => {
-            const result = await new Runner().run(agent, 'Loop.', { stream, maxTurns: 10 });
-            if (stream) await result.completed;
-            return result;
-          });
+          const outcome = runLoop(h, agent, stream);
           await assert.rejects(outcome, BudgetExceededError);
           assert.equal(model.requests.length, 3, JSON.stringify(policy));
-          const events = await h.flush();
-          const summary = events.find((e) => e.event_type === 'run.end').metadata.summary;
+          const summary = runSummary(await h.flush());
           assert.equal(summary.llm_calls, 3);
           assert.deepEqual(summary.tokens, { input: 30, output: 15 });
         } finally {
@@ -271,13 +270,7 @@ test('Seam 2: OpenInference model spans that start after the budget is reached a
     const agent = new Agent({ name: 'files', model, tools: fileTools([]) });
     await h.alm.run(() => new Runner().run(agent, 'Read my notes.'));
     assert.equal(model.requests.length, 2);
-    const llmSpans = h.spans().filter((s) => s.attributes['openinference.span.kind'] === 'LLM');
-    assert.equal(llmSpans.length, 2);
-    assert.equal(llmSpans[0].attributes['alm.policy.violation'], undefined);
-    assert.equal(llmSpans[1].attributes['alm.policy.violation'], true, 'the second model span is flagged');
-    assert.equal(llmSpans[1].attributes['alm.budget'], 'llm_calls');
-    const events = await h.flush();
-    assert.equal(events.find((e) => e.event_type === 'run.end').metadata.summary.llm_calls, 2);
+    await assertSecondModelSpanFlagged(h);
   } finally {
     instrumentation.uninstrument();
     await h.close();

@@ -5,7 +5,7 @@
 import { context, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { BudgetExceededError } from '../../src';
-import { createHarness, ofType, type Harness } from '../helpers/harness';
+import { createHarness, noOnEndingTracer, ofType, type Harness } from '../helpers/harness';
 
 function endedSpan(h: Harness, name: string, attributes: Record<string, string | number>, inner?: () => void): void {
   h.tracer.startActiveSpan(name, { attributes }, (span) => {
@@ -141,15 +141,7 @@ describe('foreign model spans', () => {
 
   it('flags a late model span on an SDK that calls no onEnding, when its attributes are set', async () => {
     h = createHarness({ withAlmProcessors: false, alm: { policy: { maxTokensPerRun: 10 } } });
-    const [processor] = h.alm.spanProcessors;
-    const older = {
-      onStart: (span: never, ctx: never) => processor!.onStart(span, ctx),
-      onEnd: (span: ReadableSpan) => processor!.onEnd(span),
-      forceFlush: () => processor!.forceFlush(),
-      shutdown: () => processor!.shutdown(),
-    };
-    const { TracerProvider } = await import('@opentelemetry/sdk-trace');
-    const tracer = new TracerProvider({ spanProcessors: [older] }).getTracer('old');
+    const tracer = noOnEndingTracer(h);
     const flagged: unknown[] = [];
     await h.alm.run(() => {
       for (let i = 0; i < 2; i++) {
