@@ -5,7 +5,7 @@
  * tasks in one run that is a best guess; runs themselves are always told apart by `run_id`.
  */
 import type { ALMEvent } from '../events/schema';
-import type { Style } from './common';
+import { styler, type Style } from './common';
 
 type EventOf<T extends ALMEvent['event_type']> = Extract<ALMEvent, { event_type: T }>;
 
@@ -244,6 +244,21 @@ function drawChildren(children: Node[], o: DrawOptions, out: string[]): void {
   }
 }
 
+/** `budget exceeded: tokens 1200/1000`, `budget exceeded: cost, no price for model 'x'`, … and the calls that ran past it. */
+export function budgetLine(passed: NonNullable<EventOf<'run.end'>['metadata']['summary']['budget_exceeded']>): string {
+  const what = { tool_calls: 'tool calls', llm_calls: 'model calls', tokens: 'tokens', cost: 'cost' }[passed.budget];
+  const usd = (n: number) => `$${Number(n.toPrecision(6))}`;
+  const figures =
+    passed.model !== undefined
+      ? `, no price for model '${passed.model}'`
+      : passed.budget === 'cost'
+        ? ` ${usd(passed.spent)}/${usd(passed.limit)}`
+        : ` ${passed.spent}/${passed.limit}`;
+  const flagged = passed.flagged_llm_calls;
+  const ran = flagged > 0 ? ` (${flagged} model call${flagged === 1 ? '' : 's'} ran past it, flagged)` : '';
+  return `budget exceeded: ${what}${figures}${ran}`;
+}
+
 /** The lines that draw one run. */
 export function drawRun(run: RunNode, o: DrawOptions): string[] {
   const s = o.style;
@@ -260,6 +275,7 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
     else if (end.success) head.push(s('green', '✓ success'));
     else head.push(s(['red', 'bold'], `✗ failed${end.error ? `: ${end.error.type}: ${end.error.message}` : ''}`));
     if (end !== undefined) head.push(s('dim', formatMs(end.summary.latencies.total_run_ms)));
+    if (end?.summary.budget_exceeded !== undefined) head.push(s(['magenta', 'bold'], 'over budget'));
     out.push(head.join('  '));
   }
   const traceId = run.start?.trace_id ?? run.end?.trace_id ?? env.trace_id;
@@ -293,7 +309,31 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
         `${summary.llm_calls} model call${summary.llm_calls === 1 ? '' : 's'} (${tokens.input} input, ${tokens.output} output tokens${cost})`,
       );
     }
+    const passed = summary.budget_exceeded;
+    if (passed !== undefined) parts.push(s(['magenta', 'bold'], budgetLine(passed)));
     out.push(`${s('bold', 'summary')}  ${parts.join(s('dim', ' · '))}`);
   }
   return out;
+}
+
+/** Options of {@link drawRunTree}. */
+export interface RunTreeOptions {
+  /** ANSI colour (default false). */
+  color?: boolean;
+  /** Base URL of a Jaeger UI, to print a link to each run's trace. */
+  jaegerUrl?: string;
+  /** Show task ids and tool call ids. */
+  ids?: boolean;
+}
+
+/**
+ * ALM events drawn as `alm-otel tree` draws them: each run (tasks, tool calls with ✓ / ⊘ DENIED /
+ * ✗ ERROR, handoffs, the summary, the trace_id), in stream order, separated by blank lines.
+ */
+export function drawRunTree(events: Iterable<ALMEvent>, options: RunTreeOptions = {}): string {
+  const forest = new RunForest();
+  for (const event of events) forest.add(event);
+  const style = styler({ stdout: {}, env: {} } as never, { color: options.color === true, 'no-color': !options.color });
+  const draw: DrawOptions = { style, jaegerUrl: options.jaegerUrl, ids: options.ids };
+  return [...forest.runs.values()].map((run) => drawRun(run, draw).join('\n')).join('\n\n');
 }
