@@ -22,7 +22,10 @@ import { backoffDelay } from './backoff';
 import { detached } from './detached';
 import { EventBuffer, serialize, type BufferedEvent } from './buffer';
 
-/** Receives batches of events. Throw an ALMDeliveryError to say whether to retry; anything else thrown is not retried. */
+/**
+ * Receives batches of events. Throw an ALMDeliveryError to say whether to retry; anything else thrown
+ * is not retried (the function sink turns its function's throws into retryable errors).
+ */
 export interface EventSink {
   /** `lines` (the same events as JSON, in order) is given to sinks that declare `serialized`. */
   write(events: ALMEvent[], lines?: readonly string[]): void | Promise<void>;
@@ -76,7 +79,8 @@ export const OVERFLOW_REPORT_MS = 20_000;
 /** Statuses that reject particular events rather than every request: split to find them. */
 const PER_EVENT_REJECTION = new Set([400, 422]);
 
-function describe(error: unknown): string {
+/** An error's message, safely (a getter may throw). */
+export function describeError(error: unknown): string {
   try {
     return error instanceof Error ? error.message : String(error);
   } catch {
@@ -86,11 +90,13 @@ function describe(error: unknown): string {
 
 function asDeliveryError(error: unknown, count: number): ALMDeliveryError {
   if (error instanceof ALMDeliveryError) return error;
-  return new ALMDeliveryError(`event sink failed for ${count} events: ${describe(error)}`, count, { cause: error });
+  return new ALMDeliveryError(`event sink failed for ${count} events: ${describeError(error)}`, count, {
+    cause: error,
+  });
 }
 
 /** Wait for `promise`, or `ms` at most; the timer is cleared either way, so it never holds the process open. */
-async function within(promise: Promise<void> | undefined, ms: number): Promise<void> {
+export async function within(promise: Promise<void> | undefined, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))));
@@ -201,14 +207,14 @@ export class Delivery {
   }
 
   /** Keep delivering, with backoff, until nothing is queued or `timeoutMs` has passed; then report what is left. */
-  async drain(timeoutMs: number, leftBehind = 'they are lost'): Promise<void> {
+  async drain(timeoutMs: number, leftBehind = 'they are lost', configuredMs = timeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // One attempt whatever the timeout, then retries while time is left.
     this.retryAt = 0;
     this.due = true;
     this.kick();
-    // The first answer is awaited whatever the timeout (a write is bounded by timeoutMs anyway).
-    if (this.requests > 0) await this.completion();
+    // The first answer is awaited until the deadline (a sink that answers at once is heard even with 0).
+    if (this.requests > 0) await within(this.completion(), deadline - Date.now());
     while (this.held > 0) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -237,7 +243,7 @@ export class Delivery {
       this.counts.failed += left;
       this.report(
         new ALMDeliveryError(
-          `${left} events could not be delivered within shutdownTimeoutMs (${timeoutMs} ms); ${leftBehind}`,
+          `${left} events could not be delivered within shutdownTimeoutMs (${configuredMs} ms); ${leftBehind}`,
           left,
         ),
       );

@@ -3,7 +3,7 @@
  * later, off the agent's path, every `flushIntervalMs` or as soon as `batchSize` records wait, and
  * the events go to Delivery, which owns batching, retries and the bounded buffer.
  */
-import { Delivery, type DeliveryOptions, type EventSink } from '../delivery/delivery';
+import { Delivery, within, type DeliveryOptions, type EventSink } from '../delivery/delivery';
 import { detached } from '../delivery/detached';
 import { watchProcessExit } from '../delivery/exit';
 import { Spool } from '../delivery/spool';
@@ -151,22 +151,44 @@ export class EventPipeline {
   private async close(): Promise<void> {
     this.translate(false);
     if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.unwatchExit();
-    if (this.delivery === undefined) return;
-    const deadline = Date.now() + this.options.shutdownTimeoutMs;
+    if (this.delivery === undefined) {
+      this.unwatchExit();
+      return;
+    }
+    // Delivery's timers are unref'd: without this one, a sink whose promise never settles would let
+    // the process exit in the middle of `await alm.shutdown()`. Everything below is bounded by the deadline.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      await this.closeWithin(Date.now() + this.options.shutdownTimeoutMs);
+    } finally {
+      clearInterval(keepAlive);
+      this.unwatchExit();
+    }
+  }
+
+  private async closeWithin(deadline: number): Promise<void> {
+    const delivery = this.delivery!;
     this.replayDeadline = deadline;
     await this.replaying;
-    await this.delivery.drain(
+    await delivery.drain(
       Math.max(0, deadline - Date.now()),
       this.spool === undefined ? undefined : `they stay in the spool (${this.spool.dir}) for the next process on it`,
+      this.options.shutdownTimeoutMs,
     );
     try {
       await this.spool?.close();
     } catch (error) {
       this.report(error);
     }
+    const sink = this.sink;
+    if (sink?.shutdown === undefined) return;
+    let done = false;
     try {
-      await this.sink?.shutdown?.();
+      await within(
+        sink.shutdown().then(() => void (done = true)),
+        Math.max(0, deadline - Date.now()),
+      );
+      if (!done) this.report(new Error('alm-otel: the event sink did not finish closing within shutdownTimeoutMs'));
     } catch (error) {
       this.report(error);
     }
