@@ -11,8 +11,8 @@
  *   de-duplicate) and pauses with backoff; a batch that is too large (413) or holds events the
  *   receiver rejects (400, 422) is split in halves until the culprits are single events, which are
  *   set aside and counted; any other rejection sets the whole batch aside.
- * - Bounds: everything held (waiting, split, in flight) stays within `maxQueueSize` events (and
- *   `maxBytes` serialised bytes, for the spool); past it the oldest events other than
+ * - Bounds: everything held (waiting, split, in flight) stays within `maxQueueSize` events, with
+ *   or without a spool (the spool keeps on disk what fits in its own budget); past it the oldest events other than
  *   run.start/run.end are dropped and counted, and onError is told at most every OVERFLOW_REPORT_MS.
  */
 import { ALMDeliveryError } from '../errors';
@@ -111,11 +111,9 @@ export class Delivery {
   /** Halves of split batches, sent before anything else. */
   private splits: BufferedEvent[][] = [];
   private splitEvents = 0;
-  private splitBytes = 0;
   private readonly counts = { delivered: 0, retried: 0, failed: 0, dropped: 0 };
   private requests = 0;
   private inflightEvents = 0;
-  private inflightBytes = 0;
   /** Bumped when drain() gives up: answers to batches sent before are ignored. */
   private generation = 0;
   /** Run ids whose run.start is in a batch in flight, with how many such batches. */
@@ -146,11 +144,7 @@ export class Delivery {
     private readonly sink: EventSink,
     private readonly options: DeliveryOptions,
     private readonly report: ErrorReporter,
-    /** Bound on serialised bytes held (from the spool's disk budget), read at each trim; Infinity without a spool. */
-    private readonly maxBytes: () => number = () => Infinity,
     private readonly listener: DeliveryListener | undefined = undefined,
-    /** How to name the byte bound in messages. */
-    private readonly maxBytesName = 'the spool budget',
   ) {
     this.eventLimit = Math.max(options.batchSize, options.maxBatchSize);
     this.concurrency = sink.concurrent ? Math.max(1, options.maxInFlight) : 1;
@@ -237,8 +231,8 @@ export class Delivery {
       this.generation++;
       this.buffer.takeAll();
       this.splits = [];
-      this.splitEvents = this.splitBytes = 0;
-      this.requests = this.inflightEvents = this.inflightBytes = 0;
+      this.splitEvents = 0;
+      this.requests = this.inflightEvents = 0;
       this.startsInFlight.clear();
       this.counts.failed += left;
       this.report(
@@ -300,7 +294,6 @@ export class Delivery {
     const split = this.splits.shift();
     if (split !== undefined) {
       this.splitEvents -= split.length;
-      for (const e of split) this.splitBytes -= e.bytes;
       return split;
     }
     const starts = this.startsInFlight;
@@ -319,7 +312,6 @@ export class Delivery {
     this.requests++;
     this.inflightEvents += batch.length;
     for (const e of batch) {
-      this.inflightBytes += e.bytes;
       const runId = e.event.run_id;
       if (e.event.event_type === 'run.start' && runId !== null) {
         this.startsInFlight.set(runId, (this.startsInFlight.get(runId) ?? 0) + 1);
@@ -338,7 +330,6 @@ export class Delivery {
       this.requests--;
       this.inflightEvents -= batch.length;
       for (const e of batch) {
-        this.inflightBytes -= e.bytes;
         const runId = e.event.run_id;
         if (e.event.event_type === 'run.start' && runId !== null) {
           const n = this.startsInFlight.get(runId)! - 1;
@@ -371,7 +362,6 @@ export class Delivery {
       const half = Math.ceil(n / 2);
       this.splits.unshift(batch.slice(0, half), batch.slice(half));
       this.splitEvents += n;
-      for (const e of batch) this.splitBytes += e.bytes;
       return;
     }
     if (failure.retryable) {
@@ -446,20 +436,13 @@ export class Delivery {
     }
   }
 
-  /** Keep what is held within maxQueueSize events (and maxBytes), counting in-flight and split batches. */
+  /** Keep what is held within maxQueueSize events, counting in-flight and split batches. */
   private trim(): void {
-    let count = 0;
-    // Settling what is dropped may change the byte budget (the spool compacts its files): again until it holds.
-    for (;;) {
-      const capacity = this.options.maxQueueSize - this.splitEvents - this.inflightEvents;
-      const byteBudget = this.maxBytes() - this.splitBytes - this.inflightBytes;
-      const dropped = this.buffer.trim(capacity, byteBudget);
-      if (dropped.length === 0) break;
-      count += dropped.length;
-      this.counts.dropped += dropped.length;
-      this.listener?.settled(dropped);
-    }
+    const dropped = this.buffer.trim(this.options.maxQueueSize - this.splitEvents - this.inflightEvents);
+    const count = dropped.length;
     if (count === 0) return;
+    this.counts.dropped += count;
+    this.listener?.settled(dropped);
     this.overflowUnreported += count;
     const wait = this.overflowReportedAt + OVERFLOW_REPORT_MS - Date.now();
     if (wait <= 0) this.reportOverflow();
@@ -481,13 +464,9 @@ export class Delivery {
       : '';
     this.overflowReportedAt = now;
     this.overflowUnreported = 0;
-    const limit =
-      this.maxBytes() === Infinity
-        ? `maxQueueSize ${this.options.maxQueueSize}`
-        : `maxQueueSize ${this.options.maxQueueSize} / ${this.maxBytesName}`;
     this.report(
       new ALMDeliveryError(
-        `event queue full (${limit}): dropped ${count} events${since} (${this.counts.dropped} in all), the oldest other than run.start/run.end`,
+        `event queue full (maxQueueSize ${this.options.maxQueueSize}): dropped ${count} events${since} (${this.counts.dropped} in all), the oldest other than run.start/run.end`,
         count,
       ),
     );

@@ -32,6 +32,12 @@ import type { ErrorReporter } from '../report';
 import type { BufferedEvent } from './buffer';
 import { detached } from './detached';
 
+/** onError hears that the spool is full at most this often. */
+const SPOOL_FULL_REPORT_MS = 20_000;
+
+const isLifecycle = (entry: BufferedEvent) =>
+  entry.event.event_type === 'run.start' || entry.event.event_type === 'run.end';
+
 const FILE_NAME = /^alm-(.+)-(\d+)-([0-9a-f]{8})-(\d+)\.spool$/;
 
 /** Tokens of the spools open in this process (several ALM instances may share a directory). */
@@ -111,11 +117,24 @@ export class Spool {
   private readonly removals = new Set<Promise<void>>();
   private readonly syncs = new Set<Promise<void>>();
 
+  /** Events delivery holds that are not in a file: no room when they came (lifecycle ones are admitted first once room is made). */
+  private readonly waiting = new Set<BufferedEvent>();
+  /** Segments given up to make room, until their files are gone. */
+  private readonly freeing = new Set<Segment>();
+  private closing = false;
+  /** Events taken off disk (or never written) for want of room since the last report. */
+  private evictedUnreported = 0;
+  private evictedReportedAt = -Infinity;
+  private readonly segmentBytes: number;
+
   constructor(
     readonly dir: string,
-    private readonly segmentBytes: number,
+    /** The files never hold more than this many bytes (spoolMaxBytes). */
+    private readonly maxBytes: number,
     private readonly report: ErrorReporter,
   ) {
+    // Small enough that freeing the oldest segment frees room well before the budget is reached.
+    this.segmentBytes = Math.min(4 << 20, Math.max(256, Math.floor(maxBytes / 8)));
     openTokens.add(this.token);
     // The first segment is opened at once, so that the first events do not wait for it.
     this.ready = mkdir(dir, { recursive: true }).then(
@@ -131,14 +150,9 @@ export class Spool {
     );
   }
 
-  /**
-   * How many bytes of JSON delivery may hold (its entries' bytes, without newlines) so that the files
-   * stay within `maxBytes`: what the files hold besides the live events (settled events in files not
-   * yet deleted or compacted) is taken off.
-   */
-  budget(maxBytes: number): number {
-    if (this.failed) return Infinity; // memory only: maxQueueSize bounds it
-    return maxBytes - (this.size - this.liveBytes) - this.liveCount;
+  /** Whether `bytes` more fit in the files now. */
+  private fits(bytes: number): boolean {
+    return this.size + bytes <= this.maxBytes;
   }
 
   private grow(segment: Segment, bytes: number): void {
@@ -171,10 +185,30 @@ export class Spool {
       segment.untracked--;
       this.hold(segment, entry);
     }
+    // A backlog replayed into a smaller spoolMaxBytes is trimmed like the spool's own events.
+    if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
     this.schedulePump();
   }
 
-  private hold(segment: Segment, entry: BufferedEvent): void {
+  /** Hold a delivery entry in `segment`; `placed`: room is already known (compaction, admission). */
+  private hold(segment: Segment, entry: BufferedEvent, placed = false): void {
+    if (!segment.replayed && !placed) {
+      const bytes = entry.bytes + 1;
+      if (this.size + bytes > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
+      // The last segmentBytes are kept for run.start/run.end.
+      const lifecycle = isLifecycle(entry);
+      const room = this.maxBytes - (lifecycle ? 0 : this.segmentBytes) - this.size;
+      if (bytes > room || (!lifecycle && this.waiting.size > 0)) {
+        // No room now: kept in memory (delivered as usual), written once room is made.
+        entry.owner = undefined;
+        segment.count--;
+        this.waiting.add(entry);
+        if (entry.bytes + 1 > this.maxBytes) this.waiting.delete(entry); // can never fit: memory only
+        this.evictedUnreported++;
+        this.reportEvicted();
+        return;
+      }
+    }
     segment.live.add(entry);
     segment.liveBytes += entry.bytes + 1;
     this.liveBytes += entry.bytes + 1;
@@ -194,12 +228,95 @@ export class Spool {
     );
   }
 
+  /**
+   * Make room for newer events: the oldest segment (other than the one being appended to) gives up
+   * its events other than run.start/run.end (they stay in memory, delivered as usual, but are no
+   * longer on disk); its file is then deleted, or compacted when lifecycle events remain.
+   */
+  private evictOldest(): void {
+    // One segment at a time: its bytes count until its file is gone (or its copy is written).
+    if (this.freeing.size > 0 || this.closing || this.failed) return;
+    for (const segment of this.segments) {
+      if (segment === this.active || segment.removed || segment.copy !== undefined) continue;
+      let evicted = 0;
+      for (const entry of segment.live) {
+        if (isLifecycle(entry)) continue;
+        segment.live.delete(entry);
+        segment.liveBytes -= entry.bytes + 1;
+        this.liveBytes -= entry.bytes + 1;
+        this.liveCount--;
+        if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+        entry.owner = undefined;
+        evicted++;
+      }
+      if (evicted === 0 && (segment.live.size === 0 || segment.liveBytes * 2 >= segment.size)) continue;
+      this.evictedUnreported += evicted;
+      this.reportEvicted();
+      this.tidy(segment, true);
+      if (segment.removed || segment.copy !== undefined) {
+        this.freeing.add(segment);
+        return;
+      }
+    }
+    // Only run boundaries left on disk, and still no room: the oldest segment goes whole (its runs are the oldest).
+    for (const segment of this.segments) {
+      if (segment === this.active || segment.removed || segment.copy !== undefined || segment.untracked > 0) continue;
+      if (segment.live.size === 0) continue;
+      for (const entry of segment.live) {
+        segment.live.delete(entry);
+        segment.liveBytes -= entry.bytes + 1;
+        this.liveBytes -= entry.bytes + 1;
+        this.liveCount--;
+        if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+        entry.owner = undefined;
+        this.evictedUnreported++;
+      }
+      this.reportEvicted();
+      this.maybeRemove(segment);
+      if (segment.removed) this.freeing.add(segment);
+      return;
+    }
+  }
+
+  /** Room was made: write what waits, run.start/run.end first, while it fits. */
+  private admitWaiting(): void {
+    if (this.waiting.size === 0 || this.failed) return;
+    for (const lifecycle of [true, false]) {
+      for (const entry of this.waiting) {
+        if (isLifecycle(entry) !== lifecycle) continue;
+        if (!this.fits(entry.bytes + 1)) return;
+        this.waiting.delete(entry);
+        const segment = (this.active ??= this.newSegment());
+        entry.owner = segment;
+        segment.count++;
+        this.hold(segment, entry, true);
+      }
+    }
+    this.schedulePump();
+  }
+
+  private reportEvicted(): void {
+    const now = Date.now();
+    if (this.evictedUnreported === 0 || now - this.evictedReportedAt < SPOOL_FULL_REPORT_MS) return;
+    this.evictedReportedAt = now;
+    const count = this.evictedUnreported;
+    this.evictedUnreported = 0;
+    this.report(
+      new Error(
+        `alm-otel spool: spoolMaxBytes ${this.maxBytes} reached: ${count} events (the oldest other than run.start/run.end) are kept in memory only, still delivered while this process lives`,
+      ),
+    );
+  }
+
   /** Events left delivery for good: their segments may go, or be compacted. */
   settle(entries: readonly BufferedEvent[]): void {
     let last: Segment | undefined;
     for (const entry of entries) {
       const segment = entry.owner;
-      if (!(segment instanceof Segment)) continue;
+      if (!(segment instanceof Segment)) {
+        if (this.waiting.size > 0) this.waiting.delete(entry);
+        continue;
+      }
       if (segment.live.delete(entry)) {
         segment.liveBytes -= entry.bytes + 1;
         this.liveBytes -= entry.bytes + 1;
@@ -213,14 +330,16 @@ export class Spool {
     if (last !== undefined) this.tidy(last);
   }
 
-  private tidy(segment: Segment): void {
+  private tidy(segment: Segment, evicting = false): void {
     if (
-      segment.closed &&
+      (segment.closed || evicting) &&
       segment.copy === undefined &&
       segment.live.size > 0 &&
       segment.untracked === 0 &&
       segment.liveBytes * 2 < segment.size &&
-      segment.size >= this.segmentBytes / 2 &&
+      (evicting || segment.size >= this.segmentBytes / 2) &&
+      // A replayed backlog over the budget can only shrink through its copy.
+      (this.fits(segment.liveBytes) || (evicting && segment.replayed)) &&
       !this.failed
     ) {
       this.compact(segment);
@@ -239,7 +358,7 @@ export class Spool {
     copy.count += entries.length;
     for (const entry of entries) {
       entry.owner = copy;
-      this.hold(copy, entry);
+      this.hold(copy, entry, true);
     }
     old.copy = copy;
     old.copyWrite = copy.writesStarted + 1;
@@ -288,6 +407,7 @@ export class Spool {
 
   /** Finish pending writes and syncs, close files, delete settled segments; unsettled ones stay for the next process. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.pumpScheduled !== undefined) clearImmediate(this.pumpScheduled);
     this.pumpScheduled = undefined;
     await this.pumping;
@@ -309,6 +429,14 @@ export class Spool {
       this.maybeRemove(segment);
     }
     await Promise.all(this.removals);
+    if (this.waiting.size > 0) {
+      this.report(
+        new Error(
+          `alm-otel spool: ${this.waiting.size} undelivered events did not fit in spoolMaxBytes ${this.maxBytes} and are lost`,
+        ),
+      );
+      this.waiting.clear();
+    }
   }
 
   private async read(path: string): Promise<{ events: ALMEvent[]; lines: string[]; skipped: number; size: number }> {
@@ -456,6 +584,9 @@ export class Spool {
       }
       // Its bytes count against the budget until the file is gone.
       this.grow(segment, -segment.size);
+      this.freeing.delete(segment);
+      if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
+      this.admitWaiting();
     })();
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));

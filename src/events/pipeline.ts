@@ -76,23 +76,13 @@ export class EventPipeline {
   ) {
     if (sink === null) return;
     if (options.spoolDir !== undefined) {
-      const spool = new Spool(
-        options.spoolDir,
-        Math.min(4 << 20, Math.max(4096, Math.floor(options.spoolMaxBytes / 8))),
-        report,
-      );
+      // The spool holds what fits in spoolMaxBytes; delivery holds maxQueueSize events, as without one.
+      const spool = new Spool(options.spoolDir, options.spoolMaxBytes, report);
       this.spool = spool;
-      this.delivery = new Delivery(
-        sink,
-        options,
-        report,
-        () => spool.budget(options.spoolMaxBytes),
-        {
-          added: (entries) => spool.track(entries),
-          settled: (entries) => spool.settle(entries),
-        },
-        `spoolMaxBytes ${options.spoolMaxBytes}`,
-      );
+      this.delivery = new Delivery(sink, options, report, {
+        added: (entries) => spool.track(entries),
+        settled: (entries) => spool.settle(entries),
+      });
       this.replaying = this.replay(spool, this.delivery);
     } else {
       this.delivery = new Delivery(sink, options, report);
