@@ -33,6 +33,8 @@ export interface EventSink {
   readonly serialized?: boolean;
   /** Several batches may be written at once. */
   readonly concurrent?: boolean;
+  /** Write serialised events synchronously: used when the process ends without a chance to wait (process.exit, a crash). */
+  writeSync?(lines: readonly string[]): void;
   shutdown?(): Promise<void>;
 }
 
@@ -114,6 +116,7 @@ export class Delivery {
   private readonly counts = { delivered: 0, retried: 0, failed: 0, dropped: 0 };
   private requests = 0;
   private inflightEvents = 0;
+  private readonly inflight = new Set<BufferedEvent[]>();
   /** Bumped when drain() gives up: answers to batches sent before are ignored. */
   private generation = 0;
   /** Run ids whose run.start is in a batch in flight, with how many such batches. */
@@ -228,12 +231,7 @@ export class Delivery {
     this.reportOverflow();
     const left = this.held;
     if (left > 0) {
-      this.generation++;
-      this.buffer.takeAll();
-      this.splits = [];
-      this.splitEvents = 0;
-      this.requests = this.inflightEvents = 0;
-      this.startsInFlight.clear();
+      this.takeEverything();
       this.counts.failed += left;
       this.report(
         new ALMDeliveryError(
@@ -242,6 +240,48 @@ export class Delivery {
         ),
       );
     }
+  }
+
+  /** Forget everything held (answers to batches in flight are ignored from now on); returns it, oldest first. */
+  private takeEverything(): BufferedEvent[] {
+    const all: BufferedEvent[] = [];
+    for (const batch of this.inflight) all.push(...batch);
+    for (const split of this.splits) all.push(...split);
+    all.push(...this.buffer.takeAll());
+    this.generation++;
+    this.inflight.clear();
+    this.splits = [];
+    this.splitEvents = 0;
+    this.requests = this.inflightEvents = 0;
+    this.startsInFlight.clear();
+    return all;
+  }
+
+  /**
+   * The process is ending now: write everything held (in flight included: it may arrive twice) with
+   * the sink's synchronous write. Returns how many events could not be kept (0 when all were written).
+   */
+  rescue(): number {
+    if (this.held === 0) return 0;
+    const writeSync = this.sink.writeSync;
+    if (writeSync === undefined) return this.held;
+    const entries = this.takeEverything();
+    try {
+      writeSync.call(
+        this.sink,
+        entries.map((e) => {
+          serialize(e);
+          return e.line!;
+        }),
+      );
+    } catch (error) {
+      this.counts.failed += entries.length;
+      this.report(error, true);
+      return entries.length;
+    }
+    this.counts.delivered += entries.length;
+    this.listener?.settled(entries);
+    return 0;
   }
 
   /** Events waiting to be sent (not in flight). */
@@ -311,6 +351,7 @@ export class Delivery {
   private start(batch: BufferedEvent[]): void {
     this.requests++;
     this.inflightEvents += batch.length;
+    this.inflight.add(batch);
     for (const e of batch) {
       const runId = e.event.run_id;
       if (e.event.event_type === 'run.start' && runId !== null) {
@@ -329,6 +370,7 @@ export class Delivery {
       if (generation !== this.generation) return; // drain() gave up on this batch while it was in flight
       this.requests--;
       this.inflightEvents -= batch.length;
+      this.inflight.delete(batch);
       for (const e of batch) {
         const runId = e.event.run_id;
         if (e.event.event_type === 'run.start' && runId !== null) {

@@ -24,6 +24,7 @@
  *   policy to keep to it, and dropped events count as settled here.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,8 @@ export class Segment {
   /** Events waiting for the next group commit, in order (one settled meanwhile is never written). */
   readonly pending = new Set<BufferedEvent>();
   writing = false;
+  /** The events of the write under way (written again by a synchronous rescue: it may not finish). */
+  writingEntries: BufferedEvent[] = [];
   syncing = false;
   dirty = false;
 
@@ -405,6 +408,41 @@ export class Spool {
     }
   }
 
+  /** Events held for delivery that are in a file (or will be once pending writes are done). */
+  get spooled(): number {
+    return this.liveCount;
+  }
+
+  /**
+   * The process is ending now (process.exit, an uncaught exception): write synchronously what is not
+   * in a file yet, and what waits for room if it fits. Writes under way are written again (an event
+   * may be replayed twice; event_ids let receivers de-duplicate).
+   */
+  rescueSync(): void {
+    if (this.failed) return;
+    this.admitWaiting();
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      for (const segment of this.segments) {
+        if (segment.removed || (segment.pending.size === 0 && !segment.writing)) continue;
+        let text = '';
+        if (segment.writing) for (const entry of segment.writingEntries) text += entry.line! + '\n';
+        for (const entry of segment.pending) text += entry.line! + '\n';
+        segment.pending.clear();
+        if (text === '') continue;
+        const fd = openSync(segment.path, 'a');
+        try {
+          writeFileSync(fd, text);
+          fdatasyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   /** Finish pending writes and syncs, close files, delete settled segments; unsettled ones stay for the next process. */
   async close(): Promise<void> {
     this.closing = true;
@@ -486,6 +524,7 @@ export class Spool {
       if (segment.pending.size === 0) continue;
       let text = '';
       for (const entry of segment.pending) text += entry.line! + '\n';
+      segment.writingEntries = [...segment.pending];
       segment.pending.clear();
       segment.writesStarted++;
       if (this.failed || text === '') {
@@ -514,6 +553,7 @@ export class Spool {
         this.fail(error);
       } finally {
         segment.writing = false;
+        segment.writingEntries = [];
         segment.writesDone++;
       }
       this.maybeRemove(segment);

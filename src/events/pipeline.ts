@@ -5,7 +5,8 @@
  */
 import { Delivery, within, type DeliveryOptions, type EventSink } from '../delivery/delivery';
 import { detached } from '../delivery/detached';
-import { watchProcessExit } from '../delivery/exit';
+import { watchProcessEnd, watchProcessExit } from '../delivery/exit';
+import { ALMDeliveryError } from '../errors';
 import { Spool } from '../delivery/spool';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
@@ -58,6 +59,7 @@ export class EventPipeline {
   /** While closing: when loading what an earlier process left in the spool must stop. */
   private replayDeadline = Infinity;
   private readonly unwatchExit: () => void = () => {};
+  private readonly unwatchEnd: () => void = () => {};
   private readonly onTimer = () => {
     this.timer = undefined;
     this.translate(true);
@@ -88,6 +90,36 @@ export class EventPipeline {
       this.delivery = new Delivery(sink, options, report);
     }
     if (options.flushOnExit) this.unwatchExit = watchProcessExit(() => this.shutdown());
+    if (options.flushOnExit || this.spool !== undefined) this.unwatchEnd = watchProcessEnd(() => this.rescue());
+  }
+
+  /**
+   * The process is ending without a chance to wait (process.exit, an uncaught exception): everything
+   * emitted so far goes, synchronously, to the spool, or to a file / stdout sink; onError hears what
+   * could not be kept. The pipeline goes on as before if the process survives (an exception handled).
+   */
+  private rescue(): void {
+    const delivery = this.delivery;
+    if (delivery === undefined) return;
+    this.translate(false);
+    let lost: number;
+    if (this.spool !== undefined) {
+      this.spool.rescueSync();
+      lost = delivery.held - this.spool.spooled;
+    } else lost = delivery.rescue();
+    if (lost > 0) {
+      this.report(
+        new ALMDeliveryError(
+          `the process is ending: ${lost} undelivered events could not be kept (${
+            this.spool === undefined
+              ? 'this sink has no synchronous write; set events.spoolDir to keep them'
+              : `they did not fit in spoolMaxBytes ${this.options.spoolMaxBytes}`
+          })`,
+          lost,
+        ),
+        true,
+      );
+    }
   }
 
   /**
@@ -153,6 +185,7 @@ export class EventPipeline {
     } finally {
       clearInterval(keepAlive);
       this.unwatchExit();
+      this.unwatchEnd();
     }
   }
 
