@@ -25,12 +25,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, readFileSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { ALMEvent } from '../events/schema';
+import { ALMEventSchema, type ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 import type { BufferedEvent } from './buffer';
+import { describeError } from './delivery';
 import { detached } from './detached';
 
 /** onError hears that the spool is full at most this often. */
@@ -43,6 +45,41 @@ const FILE_NAME = /^alm-(.+)-(\d+)-([0-9a-f]{8})-(\d+)\.spool$/;
 
 /** Tokens of the spools open in this process (several ALM instances may share a directory). */
 const openTokens = new Set<string>();
+
+/** A live spool touches its heartbeat file this often; one untouched for HEARTBEAT_STALE_MS belongs to a process that is gone. */
+export const HEARTBEAT_MS = 2_000;
+export const HEARTBEAT_STALE_MS = 30_000;
+/** Segment files larger than this are not replayed (reported and left where they are). */
+export const REPLAY_FILE_LIMIT = 64 << 20;
+
+/**
+ * What makes a pid meaningful: the machine's boot and this process's PID namespace (Linux). Two
+ * processes in different containers may share a hostname and a pid (both PID 1) but never this.
+ */
+function readScope(): string {
+  const parts: string[] = [];
+  try {
+    parts.push(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+  } catch {
+    parts.push('?');
+  }
+  try {
+    parts.push(readlinkSync('/proc/self/ns/pid'));
+  } catch {
+    parts.push('?');
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Test seam, for tests only: the identity a spool takes (pid and scope), so that a test can make two
+ * processes look like two containers with the same hostname and pid.
+ */
+export const spoolTestSeam: { identity?: { pid: number; scope: string } } = {};
+
+function identity(): { pid: number; scope: string } {
+  return spoolTestSeam.identity ?? { pid: process.pid, scope: readScope() };
+}
 
 export class Segment {
   handle: Promise<FileHandle> | undefined;
@@ -88,18 +125,13 @@ export interface ReplayedSegment {
   lines: string[];
 }
 
-function alive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function isEvent(value: unknown): value is ALMEvent {
-  const v = value as { event_id?: unknown; event_type?: unknown } | null;
-  return typeof v === 'object' && v !== null && typeof v.event_id === 'string' && typeof v.event_type === 'string';
 }
 
 export class Spool {
@@ -130,6 +162,11 @@ export class Spool {
   private evictedReportedAt = -Infinity;
   private readonly segmentBytes: number;
 
+  private readonly pid: number;
+  private readonly scope: string;
+  private readonly heartbeatPath: string;
+  private heartbeat: NodeJS.Timeout | undefined;
+
   constructor(
     readonly dir: string,
     /** The files never hold more than this many bytes (spoolMaxBytes). */
@@ -138,19 +175,29 @@ export class Spool {
   ) {
     // Small enough that freeing the oldest segment frees room well before the budget is reached.
     this.segmentBytes = Math.min(4 << 20, Math.max(256, Math.floor(maxBytes / 8)));
+    ({ pid: this.pid, scope: this.scope } = identity());
+    this.heartbeatPath = join(dir, `alm-${this.host}-${this.pid}-${this.token}.live`);
     openTokens.add(this.token);
-    // The first segment is opened at once, so that the first events do not wait for it.
-    this.ready = mkdir(dir, { recursive: true }).then(
-      () => {
-        const segment = (this.active ??= this.newSegment());
-        segment.handle ??= open(segment.path, 'a');
-        void segment.handle.then(
-          () => this.syncDir(),
-          (error: unknown) => this.fail(error),
-        );
-      },
-      (error: unknown) => this.fail(error),
-    );
+    // The heartbeat exists before any segment; then the first segment is opened at once, so that
+    // the first events do not wait for it.
+    this.ready = mkdir(dir, { recursive: true })
+      .then(() => writeFile(this.heartbeatPath, JSON.stringify({ scope: this.scope })))
+      .then(
+        () => {
+          this.heartbeat = setInterval(() => {
+            const now = new Date();
+            utimes(this.heartbeatPath, now, now).catch(() => {});
+          }, HEARTBEAT_MS);
+          this.heartbeat.unref();
+          const segment = (this.active ??= this.newSegment());
+          segment.handle ??= open(segment.path, 'a');
+          void segment.handle.then(
+            () => this.syncDir(),
+            (error: unknown) => this.fail(error),
+          );
+        },
+        (error: unknown) => this.fail(error),
+      );
   }
 
   /** Whether `bytes` more fit in the files now. */
@@ -163,8 +210,12 @@ export class Spool {
     this.size += bytes;
   }
 
+  private segmentPath(): string {
+    return join(this.dir, `alm-${this.host}-${this.pid}-${this.token}-${++this.seq}.spool`);
+  }
+
   private newSegment(): Segment {
-    const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+    const segment = new Segment(this.segmentPath());
     this.segments.add(segment);
     return segment;
   }
@@ -383,21 +434,48 @@ export class Spool {
       this.report(error);
       return;
     }
+    const owners = new Map<string, boolean>();
     for (const name of names) {
       const m = FILE_NAME.exec(name);
       if (m === null || m[1] !== this.host) continue;
-      const pid = Number(m[2]);
-      if (pid === process.pid ? openTokens.has(m[3]!) : alive(pid)) continue;
-      const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+      const owner = `${m[1]}-${m[2]}-${m[3]}`;
+      let alive = owners.get(owner);
+      if (alive === undefined) owners.set(owner, (alive = await this.ownerAlive(Number(m[2]), m[3]!)));
+      if (alive) continue;
+      // Only regular files of a sane size are claimed (a FIFO would block the read, a huge file exhaust memory).
+      const from = join(this.dir, name);
       try {
-        await rename(join(this.dir, name), segment.path);
+        const stat = await lstat(from);
+        if (!stat.isFile()) continue;
+        if (stat.size > REPLAY_FILE_LIMIT) {
+          this.report(
+            new Error(
+              `alm-otel spool: ${name} is ${stat.size} bytes, over ${REPLAY_FILE_LIMIT}: not replayed, left as it is`,
+            ),
+          );
+          continue;
+        }
+      } catch {
+        continue; // gone meanwhile
+      }
+      const segment = new Segment(this.segmentPath());
+      try {
+        await rename(from, segment.path);
       } catch {
         continue; // claimed by another process meanwhile
       }
+      let read: Awaited<ReturnType<Spool['read']>>;
+      try {
+        read = await this.read(segment.path);
+      } catch (error) {
+        // Unreadable: left on disk (under this process's name, so the next process tries again), never deleted.
+        this.report(new Error(`alm-otel spool: ${name} could not be read, left as it is: ${describeError(error)}`));
+        continue;
+      }
+      const { events, lines, skipped, size } = read;
       segment.closed = true;
       segment.replayed = true;
       this.segments.add(segment);
-      const { events, lines, skipped, size } = await this.read(segment.path);
       this.grow(segment, size);
       segment.count = segment.untracked = events.length;
       if (skipped > 0) {
@@ -453,6 +531,7 @@ export class Spool {
     await this.pumping;
     await Promise.all(this.syncs);
     openTokens.delete(this.token);
+    clearInterval(this.heartbeat);
     for (const segment of this.segments) {
       segment.closed = true;
       const handle = segment.handle;
@@ -467,6 +546,11 @@ export class Spool {
       this.maybeRemove(segment);
     }
     await Promise.all(this.removals);
+    try {
+      await unlink(this.heartbeatPath);
+    } catch {
+      // never written, or already gone
+    }
     if (this.waiting.size > 0) {
       this.report(
         new Error(
@@ -477,8 +561,47 @@ export class Spool {
     }
   }
 
+  /**
+   * Whether the process that owns segments named (pid, token) may still be writing them. Its
+   * heartbeat file says where it runs: in this process's scope (same boot, same PID namespace) the
+   * pid answers at once; elsewhere (another container with the same hostname) only the heartbeat's
+   * age does. Without a heartbeat (a spool of an older version), the pid, as before.
+   */
+  private async ownerAlive(pid: number, token: string): Promise<boolean> {
+    if (openTokens.has(token)) return true;
+    const path = join(this.dir, `alm-${this.host}-${pid}-${token}.live`);
+    let scope: string;
+    let mtime: number | undefined;
+    try {
+      const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        const stat = await handle.stat();
+        if (!stat.isFile() || stat.size > 4096) return true; // not ours to judge: leave it
+        mtime = stat.mtimeMs;
+        scope = String((JSON.parse(await handle.readFile('utf8')) as { scope?: unknown }).scope);
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return pid !== this.pid && processAlive(pid);
+      // Unreadable heartbeat: judged by its age, or alive when even that is unknown.
+      return mtime === undefined || Date.now() - mtime < HEARTBEAT_STALE_MS;
+    }
+    if (scope === this.scope) return pid !== this.pid && processAlive(pid);
+    return Date.now() - mtime < HEARTBEAT_STALE_MS;
+  }
+
   private async read(path: string): Promise<{ events: ALMEvent[]; lines: string[]; skipped: number; size: number }> {
-    const data = await readFile(path);
+    // O_NONBLOCK: a FIFO put there meanwhile does not block the open; fstat then refuses it.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let data: Buffer;
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile() || stat.size > REPLAY_FILE_LIMIT) throw new Error('not a regular file of a replayable size');
+      data = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
     const text = data.toString('utf8');
     const parts = text.split('\n');
     // The last part is empty after a complete record, or a torn record after a crash mid-write.
@@ -489,8 +612,8 @@ export class Spool {
     for (const line of parts) {
       try {
         const event: unknown = JSON.parse(line);
-        if (!isEvent(event)) throw new Error('not an event');
-        events.push(event);
+        if (!ALMEventSchema.safeParse(event).success) throw new Error('not an event');
+        events.push(event as ALMEvent);
         lines.push(line);
       } catch {
         skipped++;
