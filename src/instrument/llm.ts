@@ -14,6 +14,7 @@ import type { LlmRecord, LlmStatus } from '../events/record';
 import { chargeLlm } from '../policy/budgets';
 import * as sc from '../semconv';
 import { now } from './clock';
+import { adoptRemoteRun } from './remote-run';
 import { Operation } from './operation';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -232,7 +233,7 @@ export function unpricedModelError(rt: Runtime, model: string): ALMConfigError |
 export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
   const startTime = now();
   const scope = rt.storage.getStore();
-  const run = scope?.run;
+  const run = scope?.run ?? adoptRemoteRun(rt, context.active());
   const model = truncateString(options.model);
   const unpriced = unpricedModelError(rt, options.model);
   if (unpriced !== undefined) return fail(fn, unpriced);
