@@ -292,17 +292,7 @@ export class Spool {
     if (this.freeing.size > 0 || this.closing || this.failed) return;
     for (const segment of this.segments) {
       if (segment === this.active || segment.removed || segment.copy !== undefined) continue;
-      let evicted = 0;
-      for (const entry of segment.live) {
-        if (isLifecycle(entry)) continue;
-        segment.live.delete(entry);
-        segment.liveBytes -= entry.bytes + 1;
-        this.liveBytes -= entry.bytes + 1;
-        this.liveCount--;
-        if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
-        entry.owner = undefined;
-        evicted++;
-      }
+      const evicted = this.takeOffDisk(segment, (entry) => !isLifecycle(entry));
       if (evicted === 0 && (segment.live.size === 0 || segment.liveBytes * 2 >= segment.size)) continue;
       this.evictedUnreported += evicted;
       this.reportEvicted();
@@ -316,20 +306,28 @@ export class Spool {
     for (const segment of this.segments) {
       if (segment === this.active || segment.removed || segment.copy !== undefined || segment.untracked > 0) continue;
       if (segment.live.size === 0) continue;
-      for (const entry of segment.live) {
-        segment.live.delete(entry);
-        segment.liveBytes -= entry.bytes + 1;
-        this.liveBytes -= entry.bytes + 1;
-        this.liveCount--;
-        if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
-        entry.owner = undefined;
-        this.evictedUnreported++;
-      }
+      this.evictedUnreported += this.takeOffDisk(segment, () => true);
       this.reportEvicted();
       this.maybeRemove(segment);
       if (segment.removed) this.freeing.add(segment);
       return;
     }
+  }
+
+  /** Take a segment's live events that `which` selects off disk (delivery keeps them); returns how many. */
+  private takeOffDisk(segment: Segment, which: (entry: BufferedEvent) => boolean): number {
+    let count = 0;
+    for (const entry of segment.live) {
+      if (!which(entry)) continue;
+      segment.live.delete(entry);
+      segment.liveBytes -= entry.bytes + 1;
+      this.liveBytes -= entry.bytes + 1;
+      this.liveCount--;
+      if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+      entry.owner = undefined;
+      count++;
+    }
+    return count;
   }
 
   /** Room was made: write what waits, run.start/run.end first, while it fits. */
