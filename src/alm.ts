@@ -32,6 +32,7 @@ import type { RetryOptions } from './instrument/retry';
 import { refuseAhead, wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
+import { spendOf, type RunSpend } from './policy/admission';
 import { ToolPolicy } from './policy/rules';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
@@ -117,7 +118,7 @@ export class ALM {
       events,
       report,
       config.captureToolContent,
-      new ModelPolicy(config.policy),
+      new ModelPolicy(config.policy, report),
       config.events.llmEvents,
       {
         sensitive: keyFilter(config.redactKeys),
@@ -131,6 +132,7 @@ export class ALM {
     // A budget that can refuse a tool call: its own count, or the run's token or cost spend.
     const { maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun } = config.policy;
     this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
+
     this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
   }
 
@@ -208,6 +210,10 @@ export class ALM {
       }
     }
     optionalString('llm', 'operation', options.operation);
+    const max = options.maxOutputTokens;
+    if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) {
+      throw new TypeError('alm.llm: maxOutputTokens must be a whole number of tokens, 0 or more');
+    }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
     return this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
   }
@@ -241,8 +247,8 @@ export class ALM {
   }
 
   /** How the framework adapters' models begin a model call: the same admission as `alm.llm`. */
-  private readonly beginModelCall: BeginModelCall = (options, span) =>
-    this.enabled ? beginLlm(this.rt, options, span) : beginPlainLlm(this.rt, options);
+  private readonly beginModelCall: BeginModelCall = (options, span, use) =>
+    this.enabled ? beginLlm(this.rt, options, use, use, span) : beginPlainLlm(this.rt, options, use, use);
 
   /**
    * Wrap a Vercel AI SDK language model (AI SDK 5, 6 or 7: a provider's model, or a mock from `ai/test`)
@@ -317,6 +323,16 @@ export class ALM {
    */
   signal(): AbortSignal | undefined {
     return this.rt.storage.getStore()?.signal;
+  }
+
+  /**
+   * What the current run has spent (with its child runs), what model calls in flight hold, and what
+   * its budgets (and its enclosing runs') have left; undefined outside a run. Readable from anywhere
+   * inside the run: an AI SDK `stopWhen`, an OpenAI Agents guardrail, a tool.
+   */
+  spent(): RunSpend | undefined {
+    const run = this.rt.storage.getStore()?.run;
+    return run === undefined ? undefined : spendOf(run, this.rt.models);
   }
 
   /** The id of the run the caller is in, if any. */

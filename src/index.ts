@@ -26,6 +26,7 @@ export type {
   AiSdkToolApprovalStatus,
 } from './adapters/ai-sdk';
 export type { BudgetDetails, BudgetName } from './policy/budgets';
+export type { RunSpend } from './policy/admission';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';
 export { SCHEMA_VERSION, SDK_VERSION } from './version';

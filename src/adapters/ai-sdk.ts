@@ -62,11 +62,15 @@ export interface AiSdkCallOptions {
   maxOutputTokens?: number;
 }
 
-/** Begin a model call (instrument/llm.ts's beginLlm, or its disabled-mode twin), joining `span` if given. */
+/**
+ * Begin a model call (instrument/llm.ts's beginLlm, or its disabled-mode twin): admitted by the run's
+ * budgets, joining `span` if given, then `use(call)`; refused, the promise rejects and `use` never runs.
+ */
 export type BeginModelCall = (
-  options: LlmOptions & { maxOutputTokens?: number },
+  options: LlmOptions,
   span: Span | undefined,
-) => ModelCall | Error;
+  use: (call: ModelCall) => Promise<unknown>,
+) => Promise<unknown>;
 
 function text(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
@@ -123,17 +127,15 @@ function outputCap(options: unknown): number | undefined {
   return typeof cap === 'number' && Number.isFinite(cap) && cap > 0 ? cap : undefined;
 }
 
-/** Begin the call; throws its refusal (the agent loop sees it as the call's error). */
-function begin(start: BeginModelCall, model: AiSdkLanguageModel, options: unknown): ModelCall {
-  const maxOutputTokens = outputCap(options);
-  const request: LlmOptions & { maxOutputTokens?: number } = {
+/** What admission knows of the call before it starts: the model, and the output cap it declared. */
+function request(model: AiSdkLanguageModel, options: unknown): LlmOptions {
+  const request: LlmOptions = {
     provider: text(read(model, 'provider')) ?? 'unknown',
     model: text(read(model, 'modelId')) ?? 'unknown',
   };
+  const maxOutputTokens = outputCap(options);
   if (maxOutputTokens !== undefined) request.maxOutputTokens = maxOutputTokens;
-  const call = start(request, aiSdkModelSpan());
-  if (call instanceof Error) throw call;
-  return call;
+  return request;
 }
 
 /** What the result (or a stream's parts) said about the call: usage, response id and model, finish reason. */
@@ -158,20 +160,21 @@ class Report {
   }
 }
 
-async function generate(start: BeginModelCall, model: AiSdkLanguageModel, options: AiSdkCallOptions): Promise<unknown> {
-  const call = begin(start, model, options);
-  let result: unknown;
-  try {
-    result = await context.with(call.otelContext, () => model.doGenerate(options));
-  } catch (error) {
-    call.finish(true, error);
-    throw error;
-  }
-  const report = new Report(call);
-  report.metadata(read(result, 'response'));
-  report.finished(read(result, 'finishReason'), read(result, 'usage'));
-  call.finish(false, undefined);
-  return result;
+function generate(start: BeginModelCall, model: AiSdkLanguageModel, options: AiSdkCallOptions): Promise<unknown> {
+  return start(request(model, options), aiSdkModelSpan(), async (call) => {
+    let result: unknown;
+    try {
+      result = await context.with(call.otelContext, () => model.doGenerate(options));
+    } catch (error) {
+      call.finish(true, error);
+      throw error;
+    }
+    const report = new Report(call);
+    report.metadata(read(result, 'response'));
+    report.finished(read(result, 'finishReason'), read(result, 'usage'));
+    call.finish(false, undefined);
+    return result;
+  });
 }
 
 /** The provider's stream, passed through part by part; the call ends at its `finish` part (or its end). */
@@ -215,21 +218,22 @@ function observedStream(call: ModelCall, stream: ReadableStream<unknown>): Reada
   });
 }
 
-async function stream(start: BeginModelCall, model: AiSdkLanguageModel, options: AiSdkCallOptions): Promise<unknown> {
-  const call = begin(start, model, options);
-  let result: unknown;
-  try {
-    result = await context.with(call.otelContext, () => model.doStream(options));
-  } catch (error) {
-    call.finish(true, error);
-    throw error;
-  }
-  const parts = read(result, 'stream');
-  if (!(parts instanceof ReadableStream)) {
-    call.finish(false, undefined);
-    return result;
-  }
-  return { ...(result as object), stream: observedStream(call, parts) };
+function stream(start: BeginModelCall, model: AiSdkLanguageModel, options: AiSdkCallOptions): Promise<unknown> {
+  return start(request(model, options), aiSdkModelSpan(), async (call) => {
+    let result: unknown;
+    try {
+      result = await context.with(call.otelContext, () => model.doStream(options));
+    } catch (error) {
+      call.finish(true, error);
+      throw error;
+    }
+    const parts = read(result, 'stream');
+    if (!(parts instanceof ReadableStream)) {
+      call.finish(false, undefined);
+      return result;
+    }
+    return { ...(result as object), stream: observedStream(call, parts) };
+  });
 }
 
 /**

@@ -127,6 +127,15 @@ export class EventPipeline {
     }
   }
 
+  /** Drop a record's events, counted as emitted and dropped (an operation of a run that has ended). */
+  discard(record: OpRecord, phase: Phase): void {
+    if (this.delivery === undefined) return;
+    const late: ALMEvent[] = [];
+    this.appendEvents(record, phase, late);
+    this.emitted += late.length;
+    this.delivery.discard(late.length);
+  }
+
   stats(): PipelineStats {
     this.translate(false); // so that what is still waiting counts as queued
     const delivery = this.delivery?.stats() ?? { delivered: 0, retried: 0, failed: 0, dropped: 0, queued: 0 };

@@ -10,18 +10,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
-import { BudgetExceededError, ToolDeniedError } from '../errors';
-import { chargeLlm } from '../policy/budgets';
+import { ToolDeniedError } from '../errors';
 import { truncateString } from '../events/capture';
-import { unpricedModelError, type LlmCallHandle, type LlmOptions, type ModelCall } from './llm';
-import type { RunHandle } from './run';
+import { CallUsage, admitted, estimateOf, type LlmCallHandle, type LlmOptions, type ModelCall } from './llm';
+import { runHandle, type RunHandle } from './run';
 import { RunState } from './run-state';
 import type { Runtime } from './runtime';
-import { fail, isAsyncFunction, observe } from './settle';
+import { isAsyncFunction, observe } from './settle';
 import type { TaskHandle } from './task';
 import { resilienceOf, retrying, withTimeout } from './retry';
 import type { AnyFunction, ToolOptions } from './tool';
-import { usageFromResult, type TokenUsage } from './usage';
+import { responseFromResult, usageFromResult } from './usage';
 
 /**
  * The tool itself when no decision can deny it (monitor mode, or allowed by name and no budget);
@@ -67,11 +66,14 @@ export function plainTool<F extends AnyFunction>(
 /** A run without a span or events; it keeps its scope, so its budget and `currentRunId()` still hold. */
 export function plainRun<T>(rt: Runtime, fn: (run: RunHandle) => T): T {
   const state = new RunState(randomUUID(), rt.storage.getStore()?.run, rt.models.priced);
-  const handle: RunHandle = { runId: state.runId, traceId: null, spanId: null };
+  const handle = runHandle(rt, state, null, null);
   rt.enterScope();
   return observe(
     () => rt.storage.run({ run: state, otelContext: context.active() }, () => fn(handle)),
-    () => rt.exitScope(),
+    () => {
+      state.end();
+      rt.exitScope();
+    },
   );
 }
 
@@ -81,45 +83,43 @@ export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
 }
 
 /**
- * A model call without a span, events or metrics: its budgets still hold (refused when reached, and
- * its usage, from the result or `call.setUsage`, counted toward the run and every enclosing run).
+ * A model call without a span, events or metrics: its budgets still hold (admitted as alm.llm's are,
+ * and its usage, from the result, the error it threw or `call.setUsage`, counted toward the run and
+ * every enclosing run).
  */
-/** `beginLlm` with nothing observed: the budgets decide and count, no span, no events. */
-export function beginPlainLlm(rt: Runtime, options: LlmOptions): ModelCall | Error {
+/** `beginLlm` with nothing observed: admitted and counted the same, no span, no events. */
+export function beginPlainLlm<T>(rt: Runtime, options: LlmOptions, fn: unknown, use: (call: ModelCall) => T): T {
   const run = rt.storage.getStore()?.run;
-  const unpriced = unpricedModelError(rt, options.model);
-  if (unpriced !== undefined) return unpriced;
-  const exceeded = rt.models.exceeded(run);
-  if (exceeded !== undefined && rt.enforcing) return new BudgetExceededError(exceeded);
-  chargeLlm(run, 1, 0, 0);
-  run?.recordLlmCall();
-  let counted: TokenUsage = { inputTokens: 0, outputTokens: 0 };
-  let explicit = false;
-  const count = (usage: TokenUsage) => {
-    rt.models.charge(run, options.model, undefined, counted, usage, rt.report);
-    counted = usage;
-  };
-  return {
-    llmCallId: randomUUID(),
-    otelContext: context.active(),
-    setUsage(usage) {
-      explicit = true;
-      count({ inputTokens: Math.max(0, usage.inputTokens ?? 0), outputTokens: Math.max(0, usage.outputTokens ?? 0) });
+  return admitted(
+    rt,
+    run,
+    estimateOf(options),
+    fn,
+    (ticket) => {
+      const usage = new CallUsage(ticket, run, () => {});
+      return use({
+        llmCallId: randomUUID(),
+        otelContext: context.active(),
+        setUsage: (u) => usage.set(u, undefined),
+        setResponse() {},
+        finish(_failed, outcome) {
+          try {
+            usage.finish(usageFromResult(outcome), responseFromResult(outcome).model);
+          } catch (error) {
+            rt.report(error);
+          }
+        },
+      });
     },
-    setResponse() {},
-    finish(failed, outcome) {
-      if (failed || explicit) return;
-      const usage = usageFromResult(outcome);
-      if (usage !== undefined) count(usage);
-    },
-  };
+    () => {},
+  );
 }
 
 export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
-  const call = beginPlainLlm(rt, options);
-  if (call instanceof Error) return fail(fn, call);
-  return observe(
-    () => fn(call),
-    (failed, outcome) => call.finish(failed, outcome),
+  return beginPlainLlm(rt, options, fn, (call) =>
+    observe(
+      () => fn(call),
+      (failed, outcome) => call.finish(failed, outcome),
+    ),
   );
 }

@@ -21,7 +21,7 @@ import { claimForeign } from '../policy/foreign';
 import type { PolicyDecision } from '../policy/rules';
 import * as sc from '../semconv';
 import { now } from './clock';
-import { Operation } from './operation';
+import { Operation, emit } from './operation';
 import type { ToolRecord, ToolStatus } from '../events/record';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -225,7 +225,7 @@ class ToolCall extends Operation implements ToolRecord {
         if (rt.captureToolContent) this.setSpanAttribute(RESULT, safeJson(this.result));
       }
       this.endSpan(endTime);
-      rt.events.enqueue(this, Phase.End);
+      emit(rt, this.run, this, Phase.End);
       rt.metrics.toolCall(
         this.toolName,
         this.decision,
@@ -362,7 +362,7 @@ function callTool(
     call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime, attempt);
     call.captureArguments(rt, framework === undefined ? args : framework.input(args), tool.inputs);
     if (rt.lateToolSpans.open > 0 && run !== undefined) rt.lateToolSpans.note(call);
-    rt.events.enqueue(call, Phase.Start);
+    emit(rt, run, call, Phase.Start);
   } catch (error) {
     // Instrumentation failed; the policy decision above still stands.
     rt.report(error);

@@ -78,7 +78,7 @@ describe('aiSdkUsage', () => {
     });
   });
 
-  it('never throws, and ignores what is not a count', () => {
+  it('never throws; a hostile count never loosens a budget (NaN, Infinity count as the most tokens, negatives as none)', () => {
     const hostile = Object.defineProperty({}, 'inputTokens', {
       get() {
         throw new Error('boom');
@@ -86,8 +86,13 @@ describe('aiSdkUsage', () => {
     });
     expect(aiSdkUsage(hostile)).toBeUndefined();
     expect(aiSdkUsage(null)).toBeUndefined();
-    expect(aiSdkUsage({ inputTokens: -1, outputTokens: Number.NaN })).toBeUndefined();
-    expect(aiSdkUsage({ inputTokens: { total: 'many' }, outputTokens: { total: Infinity } })).toBeUndefined();
+    expect(aiSdkUsage({ inputTokens: 'many', outputTokens: -1 })).toBeUndefined();
+    const most = Number.MAX_SAFE_INTEGER;
+    expect(aiSdkUsage({ inputTokens: -1, outputTokens: Number.NaN })).toEqual({ inputTokens: 0, outputTokens: most });
+    expect(aiSdkUsage({ inputTokens: { total: 'many' }, outputTokens: { total: Infinity } })).toEqual({
+      inputTokens: 0,
+      outputTokens: most,
+    });
   });
 });
 
@@ -170,7 +175,7 @@ describe('alm.aiSdkModel', () => {
     h = createHarness();
     const failing = {
       ...model(),
-      async doStream() {
+      async doStream(_options: { maxOutputTokens?: number }) {
         return {
           stream: new ReadableStream({
             start(controller) {
