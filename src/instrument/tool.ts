@@ -320,7 +320,7 @@ export function refuseAhead(
     const parent = rt.parentContext(scope);
     call = new ToolCall(rt, tool, toolCallId, run, decision, true, policyMs, parent, startTime, 1);
     call.captureArguments(rt, [input], tool.inputs);
-    rt.events.enqueue(call, Phase.Start);
+    emit(rt, run, call, Phase.Start);
   } catch (error) {
     rt.report(error);
     call = undefined;
