@@ -160,15 +160,19 @@ class Report {
   }
 }
 
+/** The provider, called in the call's context: its error ends the call failed and is rethrown unchanged. */
+async function callProvider(call: ModelCall, invoke: () => PromiseLike<unknown>): Promise<unknown> {
+  try {
+    return await context.with(call.otelContext, invoke);
+  } catch (error) {
+    call.finish(true, error);
+    throw error;
+  }
+}
+
 function generate(start: BeginModelCall, model: AiSdkLanguageModel, options: AiSdkCallOptions): Promise<unknown> {
   return start(request(model, options), aiSdkModelSpan(), async (call) => {
-    let result: unknown;
-    try {
-      result = await context.with(call.otelContext, () => model.doGenerate(options));
-    } catch (error) {
-      call.finish(true, error);
-      throw error;
-    }
+    const result = await callProvider(call, () => model.doGenerate(options));
     const report = new Report(call);
     report.metadata(read(result, 'response'));
     report.finished(read(result, 'finishReason'), read(result, 'usage'));
@@ -220,13 +224,7 @@ function observedStream(call: ModelCall, stream: ReadableStream<unknown>): Reada
 
 function stream(start: BeginModelCall, model: AiSdkLanguageModel, options: AiSdkCallOptions): Promise<unknown> {
   return start(request(model, options), aiSdkModelSpan(), async (call) => {
-    let result: unknown;
-    try {
-      result = await context.with(call.otelContext, () => model.doStream(options));
-    } catch (error) {
-      call.finish(true, error);
-      throw error;
-    }
+    const result = await callProvider(call, () => model.doStream(options));
     const parts = read(result, 'stream');
     if (!(parts instanceof ReadableStream)) {
       call.finish(false, undefined);

@@ -83,11 +83,10 @@ export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
 }
 
 /**
- * A model call without a span, events or metrics: its budgets still hold (admitted as alm.llm's are,
- * and its usage, from the result, the error it threw or `call.setUsage`, counted toward the run and
- * every enclosing run).
+ * A model call without a span, events or metrics (`beginLlm` with nothing observed): its budgets still
+ * hold (admitted as alm.llm's are, and its usage, from the result, the error it threw or
+ * `call.setUsage`, counted toward the run and every enclosing run).
  */
-/** `beginLlm` with nothing observed: admitted and counted the same, no span, no events. */
 export function beginPlainLlm<T>(rt: Runtime, options: LlmOptions, fn: unknown, use: (call: ModelCall) => T): T {
   const run = rt.storage.getStore()?.run;
   return admitted(
