@@ -223,6 +223,21 @@ function drawChildren(children: Node[], prefix: string, o: DrawOptions, out: str
   });
 }
 
+/** `budget exceeded: tokens 1200/1000`, `budget exceeded: cost, no price for model 'x'`, … and the calls that ran past it. */
+export function budgetLine(passed: NonNullable<EventOf<'run.end'>['metadata']['summary']['budget_exceeded']>): string {
+  const what = { tool_calls: 'tool calls', llm_calls: 'model calls', tokens: 'tokens', cost: 'cost' }[passed.budget];
+  const usd = (n: number) => `$${Number(n.toPrecision(6))}`;
+  const figures =
+    passed.model !== undefined
+      ? `, no price for model '${passed.model}'`
+      : passed.budget === 'cost'
+        ? ` ${usd(passed.spent)}/${usd(passed.limit)}`
+        : ` ${passed.spent}/${passed.limit}`;
+  const flagged = passed.flagged_llm_calls;
+  const ran = flagged > 0 ? ` (${flagged} model call${flagged === 1 ? '' : 's'} ran past it, flagged)` : '';
+  return `budget exceeded: ${what}${figures}${ran}`;
+}
+
 /** The lines that draw one run. */
 export function drawRun(run: RunNode, o: DrawOptions): string[] {
   const s = o.style;
@@ -239,6 +254,7 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
     else if (end.success) head.push(s('green', '✓ success'));
     else head.push(s(['red', 'bold'], `✗ failed${end.error ? `: ${end.error.type}: ${end.error.message}` : ''}`));
     if (end !== undefined) head.push(s('dim', formatMs(end.summary.latencies.total_run_ms)));
+    if (end?.summary.budget_exceeded !== undefined) head.push(s(['magenta', 'bold'], 'over budget'));
     out.push(head.join('  '));
   }
   const traceId = run.start?.trace_id ?? run.end?.trace_id ?? env.trace_id;
@@ -272,6 +288,8 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
         `${summary.llm_calls} model call${summary.llm_calls === 1 ? '' : 's'} (${tokens.input} input, ${tokens.output} output tokens${cost})`,
       );
     }
+    const passed = summary.budget_exceeded;
+    if (passed !== undefined) parts.push(s(['magenta', 'bold'], budgetLine(passed)));
     out.push(`${s('bold', 'summary')}  ${parts.join(s('dim', ' · '))}`);
   }
   return out;

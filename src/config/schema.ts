@@ -19,10 +19,7 @@ const toolPatterns = z.array(z.string().check(z.minLength(1, 'tool patterns must
 const wholeCount = (what: string) =>
   z.int({ error: `must be a whole number of ${what}` }).check(z.minimum(0, 'must be 0 or more'));
 
-const usd = () =>
-  z
-    .number({ error: 'must be a number of USD' })
-    .check(z.minimum(0, 'must be 0 or more'), z.refine(Number.isFinite, 'must be finite'));
+const usd = () => z.number({ error: 'must be a number of USD' }).check(z.minimum(0, 'must be 0 or more'));
 
 /** A price per million tokens: finite, so that no count of tokens makes a cost NaN. */
 const price = () =>

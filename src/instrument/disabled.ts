@@ -50,7 +50,9 @@ export function plainTool<F extends AnyFunction>(
   const isAsync = isAsyncFunction(fn);
   const shownName = truncateString(name);
   const checked = function (this: unknown, ...args: unknown[]): unknown {
-    const decision = rt.policy.decide(rule, rt.storage.getStore()?.run, true);
+    const run = rt.storage.getStore()?.run;
+    if (run?.ended) rt.detached = true; // see Runtime.detached
+    const decision = rt.policy.decide(rule, run, true);
     if (!decision.allow) {
       const denied = new ToolDeniedError(shownName, randomUUID(), decision.reason, decision.details);
       if (isAsync) return Promise.reject(denied);

@@ -326,6 +326,7 @@ export function admitted<T, F>(
   onAdmit: (ticket: LlmTicket) => T,
   onRefuse: (error: BudgetExceededError) => void,
 ): T {
+  if (run?.ended) rt.detached = true; // a model call of a run that has ended: see Runtime.detached
   let ticket: LlmTicket;
   try {
     ticket = admitLlm(rt.models, run, estimate, rt.enforcing);

@@ -34,8 +34,10 @@ function defined(attributes: Attributes): Attributes {
  * timed-out tool's body that kept running, a background loop), so those are dropped and counted.
  */
 export function emit(rt: Runtime, run: RunState | undefined, record: OpRecord, phase: Phase): void {
-  if (run !== undefined && run.ended) rt.events.discard(record, phase);
-  else rt.events.enqueue(record, phase);
+  if (run !== undefined && run.ended) {
+    rt.detached = true;
+    rt.events.discard(record, phase);
+  } else rt.events.enqueue(record, phase);
 }
 
 export abstract class Operation {

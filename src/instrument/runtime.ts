@@ -45,6 +45,11 @@ export class Runtime {
   /** Runs and tasks whose function has not settled yet. */
   private openScopes = 0;
   private stopped = false;
+  /**
+   * Set when a call was made in a run that had already ended (a background loop, a timed-out tool's
+   * body): such work holds its run's budget only through this storage, so it is never disabled then.
+   */
+  detached = false;
 
   constructor(
     readonly envelope: Envelope,
@@ -69,17 +74,18 @@ export class Runtime {
   }
 
   exitScope(): void {
-    if (--this.openScopes === 0 && this.stopped) this.storage.disable();
+    if (--this.openScopes === 0 && this.stopped && !this.detached) this.storage.disable();
   }
 
   /**
    * After shutdown: an enabled AsyncLocalStorage taxes every promise the process creates (on Node's
    * async_hooks-based implementation), so it is disabled once no run or task is open. A run started
-   * later enables it again for its own duration, so its budget still holds.
+   * later enables it again for its own duration, so its budget still holds. Unless work of an ended
+   * run was seen (`detached`): disabling would let it escape its run's budget.
    */
   stop(): void {
     this.stopped = true;
-    if (this.openScopes === 0) this.storage.disable();
+    if (this.openScopes === 0 && !this.detached) this.storage.disable();
   }
 
   /**

@@ -174,7 +174,8 @@ class Ticket implements LlmTicket {
     const shown = truncateString(model);
     for (let r: BudgetUsage | undefined = this.run; r !== undefined; r = r.parent) r.flight.unpriced ??= shown;
     const limit = this.models.limits.maxCostPerRun!;
-    noteReached(this.run, budgetDetails('cost', limit, this.run?.costUsed ?? 0, 0, { model: shown }), true);
+    const details = budgetDetails('cost', limit, this.run?.costUsed ?? 0, 0, { model: shown });
+    noteReached(this.run, details, this.overBudget === undefined); // flagged once, if not already at its start
   }
 
   returned(): void {
