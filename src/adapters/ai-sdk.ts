@@ -236,15 +236,19 @@ function stream(start: BeginModelCall, model: AiSdkLanguageModel, options: AiSdk
 
 /**
  * The model, with `doGenerate` and `doStream` going through alm. Everything else (`provider`,
- * `modelId`, `supportedUrls`, a mock's recorded calls) reads through to the model itself.
+ * `modelId`, `supportedUrls`, a mock's recorded calls) is read from the model itself, getters run on
+ * it (a provider class's private fields stay reachable).
  */
 export function wrapAiSdkModel<M extends AiSdkLanguageModel>(start: BeginModelCall, model: M): M {
-  const wrapped = Object.create(model) as M;
-  Object.defineProperties(wrapped, {
-    doGenerate: { value: (options: AiSdkCallOptions) => generate(start, model, options), writable: true },
-    doStream: { value: (options: AiSdkCallOptions) => stream(start, model, options), writable: true },
+  const doGenerate = (options: AiSdkCallOptions) => generate(start, model, options);
+  const doStream = (options: AiSdkCallOptions) => stream(start, model, options);
+  return new Proxy(model, {
+    get(target, key) {
+      if (key === 'doGenerate') return doGenerate;
+      if (key === 'doStream') return doStream;
+      return Reflect.get(target, key, target);
+    },
   });
-  return wrapped;
 }
 
 /** Refuse a tool call before it runs, if policy does (instrument/tool.ts's refuseAhead). */

@@ -100,7 +100,7 @@ describe('alm.aiSdkModel', () => {
   let h: Harness;
   afterEach(() => h.close());
 
-  it('reads through to the model, and rejects what is not a model object', () => {
+  it('reads through to the model, and rejects what is not a model object', async () => {
     h = createHarness();
     const m = model();
     const wrapped = h.alm.aiSdkModel(m);
@@ -108,6 +108,30 @@ describe('alm.aiSdkModel', () => {
     expect(wrapped.modelId).toBe('model-a');
     expect(wrapped.specificationVersion).toBe('v4');
     expect(wrapped.supportedUrls).toBe(m.supportedUrls);
+    // A provider class with private fields: its getters still run on the model itself.
+    class PrivateModel {
+      readonly specificationVersion = 'v4';
+      #id = 'model-a';
+      calls = 0;
+      get provider() {
+        return 'private-provider';
+      }
+      get modelId() {
+        return this.#id;
+      }
+      async doGenerate(_options: { maxOutputTokens?: number }) {
+        this.calls++;
+        return { content: [], finishReason: { unified: 'stop', raw: 'stop' }, usage: v4Usage(1, 1), warnings: [] };
+      }
+      async doStream(_options: { maxOutputTokens?: number }) {
+        return { stream: ReadableStream.from([]) };
+      }
+    }
+    const own = new PrivateModel();
+    const ownWrapped = h.alm.aiSdkModel(own);
+    expect([ownWrapped.provider, ownWrapped.modelId]).toEqual(['private-provider', 'model-a']);
+    await ownWrapped.doGenerate({});
+    expect(own.calls).toBe(1);
     expect(() => h.alm.aiSdkModel('openai/gpt-4o' as never)).toThrow(
       'alm.aiSdkModel: expected an AI SDK language model, got string',
     );
