@@ -202,8 +202,10 @@ export class ALM {
    * Run a model call: `fn(call)` runs inside a GenAI inference span (`chat {model}`), its token usage is
    * read from the result (OpenAI, Anthropic and AI SDK shapes) or set with `call.setUsage`, and it counts
    * toward the run's model-call, token and cost budgets. When a budget is already reached the call is
-   * refused with BudgetExceededError (an async function's wrapper rejects) and `fn` never runs.
-   * Returns what `fn` returns and rethrows its error unchanged.
+   * refused with BudgetExceededError (an async function's wrapper rejects) and `fn` never runs. Under
+   * a token or cost budget each call holds an estimate (`maxOutputTokens`, else the largest call seen)
+   * while in flight, so parallel calls cannot overrun it; an `async function` that finds the room held
+   * waits for it (docs/budgets.md). Returns what `fn` returns and rethrows its error unchanged.
    */
   llm<T>(options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
     if (typeof options !== 'object' || options === null) throw new TypeError('alm.llm: options must be an object');

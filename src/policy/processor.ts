@@ -14,6 +14,7 @@ import type { ReadableSpan, Span, SpanProcessor } from '../otel-types';
 import { WITHHELD_INPUTS, WITHHELD_OUTPUTS, truncateString } from '../events/capture';
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
+import { emit } from '../instrument/operation';
 import type { Runtime } from '../instrument/runtime';
 import { adoptRemoteRun } from '../instrument/remote-run';
 import * as sc from '../semconv';
@@ -100,7 +101,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       record.runId = state.run?.runId ?? null;
       if (state.callerTraceId !== undefined) record.traceId = state.callerTraceId;
       state.run?.recordToolCall(call.decision.allow, record.status, record.toolMs, call.policyMs);
-      this.rt.events.enqueue(record, Phase.Both);
+      emit(this.rt, state.run, record, Phase.Both); // none after its run.end
     } catch (error) {
       this.rt.report(error);
     }
