@@ -17,6 +17,12 @@ import {
 } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
 import { wrapMcpClient, wrapMcpServer } from './adapters/mcp';
+import {
+  wrapOpenaiAgentsModel,
+  wrapOpenaiAgentsTool,
+  type OpenaiAgentsModelOptions,
+  type StartModelCall,
+} from './adapters/openai-agents';
 import type { SpanProcessor } from './otel-types';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
@@ -220,7 +226,7 @@ export class ALM {
       throw new TypeError('alm.llm: maxOutputTokens must be a whole number of tokens, 0 or more');
     }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
-    return this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
+    return this.llmForFramework(options, fn);
   }
 
   /**
@@ -307,6 +313,52 @@ export class ALM {
     }
     return wrapLangchainTool(this.wrapForFramework, name, func);
   }
+
+  /**
+   * Wrap an OpenAI Agents JS function tool (`tool({ name, parameters, execute })` from `@openai/agents`):
+   * each call is decided before the tool's `invoke` runs, recorded under the SDK's `callId` with only the
+   * tool's input, and a denied call's output, which the model reads, is the policy's reason. Returns a
+   * copy; any other kind of tool is returned unchanged.
+   */
+  openaiAgentsTool<T extends object>(tool: T): T {
+    if (typeof tool !== 'object' || tool === null) {
+      throw new TypeError(`alm.openaiAgentsTool: expected a tool object, got ${tool === null ? 'null' : typeof tool}`);
+    }
+    return wrapOpenaiAgentsTool(this.wrapForFramework, tool);
+  }
+
+  /** `openaiAgentsTool` for every tool of an agent's `tools` array. */
+  openaiAgentsTools<T extends readonly object[]>(tools: T): T {
+    if (!Array.isArray(tools)) throw new TypeError(`alm.openaiAgentsTools: expected an array of tools`);
+    return tools.map((tool: object) => this.openaiAgentsTool(tool)) as unknown as T;
+  }
+
+  /**
+   * Wrap an OpenAI Agents JS `Model` (`getResponse` / `getStreamedResponse`): each request is a model call
+   * as with `alm.llm`, refused with BudgetExceededError before the provider is called once the run's
+   * model-call, token or cost budget is reached, its usage counted from the response. `options.model`
+   * names the model for `policy.prices` (default: the model's own name, when it exposes one).
+   */
+  openaiAgentsModel<M extends object>(model: M, options: OpenaiAgentsModelOptions = {}): M {
+    const kind = model === null ? 'null' : typeof model;
+    if (kind !== 'object' || typeof (model as { getResponse?: unknown }).getResponse !== 'function') {
+      throw new TypeError(`alm.openaiAgentsModel: expected a Model with getResponse, got ${kind}`);
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('alm.openaiAgentsModel: options must be an object');
+    }
+    for (const field of ['model', 'provider'] as const) {
+      const value = options[field];
+      if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+        throw new TypeError(`alm.openaiAgentsModel: options.${field} must be a non-empty string`);
+      }
+    }
+    return wrapOpenaiAgentsModel(this.llmForFramework, model, options);
+  }
+
+  /** How alm.llm and the framework adapters run a model call (instrumented, or plain when disabled). */
+  private readonly llmForFramework: StartModelCall = (options, fn) =>
+    this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
 
   /**
    * Make an MCP client's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `Client`): each

@@ -25,6 +25,7 @@ export type {
   AiSdkToolApprovalRequest,
   AiSdkToolApprovalStatus,
 } from './adapters/ai-sdk';
+export type { OpenaiAgentsModelOptions } from './adapters/openai-agents';
 export type { BudgetDetails, BudgetName } from './policy/budgets';
 export type { RunSpend } from './policy/admission';
 export type { RunHandle, RunOptions } from './instrument/run';
