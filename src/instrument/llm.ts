@@ -6,7 +6,7 @@
  * limit completes and is counted, since its usage is only known afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { SpanKind, context, type Attributes, type Context } from '@opentelemetry/api';
+import { SpanKind, context, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { BudgetExceededError } from '../errors';
 import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
@@ -158,7 +158,7 @@ export class CallUsage {
   }
 }
 
-class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
+class LlmCall extends Operation implements LlmRecord, ModelCall {
   readonly kind = 'llm';
   status: LlmStatus = 'success';
   responseModel: string | undefined = undefined;
@@ -167,6 +167,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   error: StructuredError | undefined = undefined;
   private explicitResponse: ResponseDetails = {};
   private usage: CallUsage | undefined = undefined;
+  /** Decorating another instrumentation's span for this call (which may have flagged it at start). */
+  private readonly joined: boolean;
 
   constructor(
     private readonly rt: Runtime,
@@ -177,6 +179,7 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
     readonly operation: string,
     parent: Context,
     startTime: number,
+    joined: Span | undefined,
   ) {
     super(
       rt,
@@ -192,7 +195,9 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       startTime,
       run?.runId ?? null,
       SpanKind.CLIENT,
+      joined,
     );
+    this.joined = joined !== undefined;
   }
 
   get inputTokens(): number {
@@ -244,6 +249,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       this.status = 'denied';
       this.error = { type: refusal.name, message: refusal.message, source: 'policy', retryable: false };
       this.setSpanAttributes({ [sc.ATTR_ALM_LLM_STATUS]: 'denied', [sc.ATTR_ALM_BUDGET]: refusal.details.budget });
+      // The policy SpanProcessor flags a model span that starts over budget; this one was blocked.
+      if (this.joined) this.setSpanAttributes({ [sc.ATTR_ALM_POLICY_VIOLATION]: false });
       this.markSpanFailed(this.error, refusal);
       this.close(now());
       this.rt.metrics.budgetExceeded(refusal.details.budget);
@@ -335,7 +342,28 @@ export function admitted<T, F>(
   return onAdmit(ticket);
 }
 
-export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+/** A model call admitted and open, for a framework adapter that ends it itself (a stream, after its function returned). */
+export interface ModelCall extends LlmCallHandle {
+  /** The context the provider call runs in (the call's span active). */
+  readonly otelContext: Context;
+  /** The provider call settled: `outcome` is its result or error. Never throws. */
+  finish(failed: boolean, outcome: unknown): void;
+}
+
+/**
+ * Admit a model call (as `admitted` does: `fn` says whether a refusal throws or rejects, and whether
+ * the call may wait for calls in flight), open it, and hand it to `use`, which must `finish` it; a
+ * refused call never reaches `use`. `joined`: another instrumentation's open span for this same call
+ * (the AI SDK's own), decorated instead of starting a second one. `alm.llm` and the framework
+ * adapters' models all begin here.
+ */
+export function beginLlm<T>(
+  rt: Runtime,
+  options: LlmOptions,
+  fn: unknown,
+  use: (call: ModelCall) => T,
+  joined?: Span,
+): T {
   const scope = rt.storage.getStore();
   const run = scope?.run ?? adoptRemoteRun(rt, context.active());
   const open = (startTime: number): LlmCall => {
@@ -348,6 +376,7 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
       truncateString(options.operation ?? sc.GEN_AI_OPERATION_NAME_VALUE_CHAT),
       rt.parentContext(scope),
       startTime,
+      joined,
     );
     if (rt.llmEvents) emit(rt, run, call, Phase.Start);
     return call;
@@ -361,11 +390,17 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
     (ticket) => {
       const call = open(startTime);
       call.admitted(ticket);
-      return observe(
-        () => context.with(call.otelContext, fn, undefined, call),
-        (failed, outcome) => call.finish(failed, outcome),
-      );
+      return use(call);
     },
     (refusal) => open(startTime).refuse(refusal),
+  );
+}
+
+export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+  return beginLlm(rt, options, fn, (call) =>
+    observe(
+      () => context.with(call.otelContext, fn, undefined, call),
+      (failed, outcome) => call.finish(failed, outcome),
+    ),
   );
 }
