@@ -39,8 +39,11 @@ export interface ForeignCall {
  * alm tool calls made while a foreign span that may still turn into a tool span is open in a run. Some
  * instrumentations never make their tool span active, and mark it as one only after start
  * (OpenInference's LangChain tracer starts it from a callback and sets its kind right after), so an alm
- * tool the framework runs cannot see it; when that span's name arrives, an alm call of the same tool,
- * in the same run, begun after the span started, is the same call.
+ * tool the framework runs cannot see it; when that span's name arrives, an alm call of the same tool in
+ * the same run is the same call: the one with the span's call id, when the span has one by then; else
+ * the first unpaired one begun after the span's enclosing foreign span started (its own start, without
+ * one). Not after the span's own start: LangChain runs its callbacks in the background, so with tools
+ * run in parallel (LangGraph's ToolNode) a tracer may start a tool's span after the tool body began.
  */
 export class LateToolSpans {
   /** Open foreign spans, started in a run, not decided yet. */
@@ -56,12 +59,20 @@ export class LateToolSpans {
     this.next = (this.next + 1) % MAX_NOTED_CALLS;
   }
 
-  /** The first unpaired alm call of `name` in `run` begun after the span numbered `seq` started. */
-  pair(name: string, run: RunState | undefined, seq: number): AlmToolCall | undefined {
+  /**
+   * The unpaired alm call of `name` in `run` with the call id `callId`, when given and noted; else the
+   * first one begun after the span numbered `seq` started.
+   */
+  pair(name: string, callId: string | undefined, run: RunState | undefined, seq: number): AlmToolCall | undefined {
     let found: { call: AlmToolCall; seq: number; paired: boolean } | undefined;
     for (const entry of this.calls) {
-      if (entry === undefined || entry.paired || entry.seq < seq) continue;
+      if (entry === undefined || entry.paired) continue;
       if (entry.call.toolName !== name || entry.call.run !== run) continue;
+      if (callId !== undefined && entry.call.toolCallId === callId) {
+        found = entry;
+        break;
+      }
+      if (entry.seq < seq) continue;
       if (found === undefined || entry.seq < found.seq) found = entry;
     }
     if (found === undefined) return undefined;
@@ -134,6 +145,7 @@ export function watch(rt: Runtime, s: ForeignSpan): void {
 /** What the late pairing needs of an alm tool call (instrument/tool.ts's ToolCall). */
 export interface AlmToolCall {
   readonly toolName: string;
+  readonly toolCallId: string;
   readonly run: RunState | undefined;
   readonly decision: 'allow' | 'deny';
   readonly reason: string;
@@ -158,6 +170,8 @@ export class ForeignSpan {
   ended = false;
   /** Set when the span started in a run undecided: its number in LateToolSpans. */
   lateSeq: number | undefined = undefined;
+  /** The number of foreign span starts when this one started (LateToolSpans.seq). */
+  startSeq = 0;
   settled = false;
   /** Its key in LateToolSpans.byCallId, while it is the open span of its call. */
   callKey: string | undefined = undefined;
@@ -241,7 +255,8 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
   if (twin !== undefined && twin !== s && !twin.ended && twin.run === s.run) return joinCall(rt, s, twin);
 
   // Named late, and an alm tool of that name ran meanwhile in the same run: the framework ran it.
-  const almCall = s.lateSeq === undefined ? undefined : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
+  const almCall =
+    s.lateSeq === undefined ? undefined : rt.lateToolSpans.pair(name, callId, s.run, s.parent?.startSeq ?? s.lateSeq);
   if (almCall !== undefined) {
     s.claimed = true;
     rt.lateToolSpans.settle(s);

@@ -8,7 +8,7 @@
  * call should have been denied (a processor cannot block it), and adds them to the ALM event stream.
  * It never throws into the pipeline.
  */
-import { trace, type Context } from '@opentelemetry/api';
+import { trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '../otel-types';
 import { WITHHELD_INPUTS, WITHHELD_OUTPUTS, truncateString } from '../events/capture';
 import { Phase } from '../events/pipeline';
@@ -20,12 +20,25 @@ import { endModelSpan, startModelSpan } from './model-spans';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
+const MAX_OPEN_SPANS = 10_000;
 
 export class PolicySpanProcessor implements SpanProcessor {
   /** Whether the SDK calls onEnding (sdk-trace-base 2.3 and later); until one call is seen, assume not. */
   private endingCalled = false;
 
+  /**
+   * Open foreign spans by span id, for a parent known only by its span context: instrumentations that
+   * parent a span explicitly (OpenInference's LangChain tracer: `trace.setSpanContext`) hand a wrapper,
+   * not the span object the WeakMap knows.
+   */
+  private readonly bySpanId = new Map<string, ForeignSpan>();
+
   constructor(private readonly rt: Runtime) {}
+
+  private parentOf(parentSpan: ApiSpan | undefined): ForeignSpan | undefined {
+    if (parentSpan === undefined) return undefined;
+    return this.rt.foreignCalls.get(parentSpan) ?? this.bySpanId.get(parentSpan.spanContext().spanId);
+  }
 
   onStart(span: Span, parentContext: Context): void {
     try {
@@ -33,15 +46,18 @@ export class PolicySpanProcessor implements SpanProcessor {
       if ((span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name === ALM_SCOPE) return;
       if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
       const parentSpan = trace.getSpan(parentContext);
-      const parent = parentSpan === undefined ? undefined : this.rt.foreignCalls.get(parentSpan);
+      const parent = this.parentOf(parentSpan);
       // onStart runs synchronously in the caller's async context, so the current run is at hand; a
       // span started from a callback outside it (LangChain's tracer) belongs to its parent's run.
       const run = this.rt.storage.getStore()?.run ?? parent?.run;
       const state = new ForeignSpan(span, run, parent);
       this.rt.foreignCalls.set(span, state);
+      this.bySpanId.set(span.spanContext().spanId, state);
+      // Spans that never end must not grow it without bound: the oldest go first.
+      if (this.bySpanId.size > MAX_OPEN_SPANS) this.bySpanId.delete(this.bySpanId.keys().next().value!);
       startModelSpan(this.rt, state, parentSpan);
       const late = this.rt.lateToolSpans;
-      late.seq++;
+      state.startSeq = ++late.seq;
       // A child starting is a moment the parent's late attributes may have arrived: decide it now.
       if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
       // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
@@ -73,6 +89,7 @@ export class PolicySpanProcessor implements SpanProcessor {
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined) return;
     this.rt.foreignCalls.delete(span);
+    this.bySpanId.delete(span.spanContext().spanId);
     try {
       // An SDK without onEnding (before sdk-trace-base 2.3): decided now, too late to write on the span.
       state.ended = true;
