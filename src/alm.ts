@@ -6,6 +6,7 @@
 import { inspect } from 'node:util';
 import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
+import { wrapMastraTool } from './adapters/mastra';
 import type { SpanProcessor } from './otel-types';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
@@ -244,6 +245,35 @@ export class ALM {
       throw new TypeError(`alm.langchainTool('${name}'): expected a function, got ${typeof func}`);
     }
     return wrapLangchainTool(this.wrapForFramework, name, func);
+  }
+
+  /**
+   * Wrap a Mastra tool (`createTool({ id, inputSchema, execute })`, @mastra/core 1.x) so that each call is
+   * decided and enforced before `execute` runs (a denied call never runs; Mastra gives the model the
+   * policy's reason as the tool's error), recorded under Mastra's `toolCallId`, with only the tool's
+   * input as arguments (not the context Mastra passes besides). Returns a copy; a tool without `execute`
+   * is returned unchanged.
+   */
+  mastraTool<T extends object>(name: string, tool: T): T {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError('alm.mastraTool: name must be a non-empty string');
+    }
+    if (typeof tool !== 'object' || tool === null) {
+      throw new TypeError(
+        `alm.mastraTool('${name}'): expected a Mastra tool object, got ${tool === null ? 'null' : typeof tool}`,
+      );
+    }
+    return wrapMastraTool(this.wrapForFramework, name, tool);
+  }
+
+  /** `mastraTool` for every tool of an agent's tool set (`{ name: tool }`), each under its key. */
+  mastraTools<S extends Record<string, object>>(tools: S): S {
+    if (typeof tools !== 'object' || tools === null) {
+      throw new TypeError(`alm.mastraTools: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
+    }
+    const wrapped: Record<string, object> = {};
+    for (const name of Object.keys(tools)) wrapped[name] = this.mastraTool(name, tools[name]!);
+    return wrapped as S;
   }
 
   /** Record a hand-over to another agent, in the current run. */

@@ -172,6 +172,8 @@ export class ForeignSpan {
   lateSeq: number | undefined = undefined;
   /** The number of foreign span starts when this one started (LateToolSpans.seq). */
   startSeq = 0;
+  /** Model calls already counted for this model span, one per step span inside it (Mastra). */
+  modelSteps = 0;
   settled = false;
   /** Its key in LateToolSpans.byCallId, while it is the open span of its call. */
   callKey: string | undefined = undefined;

@@ -31,8 +31,26 @@ export function startModelSpan(rt: Runtime, state: ForeignSpan, parentSpan: Span
   }
 }
 
+/**
+ * Mastra (`@mastra/otel-bridge`): a `chat` span (`mastra.span.type = model_generation`) covers a whole
+ * `generate()` and alone carries tokens (the sum of its steps); each model call is a `model_step` span
+ * inside it, without usage. Each step counts as one model call when it ends; the chat span then adds
+ * only its tokens.
+ */
+const MASTRA_TYPE = 'mastra.span.type';
+
+function countMastraStep(state: ForeignSpan): void {
+  // Its parent is the chat span, whose attributes arrive only when it ends.
+  const chat = state.parent;
+  if (chat === undefined || chat.withinModelCall !== undefined || state.run === undefined) return;
+  chat.modelSteps++;
+  chargeLlm(state.run, 1, 0, 0);
+  state.run.recordLlmCall();
+}
+
 /** At end: count a model span toward its run's budgets and summary, once per model call. */
 export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record<string, unknown>): void {
+  if (attributes[MASTRA_TYPE] === 'model_step') return countMastraStep(state);
   const usage = modelSpanUsage(attributes as never);
   if (usage === undefined) return;
   const owner = state.withinModelCall;
@@ -43,7 +61,9 @@ export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record
   }
   const run = state.run;
   if (run === undefined) return;
-  chargeLlm(run, 1, 0, 0);
-  run.recordLlmCall();
+  if (state.modelSteps === 0) {
+    chargeLlm(run, 1, 0, 0);
+    run.recordLlmCall();
+  }
   rt.models.charge(run, usage.model ?? '(unnamed)', undefined, NO_TOKENS, usage, rt.report);
 }
