@@ -4,7 +4,16 @@
  * `@opentelemetry/api`; it never registers globals.
  */
 import { inspect } from 'node:util';
-import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
+import {
+  approveAiSdkToolCall,
+  wrapAiSdkModel,
+  wrapAiSdkTool,
+  type AiSdkLanguageModel,
+  type AiSdkToolApprovalRequest,
+  type AiSdkToolApprovalStatus,
+  type BeginModelCall,
+  type WrapForFramework,
+} from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
 import { wrapMastraTool } from './adapters/mastra';
 import type { SpanProcessor } from './otel-types';
@@ -13,15 +22,15 @@ import type { ALMOptions } from './config/schema';
 import { keyFilter } from './events/capture';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
 import { toolMethodDecorator, type AsyncToolMethodDecorator, type ToolMethodDecorator } from './instrument/decorators';
-import { plainLlm, plainRun, plainTask, plainTool } from './instrument/disabled';
+import { beginPlainLlm, plainLlm, plainRun, plainTask, plainTool } from './instrument/disabled';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
-import { startLlm, type LlmCallHandle, type LlmOptions } from './instrument/llm';
+import { beginLlm, startLlm, type LlmCallHandle, type LlmOptions } from './instrument/llm';
 import { Runtime } from './instrument/runtime';
 import { GlobalTracer } from './instrument/tracer';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
 import type { RetryOptions } from './instrument/retry';
-import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
+import { refuseAhead, wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
 import { ToolPolicy } from './policy/rules';
@@ -231,6 +240,48 @@ export class ALM {
     for (const name of Object.keys(tools)) wrapped[name] = this.aiSdkTool(name, tools[name]!);
     return wrapped as S;
   }
+
+  /** How the framework adapters' models begin a model call: the same admission as `alm.llm`. */
+  private readonly beginModelCall: BeginModelCall = (options, span) =>
+    this.enabled ? beginLlm(this.rt, options, span) : beginPlainLlm(this.rt, options);
+
+  /**
+   * Wrap a Vercel AI SDK language model (AI SDK 5, 6 or 7: a provider's model, or a mock from `ai/test`)
+   * so that each `doGenerate` / `doStream` is an alm model call, decided before it starts: once the
+   * run's model-call, token or cost budget is reached the call is refused with BudgetExceededError (the
+   * AI SDK reports it as the step's error) and the provider is never called. Its usage (a stream's from
+   * its `finish` part) counts once, when the provider returns it. With the AI SDK's telemetry on, its
+   * model span for the call is decorated rather than a second `chat` span started. Returns a new model;
+   * everything else reads through to `model`.
+   */
+  aiSdkModel<M extends AiSdkLanguageModel>(model: M): M {
+    if (typeof model !== 'object' || model === null) {
+      throw new TypeError(
+        `alm.aiSdkModel: expected an AI SDK language model, got ${model === null ? 'null' : typeof model}`,
+      );
+    }
+    for (const method of ['doGenerate', 'doStream'] as const) {
+      if (typeof model[method] !== 'function') {
+        throw new TypeError(
+          `alm.aiSdkModel: expected a language model object with ${method}() (a model id string must be resolved to a model first)`,
+        );
+      }
+    }
+    return wrapAiSdkModel(this.beginModelCall, model);
+  }
+
+  /**
+   * For AI SDK 7's `toolApproval` option: `generateText({ ..., toolApproval: alm.aiSdkToolApproval })`.
+   * Each tool call, wrapped or not, is decided by policy before it runs; a denied call is recorded
+   * (under the AI SDK's `toolCallId`) and answered `{ type: 'denied', reason }`, which the model reads
+   * as the call's output. Otherwise it answers undefined (`not-applicable`): the call runs and counts
+   * as it would without approval. Combine with your own: `(req) => alm.aiSdkToolApproval(req) ?? mine(req)`.
+   */
+  readonly aiSdkToolApproval = (request: AiSdkToolApprovalRequest): AiSdkToolApprovalStatus =>
+    approveAiSdkToolCall(
+      (name, input, toolCallId) => refuseAhead(this.rt, name, input, toolCallId, this.enabled),
+      request,
+    );
 
   /**
    * Wrap a LangChain.js tool function, for `tool(alm.langchainTool('name', func), { name, schema })`:

@@ -13,7 +13,7 @@ import { context } from '@opentelemetry/api';
 import { BudgetExceededError, ToolDeniedError } from '../errors';
 import { chargeLlm } from '../policy/budgets';
 import { truncateString } from '../events/capture';
-import { unpricedModelError, type LlmCallHandle, type LlmOptions } from './llm';
+import { unpricedModelError, type LlmCallHandle, type LlmOptions, type ModelCall } from './llm';
 import type { RunHandle } from './run';
 import { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -84,12 +84,13 @@ export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
  * A model call without a span, events or metrics: its budgets still hold (refused when reached, and
  * its usage, from the result or `call.setUsage`, counted toward the run and every enclosing run).
  */
-export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+/** `beginLlm` with nothing observed: the budgets decide and count, no span, no events. */
+export function beginPlainLlm(rt: Runtime, options: LlmOptions): ModelCall | Error {
   const run = rt.storage.getStore()?.run;
   const unpriced = unpricedModelError(rt, options.model);
-  if (unpriced !== undefined) return fail(fn, unpriced);
+  if (unpriced !== undefined) return unpriced;
   const exceeded = rt.models.exceeded(run);
-  if (exceeded !== undefined && rt.enforcing) return fail(fn, new BudgetExceededError(exceeded));
+  if (exceeded !== undefined && rt.enforcing) return new BudgetExceededError(exceeded);
   chargeLlm(run, 1, 0, 0);
   run?.recordLlmCall();
   let counted: TokenUsage = { inputTokens: 0, outputTokens: 0 };
@@ -98,20 +99,27 @@ export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
     rt.models.charge(run, options.model, undefined, counted, usage, rt.report);
     counted = usage;
   };
-  const call: LlmCallHandle = {
+  return {
     llmCallId: randomUUID(),
+    otelContext: context.active(),
     setUsage(usage) {
       explicit = true;
       count({ inputTokens: Math.max(0, usage.inputTokens ?? 0), outputTokens: Math.max(0, usage.outputTokens ?? 0) });
     },
     setResponse() {},
-  };
-  return observe(
-    () => fn(call),
-    (failed, outcome) => {
+    finish(failed, outcome) {
       if (failed || explicit) return;
       const usage = usageFromResult(outcome);
       if (usage !== undefined) count(usage);
     },
+  };
+}
+
+export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+  const call = beginPlainLlm(rt, options);
+  if (call instanceof Error) return fail(fn, call);
+  return observe(
+    () => fn(call),
+    (failed, outcome) => call.finish(failed, outcome),
   );
 }

@@ -5,7 +5,7 @@
  * counted, since its usage is only known afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { SpanKind, context, type Attributes, type Context } from '@opentelemetry/api';
+import { SpanKind, context, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { ALMConfigError, BudgetExceededError } from '../errors';
 import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
@@ -50,7 +50,7 @@ function tokenCount(field: string, value: unknown): number {
   return Math.round(value);
 }
 
-class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
+class LlmCall extends Operation implements LlmRecord, ModelCall {
   readonly kind = 'llm';
   status: LlmStatus = 'success';
   responseModel: string | undefined = undefined;
@@ -67,6 +67,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   private nestedUsage: TokenUsage | undefined = undefined;
   private explicitResponse: ResponseDetails = {};
   private ended = false;
+  /** Decorating another instrumentation's span for this call (which may have flagged it at start). */
+  private readonly joined: boolean;
 
   constructor(
     private readonly rt: Runtime,
@@ -77,6 +79,7 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
     readonly operation: string,
     parent: Context,
     startTime: number,
+    joined: Span | undefined,
   ) {
     super(
       rt,
@@ -92,7 +95,9 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       startTime,
       run?.runId ?? null,
       SpanKind.CLIENT,
+      joined,
     );
+    this.joined = joined !== undefined;
     if (this.span !== undefined) rt.llmSpans.set(this.span, this);
   }
 
@@ -149,6 +154,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       this.status = 'denied';
       this.error = { type: refusal.name, message: refusal.message, source: 'policy', retryable: false };
       this.setSpanAttributes({ [sc.ATTR_ALM_LLM_STATUS]: 'denied', [sc.ATTR_ALM_BUDGET]: refusal.details.budget });
+      // The policy SpanProcessor flags a model span that starts over budget; this one was blocked.
+      if (this.joined) this.setSpanAttributes({ [sc.ATTR_ALM_POLICY_VIOLATION]: false });
       this.markSpanFailed(this.error, refusal);
       this.close(now());
       this.rt.metrics.budgetExceeded(refusal.details.budget);
@@ -229,13 +236,27 @@ export function unpricedModelError(rt: Runtime, model: string): ALMConfigError |
   ]);
 }
 
-export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+/** A model call begun and admitted: run the provider in `otelContext`, then `finish` it once. */
+export interface ModelCall extends LlmCallHandle {
+  /** The context the provider call runs in (its span active). */
+  readonly otelContext: Context;
+  /** The provider call settled: `outcome` is its result or error. Never throws. */
+  finish(failed: boolean, outcome: unknown): void;
+}
+
+/**
+ * Begin a model call: decide it against the run's budgets and, when admitted, open its span (or decorate
+ * `joined`, another instrumentation's span for the same call) and take its call slot. Returns the
+ * refusal instead when a budget (or an unpriced model under a cost budget) refuses it: the provider
+ * must then not be called. `alm.llm` and the framework adapters' models all begin here.
+ */
+export function beginLlm(rt: Runtime, options: LlmOptions, joined?: Span): ModelCall | Error {
   const startTime = now();
   const scope = rt.storage.getStore();
   const run = scope?.run;
   const model = truncateString(options.model);
   const unpriced = unpricedModelError(rt, options.model);
-  if (unpriced !== undefined) return fail(fn, unpriced);
+  if (unpriced !== undefined) return unpriced;
   const call = new LlmCall(
     rt,
     randomUUID(),
@@ -245,19 +266,26 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
     truncateString(options.operation ?? sc.GEN_AI_OPERATION_NAME_VALUE_CHAT),
     rt.parentContext(scope),
     startTime,
+    joined,
   );
   if (rt.llmEvents) rt.events.enqueue(call, Phase.Start);
   const exceeded = rt.models.exceeded(run);
   if (exceeded !== undefined && rt.enforcing) {
     const refusal = new BudgetExceededError(exceeded);
     call.refuse(refusal);
-    return fail(fn, refusal);
+    return refusal;
   }
   // Monitor mode: the call runs, and its span says which budget it went over.
   if (exceeded !== undefined) call.flagOverBudget(exceeded.budget);
   // The call slot is taken now, synchronously, so parallel calls cannot overrun a call budget.
   chargeLlm(run, 1, 0, 0);
   run?.recordLlmCall();
+  return call;
+}
+
+export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+  const call = beginLlm(rt, options);
+  if (call instanceof Error) return fail(fn, call);
   return observe(
     () => context.with(call.otelContext, fn, undefined, call),
     (failed, outcome) => call.finish(failed, outcome),

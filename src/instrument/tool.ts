@@ -16,6 +16,7 @@ import {
 } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
+import { chargeToolCalls } from '../policy/budgets';
 import { claimForeign } from '../policy/foreign';
 import type { PolicyDecision } from '../policy/rules';
 import * as sc from '../semconv';
@@ -252,6 +253,81 @@ function frameworkCallId(rt: Runtime, framework: FrameworkCalls, args: unknown[]
   }
 }
 
+/** A blocked call ends denied: its record and span say so; returns the error the caller gets. */
+function refused(
+  rt: Runtime,
+  tool: ToolDefinition,
+  call: ToolCall | undefined,
+  run: RunState | undefined,
+  decision: PolicyDecision,
+  toolCallId: string,
+  policyMs: number,
+): ToolDeniedError {
+  const denied = new ToolDeniedError(tool.name, toolCallId, decision.reason, decision.details);
+  if (decision.details !== undefined) rt.metrics.budgetExceeded(decision.details.budget);
+  // Denials carry the reference SDK's error type, so ALM backends see what they expect.
+  const error: StructuredError = {
+    type: 'PermissionError',
+    message: denied.message,
+    source: 'policy',
+    retryable: false,
+  };
+  if (call !== undefined) call.finish(rt, 'denied', undefined, error, denied);
+  else run?.recordToolCall(false, 'denied', 0, policyMs);
+  return denied;
+}
+
+/**
+ * A tool call a framework asks about before running it (AI SDK 7's `toolApproval`), for tools alm does
+ * not wrap. When policy refuses it (enforce mode), it is recorded here as a denied call (span and
+ * events, under the framework's call id, with `input` as its arguments) and the refusal is returned: the
+ * framework must not run it. An allowed call is only looked at, not counted: running it counts it (its
+ * alm wrapper, or another instrumentation's tool span). `observed` false (disabled mode): decided only.
+ */
+export function refuseAhead(
+  rt: Runtime,
+  fullName: string,
+  input: unknown,
+  frameworkCallId: string | undefined,
+  observed: boolean,
+): ToolDeniedError | undefined {
+  if (!rt.enforcing) return undefined;
+  const startTime = now();
+  const scope = rt.storage.getStore();
+  const run = scope?.run;
+  const rule = rt.policy.ruleFor(fullName);
+  const decision = rt.policy.decide(rule, run, true);
+  if (decision.allow) {
+    chargeToolCalls(run, -1); // decide() took the call's slot: its execution takes it instead
+    return undefined;
+  }
+  const name = truncateString(fullName);
+  const toolCallId = frameworkCallId === undefined ? randomUUID() : truncateString(frameworkCallId);
+  const policyMs = now() - startTime;
+  const tool: ToolDefinition = {
+    name,
+    spanName: `execute_tool ${name}`,
+    rule,
+    isAsync: false,
+    fn: () => undefined,
+    framework: undefined,
+    inputs: rt.content.inputs,
+    outputs: rt.content.outputs,
+  };
+  if (!observed) return new ToolDeniedError(name, toolCallId, decision.reason, decision.details);
+  let call: ToolCall | undefined;
+  try {
+    const parent = rt.parentContext(scope);
+    call = new ToolCall(rt, tool, toolCallId, run, decision, true, policyMs, parent, startTime, 1);
+    call.captureArguments(rt, [input], tool.inputs);
+    rt.events.enqueue(call, Phase.Start);
+  } catch (error) {
+    rt.report(error);
+    call = undefined;
+  }
+  return refused(rt, tool, call, run, decision, toolCallId, policyMs);
+}
+
 function callTool(
   rt: Runtime,
   tool: ToolDefinition,
@@ -294,17 +370,7 @@ function callTool(
   }
 
   if (blocked) {
-    const denied = new ToolDeniedError(tool.name, toolCallId, decision.reason, decision.details);
-    if (decision.details !== undefined) rt.metrics.budgetExceeded(decision.details.budget);
-    // Denials carry the reference SDK's error type, so ALM backends see what they expect.
-    const error: StructuredError = {
-      type: 'PermissionError',
-      message: denied.message,
-      source: 'policy',
-      retryable: false,
-    };
-    if (call !== undefined) call.finish(rt, 'denied', undefined, error, denied);
-    else run?.recordToolCall(false, 'denied', 0, policyMs);
+    const denied = refused(rt, tool, call, run, decision, toolCallId, policyMs);
     if (tool.isAsync) return Promise.reject(denied);
     throw denied;
   }

@@ -17,7 +17,7 @@ export interface ResponseDetails {
   finishReasons?: string[];
 }
 
-function read(o: unknown, key: string): unknown {
+export function read(o: unknown, key: string): unknown {
   if (o === null || typeof o !== 'object') return undefined;
   try {
     return (o as Record<string, unknown>)[key];
@@ -26,7 +26,7 @@ function read(o: unknown, key: string): unknown {
   }
 }
 
-function count(v: unknown): number | undefined {
+export function count(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined;
 }
 
