@@ -125,3 +125,45 @@ test('Mastra with @mastra/otel-bridge: two model calls in one generate count as 
     await h.close();
   }
 });
+
+test('Mastra + alm.aiSdkModel: the token budget stops the agent within one generate, before the provider is called again', async () => {
+  // 15 tokens a call: the second call passes the limit, the third is refused.
+  const h = setup({ policy: { maxTokensPerRun: 20 } });
+  try {
+    const ran = [];
+    // The model would ask for a tool at every step: only the budget stops it.
+    let calls = 0;
+    const provider = new MockLanguageModelV2({
+      doGenerate: async () => {
+        calls++;
+        const input = JSON.stringify({ path: `/${calls}` });
+        return {
+          finishReason: 'tool-calls',
+          usage,
+          warnings: [],
+          content: [{ type: 'tool-call', toolCallId: `call-${calls}`, toolName: 'read_file', input }],
+        };
+      },
+    });
+    const agent = mastraAgent(h.alm.aiSdkModel(provider), h.alm.mastraTools(fileTools(ran)));
+    const outcome = await h.alm.run(async () => {
+      try {
+        return await agent.generate('read everything', { maxSteps: 10 });
+      } catch (error) {
+        return error;
+      }
+    });
+    assert.equal(calls, 2, 'the provider is not called once the budget is spent');
+    assert.equal(outcome.name, 'BudgetExceededError');
+    assert.match(outcome.message, /20\/20 tokens|30\/20 tokens/);
+    // The first step's tool ran; the second step's was refused, the token budget being spent.
+    assert.deepEqual(ran, [['read_file', '/1']]);
+    const events = await h.flush();
+    assertOneCall(events, { toolName: 'read_file', callId: 'call-2', decision: 'deny', status: 'denied' });
+    const summary = events.find((e) => e.event_type === 'run.end').metadata.summary;
+    assert.equal(summary.llm_calls, 2);
+    assert.deepEqual(summary.tokens, { input: 20, output: 10 });
+  } finally {
+    await h.close();
+  }
+});

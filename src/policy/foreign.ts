@@ -174,6 +174,8 @@ export class ForeignSpan {
   startSeq = 0;
   /** Model calls already counted for this model span, one per step span inside it (Mastra). */
   modelSteps = 0;
+  /** An alm model call ran inside: alm counted that model work, so this span counts none. */
+  almModelCalls = false;
   settled = false;
   /** Its key in LateToolSpans.byCallId, while it is the open span of its call. */
   callKey: string | undefined = undefined;

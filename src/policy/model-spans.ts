@@ -50,6 +50,7 @@ function countMastraStep(state: ForeignSpan): void {
 
 /** At end: count a model span toward its run's budgets and summary, once per model call. */
 export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record<string, unknown>): void {
+  if (state.almModelCalls) return;
   if (attributes[MASTRA_TYPE] === 'model_step') return countMastraStep(state);
   const usage = modelSpanUsage(attributes as never);
   if (usage === undefined) return;

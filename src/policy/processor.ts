@@ -21,6 +21,8 @@ import { endModelSpan, startModelSpan } from './model-spans';
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
 const MAX_OPEN_SPANS = 10_000;
+/** Enclosing spans marked around an alm model call. */
+const MAX_ANCESTORS = 8;
 
 export class PolicySpanProcessor implements SpanProcessor {
   /** Whether the SDK calls onEnding (sdk-trace-base 2.3 and later); until one call is seen, assume not. */
@@ -43,7 +45,10 @@ export class PolicySpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
     try {
       // alm-otel's own spans carry their decision from the start.
-      if ((span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name === ALM_SCOPE) return;
+      if ((span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name === ALM_SCOPE) {
+        if (span.attributes[sc.ATTR_ALM_LLM_CALL_ID] !== undefined) this.almModelCallIn(parentContext);
+        return;
+      }
       if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
       const parentSpan = trace.getSpan(parentContext);
       const parent = this.parentOf(parentSpan);
@@ -70,6 +75,16 @@ export class PolicySpanProcessor implements SpanProcessor {
     } catch (error) {
       this.rt.report(error);
     }
+  }
+
+  /**
+   * An alm model call (alm.llm, alm.aiSdkModel) started inside other instrumentations' spans: an enclosing
+   * model span (Mastra's chat span around a whole generate(), its model_step spans) is the same model
+   * work, which alm counts, call by call: those spans count nothing.
+   */
+  private almModelCallIn(parentContext: Context): void {
+    let s = this.parentOf(trace.getSpan(parentContext));
+    for (let depth = 0; s !== undefined && depth < MAX_ANCESTORS; depth++, s = s.parent) s.almModelCalls = true;
   }
 
   /** The last moment the span is writable: a tool name set after start is decided here at the latest. */
