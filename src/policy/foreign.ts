@@ -159,7 +159,7 @@ const MAX_OPEN_CALLS = 10_000;
 const MAX_ANCESTORS = 8;
 
 export class ForeignSpan {
-  /** The tool convention, once recognised (a span does not change kind). */
+  /** The tool convention, once recognised. */
   convention: ToolConvention | undefined = undefined;
   /** Set once decided, or when joined to the enclosing span's call. */
   call: ForeignCall | undefined = undefined;
@@ -197,9 +197,13 @@ export class ForeignSpan {
     return (this.span as unknown as { attributes?: Record<string, unknown> }).attributes ?? {};
   }
 
-  /** This span's tool convention, if it is a tool span (by now). */
+  /**
+   * This span's tool convention, if it is a tool span (by now). Looked up again until the call is
+   * decided: attributes may arrive one by one, and a more specific row may match once all have (OpenLLMetry's
+   * LangChain spans show gen_ai's kind first).
+   */
   recognise(): ToolConvention | undefined {
-    if (this.convention === undefined) this.convention = toolConvention(this.attributes() as never);
+    if (this.call === undefined) this.convention = toolConvention(this.attributes() as never) ?? this.convention;
     return this.convention;
   }
 }
