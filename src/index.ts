@@ -29,3 +29,4 @@ export type { BudgetDetails, BudgetName } from './policy/budgets';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';
 export { SCHEMA_VERSION, SDK_VERSION } from './version';
+export { drawRunTree, type RunTreeOptions } from './cli/tree';

@@ -14,6 +14,7 @@ import type { LlmRecord, LlmStatus } from '../events/record';
 import { chargeLlm } from '../policy/budgets';
 import * as sc from '../semconv';
 import { now } from './clock';
+import { adoptRemoteRun } from './remote-run';
 import { Operation } from './operation';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -253,7 +254,7 @@ export interface ModelCall extends LlmCallHandle {
 export function beginLlm(rt: Runtime, options: LlmOptions, joined?: Span): ModelCall | Error {
   const startTime = now();
   const scope = rt.storage.getStore();
-  const run = scope?.run;
+  const run = scope?.run ?? adoptRemoteRun(rt, context.active());
   const model = truncateString(options.model);
   const unpriced = unpricedModelError(rt, options.model);
   if (unpriced !== undefined) return unpriced;
