@@ -81,6 +81,30 @@ function checkToolOptions(name: string, options: unknown): asserts options is To
   }
 }
 
+/** A framework adapter's tool and its name, checked: a TypeError names the method and what it expected. */
+function checkFrameworkTool(method: string, name: unknown, tool: unknown, expected: string): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`alm.${method}: name must be a non-empty string`);
+  }
+  if (typeof tool !== 'object' || tool === null) {
+    throw new TypeError(`alm.${method}('${name}'): expected ${expected}, got ${tool === null ? 'null' : typeof tool}`);
+  }
+}
+
+/** Each tool of a tool set (`{ name: tool }`) through `one`, under its key. */
+function eachTool<S extends Record<string, object>>(
+  method: string,
+  tools: S,
+  one: (name: string, tool: object) => object,
+): S {
+  if (typeof tools !== 'object' || tools === null) {
+    throw new TypeError(`alm.${method}: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
+  }
+  const wrapped: Record<string, object> = {};
+  for (const name of Object.keys(tools)) wrapped[name] = one(name, tools[name]!);
+  return wrapped as S;
+}
+
 export class ALM {
   /**
    * Add these to your tracer provider (`NodeSDK({ spanProcessors: [...alm.spanProcessors, ...] })`)
@@ -223,25 +247,13 @@ export class ALM {
    * without `execute` is returned unchanged.
    */
   aiSdkTool<T extends object>(name: string, tool: T): T {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError('alm.aiSdkTool: name must be a non-empty string');
-    }
-    if (typeof tool !== 'object' || tool === null) {
-      throw new TypeError(
-        `alm.aiSdkTool('${name}'): expected an AI SDK tool object, got ${tool === null ? 'null' : typeof tool}`,
-      );
-    }
+    checkFrameworkTool('aiSdkTool', name, tool, 'an AI SDK tool object');
     return wrapAiSdkTool(this.wrapForFramework, name, tool);
   }
 
   /** `aiSdkTool` for every tool of an AI SDK tool set (`{ name: tool }`), each under its key. */
   aiSdkTools<S extends Record<string, object>>(tools: S): S {
-    if (typeof tools !== 'object' || tools === null) {
-      throw new TypeError(`alm.aiSdkTools: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
-    }
-    const wrapped: Record<string, object> = {};
-    for (const name of Object.keys(tools)) wrapped[name] = this.aiSdkTool(name, tools[name]!);
-    return wrapped as S;
+    return eachTool('aiSdkTools', tools, (name, tool) => this.aiSdkTool(name, tool));
   }
 
   /** How the framework adapters' models begin a model call: the same admission as `alm.llm`. */
@@ -309,25 +321,13 @@ export class ALM {
    * is returned unchanged.
    */
   mastraTool<T extends object>(name: string, tool: T): T {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError('alm.mastraTool: name must be a non-empty string');
-    }
-    if (typeof tool !== 'object' || tool === null) {
-      throw new TypeError(
-        `alm.mastraTool('${name}'): expected a Mastra tool object, got ${tool === null ? 'null' : typeof tool}`,
-      );
-    }
+    checkFrameworkTool('mastraTool', name, tool, 'a Mastra tool object');
     return wrapMastraTool(this.wrapForFramework, name, tool);
   }
 
   /** `mastraTool` for every tool of an agent's tool set (`{ name: tool }`), each under its key. */
   mastraTools<S extends Record<string, object>>(tools: S): S {
-    if (typeof tools !== 'object' || tools === null) {
-      throw new TypeError(`alm.mastraTools: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
-    }
-    const wrapped: Record<string, object> = {};
-    for (const name of Object.keys(tools)) wrapped[name] = this.mastraTool(name, tools[name]!);
-    return wrapped as S;
+    return eachTool('mastraTools', tools, (name, tool) => this.mastraTool(name, tool));
   }
 
   /**
