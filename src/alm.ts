@@ -16,6 +16,7 @@ import {
   type WrapForFramework,
 } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
+import { wrapMastraTool } from './adapters/mastra';
 import { wrapMcpClient, wrapMcpServer } from './adapters/mcp';
 import {
   wrapOpenaiAgentsModel,
@@ -85,6 +86,30 @@ function checkToolOptions(name: string, options: unknown): asserts options is To
       throw new TypeError(`${at}: options.capture.${key} must be true or false`);
     }
   }
+}
+
+/** A framework adapter's tool and its name, checked: a TypeError names the method and what it expected. */
+function checkFrameworkTool(method: string, name: unknown, tool: unknown, expected: string): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`alm.${method}: name must be a non-empty string`);
+  }
+  if (typeof tool !== 'object' || tool === null) {
+    throw new TypeError(`alm.${method}('${name}'): expected ${expected}, got ${tool === null ? 'null' : typeof tool}`);
+  }
+}
+
+/** Each tool of a tool set (`{ name: tool }`) through `one`, under its key. */
+function eachTool<S extends Record<string, object>>(
+  method: string,
+  tools: S,
+  one: (name: string, tool: object) => object,
+): S {
+  if (typeof tools !== 'object' || tools === null) {
+    throw new TypeError(`alm.${method}: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
+  }
+  const wrapped: Record<string, object> = {};
+  for (const name of Object.keys(tools)) wrapped[name] = one(name, tools[name]!);
+  return wrapped as S;
 }
 
 export class ALM {
@@ -236,25 +261,13 @@ export class ALM {
    * without `execute` is returned unchanged.
    */
   aiSdkTool<T extends object>(name: string, tool: T): T {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError('alm.aiSdkTool: name must be a non-empty string');
-    }
-    if (typeof tool !== 'object' || tool === null) {
-      throw new TypeError(
-        `alm.aiSdkTool('${name}'): expected an AI SDK tool object, got ${tool === null ? 'null' : typeof tool}`,
-      );
-    }
+    checkFrameworkTool('aiSdkTool', name, tool, 'an AI SDK tool object');
     return wrapAiSdkTool(this.wrapForFramework, name, tool);
   }
 
   /** `aiSdkTool` for every tool of an AI SDK tool set (`{ name: tool }`), each under its key. */
   aiSdkTools<S extends Record<string, object>>(tools: S): S {
-    if (typeof tools !== 'object' || tools === null) {
-      throw new TypeError(`alm.aiSdkTools: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
-    }
-    const wrapped: Record<string, object> = {};
-    for (const name of Object.keys(tools)) wrapped[name] = this.aiSdkTool(name, tools[name]!);
-    return wrapped as S;
+    return eachTool('aiSdkTools', tools, (name, tool) => this.aiSdkTool(name, tool));
   }
 
   /** How the framework adapters' models begin a model call: the same admission as `alm.llm`. */
@@ -359,6 +372,23 @@ export class ALM {
   /** How alm.llm and the framework adapters run a model call (instrumented, or plain when disabled). */
   private readonly llmForFramework: StartModelCall = (options, fn) =>
     this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
+
+  /**
+   * Wrap a Mastra tool (`createTool({ id, inputSchema, execute })`, @mastra/core 1.x) so that each call is
+   * decided and enforced before `execute` runs (a denied call never runs; Mastra gives the model the
+   * policy's reason as the tool's error), recorded under Mastra's `toolCallId`, with only the tool's
+   * input as arguments (not the context Mastra passes besides). Returns a copy; a tool without `execute`
+   * is returned unchanged.
+   */
+  mastraTool<T extends object>(name: string, tool: T): T {
+    checkFrameworkTool('mastraTool', name, tool, 'a Mastra tool object');
+    return wrapMastraTool(this.wrapForFramework, name, tool);
+  }
+
+  /** `mastraTool` for every tool of an agent's tool set (`{ name: tool }`), each under its key. */
+  mastraTools<S extends Record<string, object>>(tools: S): S {
+    return eachTool('mastraTools', tools, (name, tool) => this.mastraTool(name, tool));
+  }
 
   /**
    * Make an MCP client's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `Client`): each
