@@ -15,6 +15,7 @@ import {
   type LineProblem,
 } from './common';
 import { convertSpans, OtlpFormatError, parseOtlp } from './otlp';
+import { eventsFromOtlpLogs, isOtlpLogs } from './otlp-logs';
 import { drawRun, RunForest, type DrawOptions } from './tree';
 
 export interface Command {
@@ -152,8 +153,12 @@ Options:
 };
 
 export const convert: Command = {
-  summary: 'turn OTLP/JSON traces (a collector file exporter) into ALM events',
+  summary: 'turn OTLP/JSON traces or logs (a collector file exporter) into ALM events',
   help: `Usage: alm-otel convert <otlp.json | -> [options]
+
+OTLP/JSON logs ({"resourceLogs": [...]} documents, as the otlp sink sends them through a collector)
+give back the ALM events they carry, exactly, in time order; other log records are skipped and an
+event delivered twice is kept once.
 
 Reads OTLP/JSON traces: the OpenTelemetry Collector's file exporter output (one {"resourceSpans": [...]}
 document per line), a single document, or Jaeger's answer to GET /api/v3/traces/<trace_id>. Translates alm-otel's spans (and other instrumentations'
@@ -184,6 +189,7 @@ Options:
     }
     const file = onlyFile(positionals, 'convert');
     const text = await readInput(io, file);
+    if (isOtlpLogs(text)) return convertLogs(text, values.output, io);
     let converted;
     try {
       converted = convertSpans(parseOtlp(text), {
@@ -212,6 +218,36 @@ Options:
     return EXIT_OK;
   },
 };
+
+/** `convert` of OTLP/JSON logs: the ALM events the otlp sink sent, rebuilt exactly. */
+async function convertLogs(text: string, output: string | undefined, io: Io): Promise<number> {
+  let converted;
+  try {
+    converted = eventsFromOtlpLogs(text);
+  } catch (error) {
+    if (!(error instanceof OtlpFormatError)) throw error;
+    write(io.stderr, `alm-otel convert: ${error.message}`);
+    return EXIT_INVALID;
+  }
+  const { events, records, skipped, duplicates } = converted;
+  if (events.length === 0) {
+    write(io.stderr, `alm-otel convert: none of the ${records} log records is an ALM event (event name alm.*)`);
+    return EXIT_INVALID;
+  }
+  const out = events.map((e) => JSON.stringify(e) + '\n').join('');
+  if (output !== undefined) await writeFile(output, out);
+  else io.stdout.write(out);
+  const notes = [
+    skipped > 0 ? `${skipped} records skipped: not ALM events` : '',
+    duplicates > 0 ? `${duplicates} redelivered records kept once` : '',
+  ].filter(Boolean);
+  write(
+    io.stderr,
+    `alm-otel convert: ${records} log records, ${events.length} events` +
+      (notes.length ? ` (${notes.join('; ')})` : ''),
+  );
+  return EXIT_OK;
+}
 
 /** Most runs kept while waiting for their run.end; past it the oldest is forgotten. */
 const MAX_OPEN_RUNS = 1000;

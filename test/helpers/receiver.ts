@@ -62,6 +62,8 @@ export class Receiver {
   fallback: (events: ALMEvent[]) => Behaviour = () => ({ kind: 'ok' });
   /** OTLP/JSON log records accepted at /v1/logs, in arrival order (redeliveries included). */
   readonly logRecords: ReceivedLogRecord[] = [];
+  /** The accepted OTLP/JSON logs requests' bodies, as sent. */
+  readonly logBodies: string[] = [];
   /** TCP connections accepted so far. */
   connections = 0;
   private server: Server | undefined;
@@ -132,6 +134,7 @@ export class Receiver {
         case 'ok':
           for (const event of events) this.events.set(event.event_id, event);
           this.logRecords.push(...records);
+          if (logs) this.logBodies.push(body);
           res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":true}');
           return;
         case 'status':

@@ -11,6 +11,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { ALM, ALMConfigError, type ALMEvent, type ALMOptions } from '../../src';
 import { OtlpLogSink, otlpSinkOptions } from '../../src/sinks/otlp';
 import { validated } from '../helpers/harness';
+import { installPackage, runBin, appFile } from '../helpers/package';
 import { Receiver } from '../helpers/receiver';
 import { ROOT } from '../helpers/scripts';
 
@@ -184,6 +185,42 @@ describe('otlp sink', () => {
     expect(alm.stats().failed).toBe(1);
     expect(receiver.events.size).toBe(alm.stats().emitted - 1);
   });
+});
+
+describe('alm-otel convert on OTLP/JSON logs', () => {
+  test('rebuilds the events exactly, skipping other records and redeliveries; validate and tree read the result', async () => {
+    const written = captureWrites();
+    const alm = otlpAgent({}, { policy: { deniedTools: ['fail'] } });
+    await work(alm);
+    await alm.shutdown();
+    // Another application's log record in the same pipeline, and one batch delivered twice.
+    const other = JSON.stringify({
+      resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'GET /health 200' } }] }] }],
+    });
+    const lines = [...receiver.logBodies, other, receiver.logBodies[0]!].map((body) =>
+      JSON.stringify(JSON.parse(body)),
+    );
+    const pkg = await installPackage();
+    try {
+      const file = appFile(pkg, 'logs.jsonl', lines.join('\n') + '\n');
+      const converted = await runBin(pkg, ['convert', file]);
+      expect(converted.code).toBe(0);
+      const events = converted.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as ALMEvent);
+      expect(events).toEqual(written);
+      expect(converted.stderr).toMatch(/1 records skipped: not ALM events; \d+ redelivered records kept once/);
+      const events_ = appFile(pkg, 'events.jsonl', converted.stdout);
+      expect((await runBin(pkg, ['validate', events_])).code).toBe(0);
+      const tree = await runBin(pkg, ['tree', events_]);
+      expect(tree.code).toBe(0);
+      expect(tree.stdout).toContain('otlp run');
+      expect(tree.stdout).toContain('fail');
+    } finally {
+      pkg.remove();
+    }
+  }, 120_000);
 });
 
 describe('otlp sink options', () => {
