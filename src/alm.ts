@@ -143,7 +143,7 @@ export class ALM {
     // in private fields: nothing inspectable holds them.
     const { apiKey: _apiKey, endpoint: _endpoint, ...deliveryOptions } = config.events;
     // Disabled: no sink, so no delivery, no timers and no exit hooks (the pipeline drops records at once).
-    const sink = config.enabled ? createSink(config.events, report) : null;
+    const sink = config.enabled ? createSink(config.events, report, config.agentId) : null;
     const events = new EventPipeline(envelope, sink, deliveryOptions, report);
     this.rt = new Runtime(
       envelope,

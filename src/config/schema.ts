@@ -80,17 +80,33 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 export const EventsConfigSchema = z
   .strictObject({
-    /** Where events go: 'stdout' (JSON lines), 'http', 'file' (JSON lines appended to `path`), 'none', or a function receiving each batch. */
+    /**
+     * Where events go: 'stdout' (JSON lines), 'http', 'file' (JSON lines appended to `path`), 'otlp'
+     * (OpenTelemetry log records over OTLP/HTTP), 'none', or a function receiving each batch.
+     */
     sink: z._default(
-      z.union([z.enum(['stdout', 'http', 'file', 'none']), z.custom<EventSinkFunction>(isFunction)], {
-        error: "must be 'stdout', 'http', 'file', 'none' or a function",
+      z.union([z.enum(['stdout', 'http', 'file', 'otlp', 'none']), z.custom<EventSinkFunction>(isFunction)], {
+        error: "must be 'stdout', 'http', 'file', 'otlp', 'none' or a function",
       }),
       'stdout',
     ),
-    /** Base URL of the ingest API for the http sink (events go to `{endpoint}/v1/events`); or ALM_ENDPOINT. */
+    /**
+     * http sink: base URL of the ingest API (events go to `{endpoint}/v1/events`); or ALM_ENDPOINT.
+     * otlp sink: the OTLP/HTTP base URL (records go to `{endpoint}/v1/logs`, unless the path already
+     * ends with /v1/logs); else OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, http://localhost:4318.
+     */
     endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })),
-    /** Sent as `Authorization: Bearer <apiKey>` by the http sink; or ALM_API_KEY. */
+    /** Sent as `Authorization: Bearer <apiKey>` by the http and otlp sinks; or ALM_API_KEY (http sink). */
     apiKey: z.optional(z.string().check(z.minLength(1))),
+    /** Extra request headers for the otlp sink, over OTEL_EXPORTER_OTLP_LOGS_HEADERS / OTEL_EXPORTER_OTLP_HEADERS. Never shown in a message. */
+    headers: z._default(z.record(z.string().check(z.minLength(1)), z.string()), () => ({})),
+    /** otlp sink encoding; else OTEL_EXPORTER_OTLP_LOGS_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL; default 'http/protobuf'. */
+    otlpProtocol: z.optional(z.enum(['http/protobuf', 'http/json'])),
+    /** otlp sink: resource attributes over the detected ones (service.name defaults to OTEL_SERVICE_NAME, else the agentId). */
+    resourceAttributes: z._default(
+      z.record(z.string().check(z.minLength(1)), z.union([z.string(), z.number(), z.boolean()])),
+      () => ({}),
+    ),
     /** Allow sending the API key over plain http:// to a host that is not loopback. */
     allowInsecure: z._default(z.boolean(), false),
     /** File the file sink appends to. */
@@ -135,7 +151,8 @@ export const EventsConfigSchema = z
           message: "required when sink is 'http': pass events.endpoint or set ALM_ENDPOINT",
         });
       }
-      if (events.sink === 'http' && url !== undefined && events.apiKey !== undefined && !events.allowInsecure) {
+      const keyed = events.sink === 'http' || events.sink === 'otlp';
+      if (keyed && url !== undefined && events.apiKey !== undefined && !events.allowInsecure) {
         if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname)) {
           ctx.addIssue({
             code: 'custom',
