@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     // NodeSDK ignores traceExporter when spanProcessors is given: the OTLP exporter gets its own
     // batch processor next to alm's. With no arguments it reads the OTEL_EXPORTER_OTLP_* variables.
     spanProcessors: [...alm.spanProcessors, new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
-    // Traces only: collector-config.yaml has no metrics or logs pipeline, so do not send them.
+    // Traces only, so that nothing but spans goes to the endpoint. collector-config.yaml also has a
+    // metrics pipeline (to Prometheus): alm-otel's GenAI metrics reach it from a MeterProvider with an
+    // OTLP metric exporter (docs/opentelemetry.md#metrics). It has no logs pipeline.
     metricReaders: [],
     logRecordProcessors: [],
   });

@@ -1,16 +1,35 @@
 /**
  * The reference SDK's toy agent, with alm-otel: an allowed tool, a slow tool, a denied tool, a failing
  * tool, tasks, a handoff, and a budget stop; then a second run whose model calls a cost budget stops.
- * ALM events go to stdout as JSON lines; the narration goes to stderr, so `npm run example | jq .` shows
- * the events alone. No external service needed: the model is a stand-in function.
+ * No external service needed: the model is a stand-in function.
+ *
+ * On a terminal, the agent runs under an in-process OpenTelemetry tracer provider and each run is drawn
+ * from its ALM events (as `alm-otel tree` draws them), with its trace_id, followed by the spans it made.
+ * Piped, ALM events go to stdout as JSON lines and a short narration to stderr, so
+ * `npm run --silent example | jq .` shows the events alone.
  *
  *   npm run example
+ *
+ * Outside this repository: npm install alm-otel @opentelemetry/api @opentelemetry/sdk-trace
+ * @opentelemetry/context-async-hooks, then run it with tsx.
  */
-import { ALM, BudgetExceededError, ToolDeniedError, type ALMOptions } from '../src';
+import { context, trace, SpanStatusCode } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { ALM, BudgetExceededError, ToolDeniedError, drawRunTree, type ALMEvent, type ALMOptions } from 'alm-otel';
 
 class ConnectionError extends Error {
   override name = 'ConnectionError';
 }
+
+const TOY_POLICY = {
+  allowedTools: ['safe_tool', 'flaky_tool', 'slow_tool'],
+  deniedTools: ['dangerous_tool'],
+  defaultAllow: false,
+  maxToolCallsPerRun: 8,
+  maxCostPerRun: 0.001, // USD
+  prices: { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } },
+};
 
 export function createToyAlm(overrides: ALMOptions = {}): ALM {
   return new ALM({
@@ -18,20 +37,17 @@ export function createToyAlm(overrides: ALMOptions = {}): ALM {
     env: process.env.ALM_ENV ?? 'development',
     agentVersion: '0.0.1-toy',
     policyVersion: '0.0.1-policy',
-    policy: {
-      allowedTools: ['safe_tool', 'flaky_tool', 'slow_tool'],
-      deniedTools: ['dangerous_tool'],
-      defaultAllow: false,
-      maxToolCallsPerRun: 8,
-      maxCostPerRun: 0.001, // USD
-      prices: { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } },
-    },
+    policy: TOY_POLICY,
     events: { sink: 'stdout' },
     ...overrides,
   });
 }
 
-const say = (line: string) => console.error(line);
+/** The narration: on stderr, and only when stdout is piped (on a terminal the tree tells the story). */
+let narrate = true;
+const say = (line: string) => {
+  if (narrate) console.error(line);
+};
 
 export async function runToyAgent(alm: ALM): Promise<void> {
   const safeTool = alm.tool('safe_tool', ({ message }: { message: string }) => `Safe: ${message}`);
@@ -121,7 +137,8 @@ export async function runModelAgent(alm: ALM): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
+/** Piped: the events as JSON lines on stdout, as a stdout sink writes them. */
+async function asJsonLines(): Promise<void> {
   const alm = createToyAlm();
   await runToyAgent(alm);
   await runModelAgent(alm);
@@ -129,4 +146,77 @@ async function main(): Promise<void> {
   say(`events: ${JSON.stringify(alm.stats())}`);
 }
 
-if (require.main === module) void main();
+/** A span and its children, one line each: name, and how it ended. */
+function spanLines(span: ReadableSpan, children: Map<string, ReadableSpan[]>, indent: string, out: string[]): void {
+  const status = span.attributes['alm.tool.status'] ?? span.attributes['alm.llm.status'];
+  const mark =
+    status === 'denied'
+      ? '⊘ denied'
+      : span.status.code === SpanStatusCode.ERROR
+        ? `✗ ${span.attributes['error.type'] ?? 'error'}`
+        : '✓';
+  out.push(`${indent}${span.name}  ${mark}`);
+  for (const child of children.get(span.spanContext().spanId) ?? []) spanLines(child, children, indent + '  ', out);
+}
+
+/** The spans of one trace as an indented tree, consecutive identical lines folded (`×6`). */
+function spanTree(spans: ReadableSpan[], traceId: string): string[] {
+  const inTrace = spans.filter((s) => s.spanContext().traceId === traceId);
+  const ids = new Set(inTrace.map((s) => s.spanContext().spanId));
+  const children = new Map<string, ReadableSpan[]>();
+  const roots: ReadableSpan[] = [];
+  for (const span of [...inTrace].sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1])) {
+    const parent = span.parentSpanContext?.spanId;
+    if (parent !== undefined && ids.has(parent)) children.set(parent, [...(children.get(parent) ?? []), span]);
+    else roots.push(span);
+  }
+  const lines: string[] = [];
+  for (const root of roots) spanLines(root, children, '', lines);
+  const folded: string[] = [];
+  for (let i = 0; i < lines.length;) {
+    let j = i + 1;
+    while (j < lines.length && lines[j] === lines[i]) j++;
+    folded.push(j - i > 1 ? `${lines[i]}  ×${j - i}` : lines[i]!);
+    i = j;
+  }
+  return folded;
+}
+
+/** On a terminal: an in-process tracer provider, then each run as a tree, with its spans. */
+async function asPicture(): Promise<void> {
+  narrate = false;
+  const events: ALMEvent[] = [];
+  const alm = createToyAlm({ events: { sink: (batch) => void events.push(...batch) } });
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({
+    spanProcessors: [...alm.spanProcessors, new SimpleSpanProcessor({ exporter })],
+  });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(provider);
+
+  await runToyAgent(alm);
+  await runModelAgent(alm);
+  await alm.shutdown();
+  const spans = exporter.getFinishedSpans(); // before the provider's shutdown, which clears them
+  await provider.shutdown();
+
+  const color = !process.env.NO_COLOR;
+  const p = TOY_POLICY;
+  console.log(
+    `policy: allow ${p.allowedTools.join(', ')} · deny ${p.deniedTools.join(', ')} · ` +
+      `budgets per run: ${p.maxToolCallsPerRun} tool calls, $${p.maxCostPerRun} of model calls\n`,
+  );
+  const runs = [...new Set(events.map((e) => e.run_id))];
+  for (const runId of runs) {
+    const ofRun = events.filter((e) => e.run_id === runId);
+    console.log(drawRunTree(ofRun, { color }));
+    const traceId = ofRun.find((e) => e.trace_id)?.trace_id;
+    if (traceId) console.log(['spans', ...spanTree(spans, traceId).map((l) => `  ${l}`)].join('\n'));
+    console.log('');
+  }
+  console.log(
+    `${events.length} ALM events, ${spans.length} spans. Piped, this example prints the events as JSON lines.`,
+  );
+}
+
+if (require.main === module) void (process.stdout.isTTY ? asPicture() : asJsonLines());

@@ -42,4 +42,12 @@ if [ "${failed:-0}" != 0 ]; then
 fi
 echo "${passed:-0} passed, ${failed:-0} failed"
 if [ "$status" -ne 0 ] && [ "${failed:-0}" = 0 ]; then echo "test runner failed (exit $status)"; fi
+
+# The docs' code blocks, now with the frameworks' packages installed: `npm test` skips the blocks that
+# import one (docs/frameworks/*.md); here they are type-checked, and run unless marked no-run.
+cd "$root"
+if ! npx jest test/docs.test.ts; then
+  echo "docs code blocks: failed (npx jest test/docs.test.ts)"
+  status=1
+fi
 exit "$status"

@@ -4,8 +4,10 @@
  * `@opentelemetry/api`; it never registers globals.
  */
 import { inspect } from 'node:util';
+import { context } from '@opentelemetry/api';
 import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
+import { wrapMcpClient, wrapMcpServer } from './adapters/mcp';
 import type { SpanProcessor } from './otel-types';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
@@ -27,6 +29,7 @@ import { spendOf, type RunSpend } from './policy/admission';
 import { ToolPolicy } from './policy/rules';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
+import { remoteRunId } from './propagation';
 import { SDK_VERSION } from './version';
 
 const TRACER_NAME = 'alm-otel';
@@ -252,6 +255,39 @@ export class ALM {
     return wrapLangchainTool(this.wrapForFramework, name, func);
   }
 
+  /**
+   * Make an MCP client's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `Client`): each
+   * `callTool` is decided before the request is sent (a denied call rejects with ToolDeniedError and
+   * never reaches the server), recorded with the tool's arguments on a `tools/call {tool}` CLIENT span,
+   * and sends the trace context and baggage, with the run's id, in `params._meta`. Returns the client.
+   */
+  mcpClient<C extends object>(client: C): C {
+    if (
+      typeof client !== 'object' ||
+      client === null ||
+      typeof (client as { callTool?: unknown }).callTool !== 'function'
+    ) {
+      throw new TypeError('alm.mcpClient: expected an MCP Client (an object with callTool)');
+    }
+    return wrapMcpClient(this.wrapForFramework, client);
+  }
+
+  /**
+   * Make an MCP server's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `McpServer`, or a
+   * low-level `Server`), for tools registered before or after: each runs under the caller's trace taken
+   * from `params._meta`, on a `tools/call {tool}` SERVER span, is decided by this instance's policy (a
+   * denied call returns an MCP error result with the reason and the handler never runs), and records
+   * under the caller's run id. Returns the server.
+   */
+  mcpServer<S extends object>(server: S): S {
+    const wrapped =
+      typeof server === 'object' && server !== null ? wrapMcpServer(this.wrapForFramework, server) : undefined;
+    if (wrapped === undefined) {
+      throw new TypeError('alm.mcpServer: expected an MCP McpServer or Server (@modelcontextprotocol/sdk 1.x)');
+    }
+    return wrapped;
+  }
+
   /** Record a hand-over to another agent, in the current run. */
   handoff(options: HandoffOptions): void {
     if (
@@ -284,9 +320,9 @@ export class ALM {
     return run === undefined ? undefined : spendOf(run, this.rt.models);
   }
 
-  /** The id of the run the caller is in, if any. */
+  /** The id of the run the caller is in, if any: a local run, or one another process sent (propagation). */
   currentRunId(): string | undefined {
-    return this.rt.storage.getStore()?.run?.runId;
+    return this.rt.storage.getStore()?.run?.runId ?? remoteRunId(context.active());
   }
 
   /** Counts of events emitted, delivered, failed and dropped so far. */

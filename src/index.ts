@@ -24,3 +24,4 @@ export type { RunSpend } from './policy/admission';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';
 export { SCHEMA_VERSION, SDK_VERSION } from './version';
+export { drawRunTree, type RunTreeOptions } from './cli/tree';

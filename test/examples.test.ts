@@ -2,11 +2,15 @@
  * The examples run as a user runs them (tsx, child processes). The NodeSDK example exports OTLP/HTTP
  * to a real HTTP receiver on 127.0.0.1, which checks what arrives.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { ALMEvent } from '../src';
+import { normalOutput } from './helpers/docs';
 import { ofType } from './helpers/harness';
-import { eventLines, runTsx } from './helpers/scripts';
+import { eventLines, ROOT, runTsx } from './helpers/scripts';
 
 async function example(
   file: string,
@@ -50,6 +54,46 @@ describe('examples', () => {
     });
     expect(stderr).toContain('Cost budget stop after 3 model calls: $0.00108 spent of $0.001');
     for (const e of events) expect([e.trace_id, e.span_id]).toEqual([null, null]); // no OTel set up
+  }, 60_000);
+
+  it('toy-agent on a terminal draws each run with its trace_id, and the spans beside it', async () => {
+    // `script` gives the example a pseudo-terminal, as a user's shell does: process.stdout.isTTY.
+    const command = `${join(ROOT, 'node_modules', '.bin', 'tsx')} ${join(ROOT, 'examples', 'toy-agent.ts')}`;
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'script',
+        ['-qec', command, '/dev/null'],
+        { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout.replace(/\r/g, ''))),
+      ),
+    );
+    expect(output).not.toMatch(/^\{"event_id"/m); // no JSON lines on a terminal
+    const traceIds = [...output.matchAll(/^│ trace_id ([0-9a-f]{32})$/gm)].map((m) => m[1]);
+    expect(traceIds).toHaveLength(2); // the toy run and the model run, each its own trace
+    expect(new Set(traceIds).size).toBe(2);
+    expect(output).toMatch(
+      /^run [0-9a-f-]{36} {2}toy-agent-1@0\.0\.1-toy \(development\) {2}"Toy agent smoke test" {2}✓ success/m,
+    );
+    expect(output).toContain("│  └─ ⊘ dangerous_tool  DENIED  Tool 'dangerous_tool' is in denied_tools list");
+    expect(output).toContain('│  └─ ✗ flaky_tool  ERROR  ConnectionError: Simulated connection timeout  (retryable)');
+    expect(output).toContain('│  └─ ⊘ safe_tool  DENIED  Budget exceeded: 8/8 tool calls');
+    expect(output).toContain('3 model calls (3600 input, 900 output tokens, $0.00108)');
+    expect(output).toContain('budgets per run: 8 tool calls, $0.001 of model calls');
+    // The spans, as the in-process provider recorded them.
+    expect(output).toContain(
+      [
+        '      execute_tool dangerous_tool  ⊘ denied',
+        '    task errors  ✓',
+        '      execute_tool flaky_tool  ✗ ConnectionError',
+      ].join('\n'),
+    );
+    expect(output).toContain('      execute_tool safe_tool  ✓  ×5\n      execute_tool safe_tool  ⊘ denied');
+    expect(output).toContain('    chat gpt-4o-mini  ✓  ×3\n    chat gpt-4o-mini  ⊘ denied');
+    expect(output).toMatch(/^43 ALM events, 21 spans\./m);
+    // The README shows this output: the same, ids and durations aside.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const shown = /^```text example-output\n([\s\S]*?)^```$/m.exec(readme)?.[1];
+    expect(normalOutput(output)).toBe(normalOutput(shown ?? ''));
   }, 60_000);
 
   describe('existing-otel-setup', () => {

@@ -5,7 +5,7 @@
  * tasks in one run that is a best guess; runs themselves are always told apart by `run_id`.
  */
 import type { ALMEvent } from '../events/schema';
-import type { Style } from './common';
+import { styler, type Style } from './common';
 
 type EventOf<T extends ALMEvent['event_type']> = Extract<ALMEvent, { event_type: T }>;
 
@@ -293,4 +293,26 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
     out.push(`${s('bold', 'summary')}  ${parts.join(s('dim', ' · '))}`);
   }
   return out;
+}
+
+/** Options of {@link drawRunTree}. */
+export interface RunTreeOptions {
+  /** ANSI colour (default false). */
+  color?: boolean;
+  /** Base URL of a Jaeger UI, to print a link to each run's trace. */
+  jaegerUrl?: string;
+  /** Show task ids and tool call ids. */
+  ids?: boolean;
+}
+
+/**
+ * ALM events drawn as `alm-otel tree` draws them: each run (tasks, tool calls with ✓ / ⊘ DENIED /
+ * ✗ ERROR, handoffs, the summary, the trace_id), in stream order, separated by blank lines.
+ */
+export function drawRunTree(events: Iterable<ALMEvent>, options: RunTreeOptions = {}): string {
+  const forest = new RunForest();
+  for (const event of events) forest.add(event);
+  const style = styler({ stdout: {}, env: {} } as never, { color: options.color === true, 'no-color': !options.color });
+  const draw: DrawOptions = { style, jaegerUrl: options.jaegerUrl, ids: options.ids };
+  return [...forest.runs.values()].map((run) => drawRun(run, draw).join('\n')).join('\n\n');
 }

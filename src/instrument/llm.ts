@@ -15,6 +15,7 @@ import { admitLlm, admitLlmWhenRoom, mayWait, type LlmEstimate, type LlmTicket }
 import { saturatedTokens } from '../policy/budgets';
 import * as sc from '../semconv';
 import { now } from './clock';
+import { adoptRemoteRun } from './remote-run';
 import { Operation, emit } from './operation';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -339,7 +340,7 @@ export function admitted<T, F>(
 
 export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
   const scope = rt.storage.getStore();
-  const run = scope?.run;
+  const run = scope?.run ?? adoptRemoteRun(rt, context.active());
   const open = (startTime: number): LlmCall => {
     const call = new LlmCall(
       rt,

@@ -13,6 +13,7 @@ import { Operation } from './operation';
 import { RunState, summaryAttributes } from './run-state';
 import type { Runtime, Scope } from './runtime';
 import { observe, type Settled } from './settle';
+import { withRunBaggage } from '../propagation';
 
 export interface RunOptions {
   /** What the run is for; recorded on run.start and the span. */
@@ -124,7 +125,8 @@ export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandl
   const handle = runHandle(rt, state, op.traceId, op.spanId);
   return runInScope(
     rt,
-    { run: state, otelContext: op.otelContext },
+    // The run's id goes into the baggage of its context, so propagators carry it to other processes.
+    { run: state, otelContext: withRunBaggage(op.otelContext, state.runId) },
     () => fn(handle),
     (failed, outcome) => op.finish(rt, failed, outcome),
   );

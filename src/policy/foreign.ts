@@ -159,6 +159,13 @@ export class ForeignSpan {
   /** Set when the span started in a run undecided: its number in LateToolSpans. */
   lateSeq: number | undefined = undefined;
   settled = false;
+  /** The alm protocol call (alm.mcpClient) active where this span started: of the same tool, the same call. */
+  within: AlmToolCall | undefined = undefined;
+  /**
+   * The trace the span was started from, when its instrumentation parented it into another trace
+   * (OpenLLMetry's MCP spans, under the session span made at connect()): its events carry this one.
+   */
+  callerTraceId: string | undefined = undefined;
   /** Its key in LateToolSpans.byCallId, while it is the open span of its call. */
   callKey: string | undefined = undefined;
   /**
@@ -240,8 +247,15 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
   const twin = callId === undefined ? undefined : rt.lateToolSpans.byCallId.get(callId);
   if (twin !== undefined && twin !== s && !twin.ended && twin.run === s.run) return joinCall(rt, s, twin);
 
-  // Named late, and an alm tool of that name ran meanwhile in the same run: the framework ran it.
-  const almCall = s.lateSeq === undefined ? undefined : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
+  // Started inside an alm protocol call of that tool (its request, traced by the protocol's own
+  // instrumentation); or named late, and an alm tool of that name ran meanwhile in the same run: the
+  // framework ran it.
+  const almCall =
+    s.within !== undefined && s.within.toolName === name
+      ? s.within
+      : s.lateSeq === undefined
+        ? undefined
+        : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
   if (almCall !== undefined) {
     s.claimed = true;
     rt.lateToolSpans.settle(s);
