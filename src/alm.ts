@@ -26,7 +26,11 @@ import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool'
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
 import { spendOf, type RunSpend } from './policy/admission';
+import { RedisStore } from './policy/redis-store';
 import { ToolPolicy } from './policy/rules';
+import { ScopedBudgets } from './policy/scoped';
+import { MemoryStore } from './policy/store';
+import { checkLabels } from './instrument/labels';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
 import { remoteRunId } from './propagation';
@@ -128,6 +132,18 @@ export class ALM {
     this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
 
     this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
+    const { budgets, store } = config.policy;
+    if (budgets.length > 0) {
+      this.rt.scoped = new ScopedBudgets(
+        budgets,
+        store === undefined
+          ? new MemoryStore()
+          : new RedisStore(
+              { redis: store.redis, failMode: store.failMode, timeoutMs: store.timeoutMs, keyPrefix: store.keyPrefix },
+              report,
+            ),
+      );
+    }
   }
 
   /**
@@ -139,7 +155,9 @@ export class ALM {
   run<T>(a: RunOptions | ((run: RunHandle) => T), b?: (run: RunHandle) => T): T {
     const [options, fn] = splitArgs<RunOptions, (run: RunHandle) => T>('run', a, b);
     optionalString('run', 'purpose', options.purpose);
-    return this.enabled ? startRun(this.rt, options, fn) : plainRun(this.rt, fn);
+    const labels = checkLabels(options.labels);
+    const checked = options.labels === undefined ? options : { ...options, labels };
+    return this.enabled ? startRun(this.rt, checked, fn) : plainRun(this.rt, fn);
   }
 
   /** A unit of work inside a run. Returns what `fn` returns and rethrows its error unchanged. */
@@ -338,7 +356,9 @@ export class ALM {
   /** Deliver everything, then stop. Calls after shutdown still run and are still policed; their events are dropped and counted. */
   shutdown(): Promise<void> {
     this.rt.stop();
-    return this.rt.events.shutdown();
+    // The Redis client alm-otel made for a URL is closed; one the application passed is its own.
+    const store = this.rt.scoped?.store.close?.().catch((error: unknown) => this.rt.report(error));
+    return Promise.all([this.rt.events.shutdown(), store]).then(() => undefined);
   }
 
   /** What `console.log(alm)` and `JSON.stringify(alm)` show: the identity, never the configuration's secrets. */

@@ -126,7 +126,7 @@ export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandl
   return runInScope(
     rt,
     // The run's id goes into the baggage of its context, so propagators carry it to other processes.
-    { run: state, otelContext: withRunBaggage(op.otelContext, state.runId) },
+    { run: state, otelContext: withRunBaggage(op.otelContext, state.runId, state.labels) },
     () => fn(handle),
     (failed, outcome) => op.finish(rt, failed, outcome),
   );

@@ -35,6 +35,14 @@ export interface CallScope {
   readonly labels: Readonly<Record<string, string>> | undefined;
 }
 
+/** The scope of a call in a run (local or remote) of an agent. */
+export function callScope(
+  agentId: string,
+  run: { readonly runId: string; readonly labels: Readonly<Record<string, string>> | undefined } | undefined,
+): CallScope {
+  return { runId: run?.runId, agentId, labels: run?.labels };
+}
+
 /** A refusal's details: which budget, for which key, over which window. */
 export interface ScopedBudgetDetails extends BudgetDetails {
   readonly scope: string;
