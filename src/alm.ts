@@ -222,9 +222,11 @@ export class ALM {
       }
     }
     optionalString('llm', 'operation', options.operation);
-    const max = options.maxOutputTokens;
-    if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) {
-      throw new TypeError('alm.llm: maxOutputTokens must be a whole number of tokens, 0 or more');
+    for (const field of ['maxOutputTokens', 'inputTokens'] as const) {
+      const n = options[field];
+      if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0)) {
+        throw new TypeError(`alm.llm: ${field} must be a whole number of tokens, 0 or more`);
+      }
     }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
     return this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
@@ -357,7 +359,7 @@ export class ALM {
   shutdown(): Promise<void> {
     this.rt.stop();
     // The Redis client alm-otel made for a URL is closed; one the application passed is its own.
-    const store = this.rt.scoped?.store.close?.().catch((error: unknown) => this.rt.report(error));
+    const store = this.rt.scoped?.close().catch((error: unknown) => this.rt.report(error));
     return Promise.all([this.rt.events.shutdown(), store]).then(() => undefined);
   }
 

@@ -37,6 +37,12 @@ export interface LlmOptions {
    * while in flight, so parallel calls cannot overrun the budget (docs/budgets.md).
    */
   maxOutputTokens?: number;
+  /**
+   * The call's input tokens, when counted before the call (a tokenizer). With `maxOutputTokens`, the
+   * call's reservation is a true maximum: a scoped budget (`policy.budgets`) then admits it only if it
+   * fits, and is never passed (docs/budgets.md).
+   */
+  inputTokens?: number;
 }
 
 /** Passed to the model call's function. */
@@ -306,7 +312,7 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
 
 /** The model call's estimate for admission, from its options. */
 export function estimateOf(options: LlmOptions): LlmEstimate {
-  return { model: options.model, maxOutputTokens: options.maxOutputTokens };
+  return { model: options.model, maxOutputTokens: options.maxOutputTokens, inputTokens: options.inputTokens };
 }
 
 /**

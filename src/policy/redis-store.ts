@@ -87,7 +87,10 @@ interface RedisModule {
 }
 
 /** A node-redis client for a URL: reconnects on its own, fails commands at once while disconnected. */
-function clientFor(url: string, report: ErrorReporter): { client: NodeRedisClient; close(): Promise<void> } {
+function clientFor(
+  url: string,
+  report: ErrorReporter,
+): { client: NodeRedisClient; connected: Promise<unknown>; close(): Promise<void> } {
   let redis: RedisModule;
   try {
     redis = require('redis') as RedisModule;
@@ -108,10 +111,13 @@ function clientFor(url: string, report: ErrorReporter): { client: NodeRedisClien
     reportedAt = Date.now();
     report(new Error(`policy.store: Redis at ${redactUrl(url)}: ${(error as Error)?.message ?? String(error)}`));
   });
-  client.connect().catch(() => undefined);
+  // Commands wait for the first connection (within their time limit); after it, a client that lost
+  // its connection fails them at once (disableOfflineQueue), which is what failMode is for.
+  const connected = client.connect().catch(() => undefined);
   client.unref?.();
   return {
     client,
+    connected,
     async close() {
       try {
         if (client.close) await client.close();
@@ -137,6 +143,8 @@ export class RedisStore implements BudgetStore {
   readonly shared = true;
   private readonly send: (args: string[]) => Promise<unknown>;
   private readonly ownClose: (() => Promise<void>) | undefined;
+  /** The first connection of a client alm-otel made, until it is made. */
+  private connecting: Promise<unknown> | undefined;
   /** failMode 'open': counted here while Redis does not answer. */
   private readonly local = new MemoryStore();
   private outage = false;
@@ -147,9 +155,11 @@ export class RedisStore implements BudgetStore {
   ) {
     const given = options.redis;
     if (typeof given === 'string') {
-      const { client, close } = clientFor(given, report);
+      const { client, connected, close } = clientFor(given, report);
       this.send = (args) => client.sendCommand(args);
       this.ownClose = close;
+      this.connecting = connected;
+      void connected.then(() => (this.connecting = undefined));
     } else if (typeof (given as NodeRedisClient).sendCommand === 'function') {
       this.send = (args) => (given as NodeRedisClient).sendCommand(args);
     } else {
@@ -172,6 +182,7 @@ export class RedisStore implements BudgetStore {
       timer.unref?.();
     });
     try {
+      if (this.connecting !== undefined) await Promise.race([this.connecting, timeout]);
       return await Promise.race([this.send(args), timeout]);
     } finally {
       clearTimeout(timer);

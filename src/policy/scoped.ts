@@ -255,11 +255,26 @@ export class ScopedBudgets {
             }))
             .filter((c) => c.delta !== 0 && Number.isFinite(c.delta));
           reserved = [];
-          if (changes.length > 0) void Promise.resolve(this.store.adjust(changes)).catch(() => undefined);
+          if (changes.length > 0) this.track(this.store.adjust(changes));
         },
       };
     };
     return verdict instanceof Promise ? verdict.then(hold) : hold(verdict);
+  }
+
+  /** Settlements on their way to a shared store: shutdown waits for them. */
+  private readonly pending = new Set<Promise<void>>();
+
+  private track(result: void | Promise<void>): void {
+    if (!(result instanceof Promise)) return;
+    const settled = result.catch(() => undefined).finally(() => this.pending.delete(settled));
+    this.pending.add(settled);
+  }
+
+  /** Wait for settlements still on their way, then close the store (a client alm-otel made). */
+  async close(): Promise<void> {
+    await Promise.all([...this.pending]);
+    await this.store.close?.();
   }
 
   /** Every budget that applies to the scope: its limits and what its counters hold now. */
