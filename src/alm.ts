@@ -8,6 +8,12 @@ import { context } from '@opentelemetry/api';
 import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
 import { wrapMcpClient, wrapMcpServer } from './adapters/mcp';
+import {
+  wrapOpenaiAgentsModel,
+  wrapOpenaiAgentsTool,
+  type OpenaiAgentsModelOptions,
+  type StartModelCall,
+} from './adapters/openai-agents';
 import type { SpanProcessor } from './otel-types';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
@@ -211,8 +217,10 @@ export class ALM {
    * Run a model call: `fn(call)` runs inside a GenAI inference span (`chat {model}`), its token usage is
    * read from the result (OpenAI, Anthropic and AI SDK shapes) or set with `call.setUsage`, and it counts
    * toward the run's model-call, token and cost budgets. When a budget is already reached the call is
-   * refused with BudgetExceededError (an async function's wrapper rejects) and `fn` never runs.
-   * Returns what `fn` returns and rethrows its error unchanged.
+   * refused with BudgetExceededError (an async function's wrapper rejects) and `fn` never runs. Under
+   * a token or cost budget each call holds an estimate (`maxOutputTokens`, else the largest call seen)
+   * while in flight, so parallel calls cannot overrun it; an `async function` that finds the room held
+   * waits for it (docs/budgets.md). Returns what `fn` returns and rethrows its error unchanged.
    */
   llm<T>(options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
     if (typeof options !== 'object' || options === null) throw new TypeError('alm.llm: options must be an object');
@@ -229,7 +237,7 @@ export class ALM {
       }
     }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
-    return this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
+    return this.llmForFramework(options, fn);
   }
 
   /**
@@ -274,6 +282,52 @@ export class ALM {
     }
     return wrapLangchainTool(this.wrapForFramework, name, func);
   }
+
+  /**
+   * Wrap an OpenAI Agents JS function tool (`tool({ name, parameters, execute })` from `@openai/agents`):
+   * each call is decided before the tool's `invoke` runs, recorded under the SDK's `callId` with only the
+   * tool's input, and a denied call's output, which the model reads, is the policy's reason. Returns a
+   * copy; any other kind of tool is returned unchanged.
+   */
+  openaiAgentsTool<T extends object>(tool: T): T {
+    if (typeof tool !== 'object' || tool === null) {
+      throw new TypeError(`alm.openaiAgentsTool: expected a tool object, got ${tool === null ? 'null' : typeof tool}`);
+    }
+    return wrapOpenaiAgentsTool(this.wrapForFramework, tool);
+  }
+
+  /** `openaiAgentsTool` for every tool of an agent's `tools` array. */
+  openaiAgentsTools<T extends readonly object[]>(tools: T): T {
+    if (!Array.isArray(tools)) throw new TypeError(`alm.openaiAgentsTools: expected an array of tools`);
+    return tools.map((tool: object) => this.openaiAgentsTool(tool)) as unknown as T;
+  }
+
+  /**
+   * Wrap an OpenAI Agents JS `Model` (`getResponse` / `getStreamedResponse`): each request is a model call
+   * as with `alm.llm`, refused with BudgetExceededError before the provider is called once the run's
+   * model-call, token or cost budget is reached, its usage counted from the response. `options.model`
+   * names the model for `policy.prices` (default: the model's own name, when it exposes one).
+   */
+  openaiAgentsModel<M extends object>(model: M, options: OpenaiAgentsModelOptions = {}): M {
+    const kind = model === null ? 'null' : typeof model;
+    if (kind !== 'object' || typeof (model as { getResponse?: unknown }).getResponse !== 'function') {
+      throw new TypeError(`alm.openaiAgentsModel: expected a Model with getResponse, got ${kind}`);
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('alm.openaiAgentsModel: options must be an object');
+    }
+    for (const field of ['model', 'provider'] as const) {
+      const value = options[field];
+      if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+        throw new TypeError(`alm.openaiAgentsModel: options.${field} must be a non-empty string`);
+      }
+    }
+    return wrapOpenaiAgentsModel(this.llmForFramework, model, options);
+  }
+
+  /** How alm.llm and the framework adapters run a model call (instrumented, or plain when disabled). */
+  private readonly llmForFramework: StartModelCall = (options, fn) =>
+    this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
 
   /**
    * Make an MCP client's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `Client`): each

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
 import { truncateString } from '../events/capture';
-import { CallUsage, admitted, estimateOf, type LlmCallHandle, type LlmOptions } from './llm';
+import { CallUsage, admitted, type LlmCallHandle, type LlmOptions } from './llm';
 import { runHandle, type RunHandle } from './run';
 import { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -91,29 +91,22 @@ export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
  */
 export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
   const run = rt.storage.getStore()?.run;
-  return admitted(
-    rt,
-    run,
-    estimateOf(options),
-    fn,
-    (ticket) => {
-      const usage = new CallUsage(ticket, run, () => {});
-      const call: LlmCallHandle = {
-        llmCallId: randomUUID(),
-        setUsage: (u) => usage.set(u, undefined),
-        setResponse() {},
-      };
-      return observe(
-        () => fn(call),
-        (_failed, outcome) => {
-          try {
-            usage.finish(usageFromResult(outcome), responseFromResult(outcome).model);
-          } catch (error) {
-            rt.report(error);
-          }
-        },
-      );
-    },
-    () => {},
-  );
+  return admitted(rt, run, options, fn, (ticket) => {
+    const usage = new CallUsage(ticket, run, () => {});
+    const call: LlmCallHandle = {
+      llmCallId: randomUUID(),
+      setUsage: (u) => usage.set(u, undefined),
+      setResponse() {},
+    };
+    return observe(
+      () => fn(call),
+      (_failed, outcome) => {
+        try {
+          usage.finish(usageFromResult(outcome), responseFromResult(outcome).model);
+        } catch (error) {
+          rt.report(error);
+        }
+      },
+    );
+  });
 }

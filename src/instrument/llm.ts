@@ -1,8 +1,9 @@
 /**
  * `alm.llm`: a model call as a GenAI inference span (`{operation} {model}`, kind CLIENT), counted
- * toward its run's model-call, token and cost budgets (and every enclosing run's). A call is refused
- * before it starts when a budget is already reached; the call that crosses a limit completes and is
- * counted, since its usage is only known afterwards.
+ * toward its run's model-call, token and cost budgets (and every enclosing run's). A call is admitted
+ * through policy/admission.ts: refused before it starts when a budget is already reached, or when the
+ * calls in flight hold what is left (an `async function` then waits for room); the call that crosses a
+ * limit completes and is counted, since its usage is only known afterwards.
  */
 import { randomUUID } from 'node:crypto';
 import { SpanKind, context, type Attributes, type Context } from '@opentelemetry/api';
@@ -310,24 +311,24 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   }
 }
 
-/** The model call's estimate for admission, from its options. */
-export function estimateOf(options: LlmOptions): LlmEstimate {
-  return { model: options.model, maxOutputTokens: options.maxOutputTokens, inputTokens: options.inputTokens };
-}
-
 /**
- * Admit a model call (policy/admission.ts) and run it with `admitted`; or refuse it with `refused`,
+ * Admit a model call (policy/admission.ts) and run it with `onAdmit`; or refuse it (`onRefuse`),
  * throwing (or rejecting, for an `async function`) the BudgetExceededError. An `async function`
  * refused only because calls in flight hold the room waits for them instead.
  */
 export function admitted<T, F>(
   rt: Runtime,
   run: RunState | undefined,
-  estimate: LlmEstimate,
+  options: LlmOptions,
   fn: F,
   onAdmit: (ticket: LlmTicket) => T,
-  onRefuse: (error: BudgetExceededError) => void,
+  onRefuse: (error: BudgetExceededError) => void = () => {},
 ): T {
+  const estimate: LlmEstimate = {
+    model: options.model,
+    maxOutputTokens: options.maxOutputTokens,
+    inputTokens: options.inputTokens,
+  };
   if (run?.ended) rt.detached = true; // a model call of a run that has ended: see Runtime.detached
   const scoped = rt.scoped;
   // Budgets by scope and window come after the run's own: a call the run refuses takes nothing there.
@@ -450,7 +451,7 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
   return admitted(
     rt,
     run,
-    estimateOf(options),
+    options,
     fn,
     (ticket) => {
       const call = open(startTime);

@@ -96,6 +96,8 @@ class Ticket implements LlmTicket {
   private unestimated: boolean;
   private running: boolean;
   private released = false;
+  /** Its model turned out to have no price (told and counted once). */
+  private unpricedSeen = false;
 
   constructor(
     private readonly models: ModelPolicy,
@@ -133,8 +135,9 @@ class Ticket implements LlmTicket {
       dCost = cost === this.charged ? 0 : cost - this.charged; // Infinity - Infinity: already counted
       this.charged = cost;
       this.costUsd = cost;
-    } else if (input + output > 0 && this.models.priced) {
-      this.unpriced(responseModel ?? this.model);
+    } else if (input + output > 0 && this.models.priced && !this.unpricedSeen) {
+      this.unpricedSeen = true;
+      this.unpriced(this.model);
     }
     const run = this.run;
     chargeLlm(run, 0, dIn + dOut, dCost);

@@ -17,8 +17,9 @@ import { now } from '../instrument/clock';
 import type { RunState } from '../instrument/run-state';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
-import { chargeToolCalls } from './budgets';
+import { chargeToolCalls, type BudgetDetails } from './budgets';
 import { toolCallIdOf, toolConvention, toolNameOf, type ToolConvention } from './conventions';
+import { recogniseModelSpan } from './model-spans';
 import type { PolicyDecision } from './rules';
 
 /** An alm.llm() call: model spans of other instrumentations inside it report their usage to it. */
@@ -109,6 +110,7 @@ export function watch(rt: Runtime, s: ForeignSpan): void {
   const setAttributes = span.setAttributes;
   if (typeof setAttribute !== 'function' || typeof setAttributes !== 'function') return;
   const check = () => {
+    if (s.modelPending) recogniseModelSpan(rt, s);
     if (checking || s.settled) return;
     checking = true;
     try {
@@ -173,6 +175,10 @@ export class ForeignSpan {
    * span, or an alm.llm() call (which then takes the usage this span reports, if it has none).
    */
   withinModelCall: ModelCallOwner | ForeignSpan | undefined = undefined;
+  /** Started in a run, outside any model call, and not known yet whether it is a model span (model-spans.ts). */
+  modelPending = false;
+  /** Meanwhile: the model budget its run had reached when it started. */
+  overAtStart: BudgetDetails | undefined = undefined;
 
   constructor(
     /** Writable until it ends. */

@@ -14,11 +14,12 @@ import type { ReadableSpan, Span, SpanProcessor } from '../otel-types';
 import { WITHHELD_INPUTS, WITHHELD_OUTPUTS, truncateString } from '../events/capture';
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
+import { emit } from '../instrument/operation';
 import type { Runtime } from '../instrument/runtime';
 import { adoptRemoteRun } from '../instrument/remote-run';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
-import { endModelSpan, startModelSpan } from './model-spans';
+import { endModelSpan, recogniseModelSpan, startModelSpan } from './model-spans';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
@@ -47,6 +48,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       const late = this.rt.lateToolSpans;
       late.seq++;
       // A child starting is a moment the parent's late attributes may have arrived: decide it now.
+      if (parent?.modelPending === true) recogniseModelSpan(this.rt, parent);
       if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
       // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
       if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
@@ -64,7 +66,9 @@ export class PolicySpanProcessor implements SpanProcessor {
   onEnding(span: Span): void {
     this.endingCalled = true;
     const state = this.rt.foreignCalls.get(span);
-    if (state === undefined || state.call !== undefined) return;
+    if (state === undefined) return;
+    if (state.modelPending) recogniseModelSpan(this.rt, state);
+    if (state.call !== undefined) return;
     try {
       decideForeign(this.rt, state);
       this.rt.lateToolSpans.settle(state);
@@ -100,7 +104,7 @@ export class PolicySpanProcessor implements SpanProcessor {
       record.runId = state.run?.runId ?? null;
       if (state.callerTraceId !== undefined) record.traceId = state.callerTraceId;
       state.run?.recordToolCall(call.decision.allow, record.status, record.toolMs, call.policyMs);
-      this.rt.events.enqueue(record, Phase.Both);
+      emit(this.rt, state.run, record, Phase.Both); // none after its run.end
     } catch (error) {
       this.rt.report(error);
     }

@@ -16,20 +16,26 @@ function endedSpan(h: Harness, name: string, attributes: Record<string, string |
   });
 }
 
-/** Runs `step` up to `n` times, counting how often the run's budget let `probe` (a tool) run first. */
-async function loop(n: number, probe: () => unknown, step: () => unknown): Promise<number> {
-  let ran = 0;
-  for (let i = 0; i < n; i++) {
-    try {
-      await probe();
+/**
+ * In a run, up to 10 times: a tool call (refused once a budget is spent), then `step` (model spans of
+ * another instrumentation). Returns how many tool calls the budget let run.
+ */
+async function toolCallsBetween(h: Harness, step: () => void): Promise<number> {
+  const tool = h.alm.tool('next_step', () => 'ok');
+  return h.alm.run(() => {
+    let ran = 0;
+    for (let i = 0; i < 10; i++) {
+      try {
+        tool();
+      } catch (error) {
+        if (error instanceof ToolDeniedError) break;
+        throw error;
+      }
       ran++;
-    } catch (error) {
-      if (!(error instanceof ToolDeniedError) && !(error instanceof BudgetExceededError)) throw error;
-      break;
+      step();
     }
-    await step();
-  }
-  return ran;
+    return ran;
+  });
 }
 
 describe('spend is never counted as zero or taken back', () => {
@@ -38,21 +44,15 @@ describe('spend is never counted as zero or taken back', () => {
 
   it('a framework model span without token counts keeps the tokens of the client span inside it', async () => {
     h = createHarness({ alm: { policy: { maxTokensPerRun: 1000 } } });
-    const tool = h.alm.tool('next_step', () => 'ok');
-    const ran = await h.alm.run(() =>
-      loop(
-        10,
-        () => tool(),
-        () =>
-          // The AI SDK's provider-call span reports no usage; the instrumented client inside it does.
-          endedSpan(h, 'ai.generateText.doGenerate', { 'ai.operationId': 'ai.generateText.doGenerate' }, () =>
-            endedSpan(h, 'chat gpt-4o-mini', {
-              'gen_ai.operation.name': 'chat',
-              'gen_ai.request.model': 'gpt-4o-mini',
-              'gen_ai.usage.input_tokens': 800,
-              'gen_ai.usage.output_tokens': 200,
-            }),
-          ),
+    const ran = await toolCallsBetween(h, () =>
+      // The AI SDK's provider-call span reports no usage; the instrumented client inside it does.
+      endedSpan(h, 'ai.generateText.doGenerate', { 'ai.operationId': 'ai.generateText.doGenerate' }, () =>
+        endedSpan(h, 'chat gpt-4o-mini', {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.request.model': 'gpt-4o-mini',
+          'gen_ai.usage.input_tokens': 800,
+          'gen_ai.usage.output_tokens': 200,
+        }),
       ),
     );
     expect(ran).toBe(1);
@@ -62,19 +62,13 @@ describe('spend is never counted as zero or taken back', () => {
 
   it("another instrumentation's model with no price counts as over a cost budget, not as $0", async () => {
     h = createHarness({ alm: { policy: { maxCostPerRun: 0.05, prices: PRICES } } });
-    const tool = h.alm.tool('next_step', () => 'ok');
-    const ran = await h.alm.run(() =>
-      loop(
-        10,
-        () => tool(),
-        () =>
-          endedSpan(h, 'chat claude-x', {
-            'gen_ai.operation.name': 'chat',
-            'gen_ai.request.model': 'claude-x',
-            'gen_ai.usage.input_tokens': 1000,
-            'gen_ai.usage.output_tokens': 1000,
-          }),
-      ),
+    const ran = await toolCallsBetween(h, () =>
+      endedSpan(h, 'chat claude-x', {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'claude-x',
+        'gen_ai.usage.input_tokens': 1000,
+        'gen_ai.usage.output_tokens': 1000,
+      }),
     );
     expect(ran).toBe(1);
     // Flagged on its span, and visible in the event stream: the run.end summary says which model.
@@ -312,6 +306,32 @@ describe('prices', () => {
     expect((error as Error).message).toContain("model 'mock-model-id' has no price in policy.prices");
     const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
     expect(summary.budget_exceeded).toMatchObject({ budget: 'cost', model: 'mock-model-id', flagged_llm_calls: 0 });
+  });
+
+  it('a call admitted for its response model that turns out unpriced counts as over the cost budget', async () => {
+    h = createHarness({
+      alm: {
+        policy: { maxCostPerRun: 1, prices: { 'gpt-4o-2024-08-06': { inputPerMillion: 2.5, outputPerMillion: 10 } } },
+      },
+    });
+    let ran = 0;
+    const error = await h.alm
+      .run(async () => {
+        for (let i = 0; i < 3; i++) {
+          // `gpt-4o-2024-08-06` may be its response model, so it runs; the provider answers with another.
+          await h.alm.llm({ provider: 'openai', model: 'gpt-4o' }, (call) => {
+            ran++;
+            call.setUsage({ inputTokens: 10 });
+            call.setUsage({ inputTokens: 10, outputTokens: 5 });
+            return { model: 'gpt-4o-2024-11-20' };
+          });
+        }
+      })
+      .catch((e: unknown) => e);
+    expect(ran).toBe(1);
+    expect((error as BudgetExceededError).details).toMatchObject({ budget: 'cost', model: 'gpt-4o' });
+    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
+    expect(summary.budget_exceeded).toMatchObject({ budget: 'cost', model: 'gpt-4o', flagged_llm_calls: 1 });
   });
 
   it("unpricedModels: 'allow' lets it run at $0 and says so once", async () => {
