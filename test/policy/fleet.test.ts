@@ -2,9 +2,13 @@
  * Budgets for a fleet: scoped budgets (policy.budgets) in a real redis-server on 127.0.0.1, shared by
  * real worker processes; failMode when Redis stops; windows; the in-memory store.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ALM, BudgetExceededError, ToolDeniedError, type ALMOptions } from '../../src';
+import { createInterface } from 'node:readline';
+import { context, propagation } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ALM, BudgetExceededError, ToolDeniedError, type ALMEvent, type ALMOptions } from '../../src';
 import { MemoryStore } from '../../src/policy/store';
 import { RedisStore } from '../../src/policy/redis-store';
 import { RedisServer } from '../helpers/redis';
@@ -120,6 +124,72 @@ function fleetAgent(options: Partial<ALMOptions['policy']> & object, errors: Err
     } as ALMOptions['policy'],
   });
 }
+
+describe('a run that crosses processes over HTTP', () => {
+  afterEach(() => {
+    propagation.disable();
+    context.disable();
+  });
+
+  test("the second process's tools record under the first run's run_id and count toward its run budget in Redis", async () => {
+    // The context manager and W3C propagation NodeSDK registers by default (the service runs NodeSDK itself).
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    const keyPrefix = `x${++prefix}`;
+    const alm = new ALM({
+      agentId: 'caller',
+      events: { sink: 'none' },
+      policy: {
+        budgets: [{ scope: 'run', maxToolCalls: 3 }],
+        store: { redis: redis.url, keyPrefix, timeoutMs: 10_000 },
+      },
+    });
+    const child = spawn(process.execPath, [join(ROOT, 'test', 'fixtures', 'fleet', 'tool-service.cjs')], {
+      cwd: ROOT,
+      env: { ...process.env, ALM_DIST: join(ROOT, 'dist', 'index.cjs'), REDIS_URL: redis.url, FLEET_PREFIX: keyPrefix },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`tool service exited with ${code}`)));
+      });
+      const { port } = JSON.parse(first) as { port: number };
+      const call = async (path: string) => {
+        const headers: Record<string, string> = {};
+        propagation.inject(context.active(), headers);
+        return (await (await fetch(`http://127.0.0.1:${port}${path}`, { headers })).json()) as {
+          body: string;
+          runId: string | null;
+        };
+      };
+      let ran = 0;
+      const local = alm.tool('local', async () => ++ran);
+      const answers: { body: string; runId: string | null }[] = [];
+      const runId = await alm.run({ labels: { tenant: 'acme' } }, async (run) => {
+        await local();
+        await local();
+        for (const path of ['/a', '/b', '/c']) answers.push(await call(path));
+        return run.runId;
+      });
+      expect(ran).toBe(2);
+      // Two local calls and one remote one fill the run's budget of 3: the next two are refused there.
+      expect(answers.map((a) => a.runId)).toEqual([runId, runId, runId]);
+      expect(answers[0]!.body).toBe('found /a');
+      expect(answers[1]!.body).toMatch(/^ToolDeniedError: .*Budget exceeded: 3\/3 tool calls \(run=/);
+      expect(answers[2]!.body).toMatch(/^ToolDeniedError/);
+      const { events } = (await (await fetch(`http://127.0.0.1:${port}/done`)).json()) as { events: ALMEvent[] };
+      const requests = events.filter((e) => e.event_type === 'tool.request');
+      expect(requests).toHaveLength(3);
+      for (const e of requests) expect(e.run_id).toBe(runId);
+    } finally {
+      child.kill();
+      await alm.shutdown();
+    }
+  }, 60_000);
+});
 
 describe('when Redis stops', () => {
   afterEach(async () => {
