@@ -17,7 +17,7 @@ const shared: Options = {
   outDir: 'dist',
   splitting: false,
   // 'alm-otel': the testing helpers load the library's own entry, so there is one ALM class.
-  external: ['@opentelemetry/api', '@opentelemetry/sdk-trace', 'alm-otel'],
+  external: ['@opentelemetry/api', '@opentelemetry/sdk-trace', 'alm-otel', 'redis'],
   noExternal: ['zod', '@opentelemetry/semantic-conventions', '@opentelemetry/core'],
 };
 
