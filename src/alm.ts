@@ -42,7 +42,11 @@ import { refuseAhead, wrapTool, type AnyFunction, type ToolOptions } from './ins
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
 import { spendOf, type RunSpend } from './policy/admission';
+import { RedisStore } from './policy/redis-store';
 import { ToolPolicy } from './policy/rules';
+import { ScopedBudgets } from './policy/scoped';
+import { MemoryStore } from './policy/store';
+import { checkLabels } from './instrument/labels';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
 import { remoteRunId } from './propagation';
@@ -168,6 +172,18 @@ export class ALM {
     this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
 
     this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
+    const { budgets, store } = config.policy;
+    if (budgets.length > 0) {
+      this.rt.scoped = new ScopedBudgets(
+        budgets,
+        store === undefined
+          ? new MemoryStore()
+          : new RedisStore(
+              { redis: store.redis, failMode: store.failMode, timeoutMs: store.timeoutMs, keyPrefix: store.keyPrefix },
+              report,
+            ),
+      );
+    }
   }
 
   /**
@@ -179,7 +195,9 @@ export class ALM {
   run<T>(a: RunOptions | ((run: RunHandle) => T), b?: (run: RunHandle) => T): T {
     const [options, fn] = splitArgs<RunOptions, (run: RunHandle) => T>('run', a, b);
     optionalString('run', 'purpose', options.purpose);
-    return this.enabled ? startRun(this.rt, options, fn) : plainRun(this.rt, fn);
+    const labels = checkLabels(options.labels);
+    const checked = options.labels === undefined ? options : { ...options, labels };
+    return this.enabled ? startRun(this.rt, checked, fn) : plainRun(this.rt, fn);
   }
 
   /** A unit of work inside a run. Returns what `fn` returns and rethrows its error unchanged. */
@@ -246,9 +264,11 @@ export class ALM {
       }
     }
     optionalString('llm', 'operation', options.operation);
-    const max = options.maxOutputTokens;
-    if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) {
-      throw new TypeError('alm.llm: maxOutputTokens must be a whole number of tokens, 0 or more');
+    for (const field of ['maxOutputTokens', 'inputTokens'] as const) {
+      const n = options[field];
+      if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0)) {
+        throw new TypeError(`alm.llm: ${field} must be a whole number of tokens, 0 or more`);
+      }
     }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
     return this.llmForFramework(options, fn);
@@ -473,7 +493,9 @@ export class ALM {
   /** Deliver everything, then stop. Calls after shutdown still run and are still policed; their events are dropped and counted. */
   shutdown(): Promise<void> {
     this.rt.stop();
-    return this.rt.events.shutdown();
+    // The Redis client alm-otel made for a URL is closed; one the application passed is its own.
+    const store = this.rt.scoped?.close().catch((error: unknown) => this.rt.report(error));
+    return Promise.all([this.rt.events.shutdown(), store]).then(() => undefined);
   }
 
   /** What `console.log(alm)` and `JSON.stringify(alm)` show: the identity, never the configuration's secrets. */

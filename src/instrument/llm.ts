@@ -7,13 +7,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SpanKind, context, type Attributes, type Context, type Span } from '@opentelemetry/api';
-import type { BudgetExceededError } from '../errors';
+import { BudgetExceededError } from '../errors';
 import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { LlmRecord, LlmStatus } from '../events/record';
 import { admitLlm, admitLlmWhenRoom, mayWait, type LlmEstimate, type LlmTicket } from '../policy/admission';
-import { saturatedTokens } from '../policy/budgets';
+import { budgetDetails, costOf, saturatedTokens } from '../policy/budgets';
+import { BudgetStoreError } from '../policy/redis-store';
+import { ScopedBudgets, callScope, type ScopedBudgetDetails, type ScopedHold } from '../policy/scoped';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { adoptRemoteRun } from './remote-run';
@@ -36,6 +38,12 @@ export interface LlmOptions {
    * while in flight, so parallel calls cannot overrun the budget (docs/budgets.md).
    */
   maxOutputTokens?: number;
+  /**
+   * The call's input tokens, when counted before the call (a tokenizer). With `maxOutputTokens`, the
+   * call's reservation is a true maximum: a scoped budget (`policy.budgets`) then admits it only if it
+   * fits, and is never passed (docs/budgets.md).
+   */
+  inputTokens?: number;
 }
 
 /** Passed to the model call's function. */
@@ -323,15 +331,25 @@ export function admitted<T, F>(
   onAdmit: (ticket: LlmTicket) => T,
   onRefuse: (error: BudgetExceededError) => void = () => {},
 ): T {
-  const estimate: LlmEstimate = { model: options.model, maxOutputTokens: options.maxOutputTokens };
+  const estimate: LlmEstimate = {
+    model: options.model,
+    maxOutputTokens: options.maxOutputTokens,
+    inputTokens: options.inputTokens,
+  };
   if (run?.ended) rt.detached = true; // a model call of a run that has ended: see Runtime.detached
+  const scoped = rt.scoped;
+  // Budgets by scope and window come after the run's own: a call the run refuses takes nothing there.
+  const admit =
+    scoped === undefined || !scoped.models
+      ? onAdmit
+      : (ticket: LlmTicket): T => admitScoped(rt, scoped, run, estimate, ticket, fn, onAdmit, onRefuse);
   let ticket: LlmTicket;
   try {
     ticket = admitLlm(rt.models, run, estimate, rt.enforcing);
   } catch (error) {
     const refusal = error as BudgetExceededError;
     if (isAsyncFunction(fn) && mayWait(rt.models, run, estimate)) {
-      return admitLlmWhenRoom(rt.models, run, estimate, rt.enforcing).then(onAdmit, (late: BudgetExceededError) => {
+      return admitLlmWhenRoom(rt.models, run, estimate, rt.enforcing).then(admit, (late: BudgetExceededError) => {
         onRefuse(late);
         throw late;
       }) as T;
@@ -339,7 +357,84 @@ export function admitted<T, F>(
     onRefuse(refusal);
     return fail(fn, refusal);
   }
-  return onAdmit(ticket);
+  return admit(ticket);
+}
+
+/**
+ * A model call the run admitted, before the scoped budgets (`policy.budgets`): one unit of their model
+ * calls and a reservation of their tokens and cost (strict when the call declared both its input and its
+ * maximum output); settled to what it used when its usage is final. Refused there, it never starts.
+ */
+function admitScoped<T, F>(
+  rt: Runtime,
+  scoped: ScopedBudgets,
+  run: RunState | undefined,
+  estimate: LlmEstimate,
+  ticket: LlmTicket,
+  fn: F,
+  onAdmit: (ticket: LlmTicket) => T,
+  onRefuse: (error: BudgetExceededError) => void,
+): T {
+  const output = estimate.maxOutputTokens;
+  const input = estimate.inputTokens ?? 0;
+  const declared = output !== undefined && estimate.inputTokens !== undefined;
+  const price = rt.models.price(estimate.model);
+  const tokens = saturatedTokens((output ?? 0) + input);
+  const cost = price === undefined || output === undefined ? 0 : costOf(price, input, output);
+  const refuse = (error: BudgetExceededError): never => {
+    ticket.release();
+    onRefuse(error);
+    throw error;
+  };
+  const go = (verdict: { refused: ScopedBudgetDetails } | ScopedHold): T => {
+    if ('refused' in verdict) {
+      const error = new BudgetExceededError(verdict.refused, ScopedBudgets.reason(verdict.refused));
+      if (rt.enforcing) refuse(error);
+      return onAdmit(ticket); // monitor mode: runs, over the budget
+    }
+    return onAdmit(settling(ticket, verdict));
+  };
+  const unavailable = (error: unknown): T => {
+    const reason = error instanceof BudgetStoreError ? error.message : 'the budget could not be checked';
+    if (!(error instanceof BudgetStoreError)) rt.report(error);
+    return refuse(new BudgetExceededError(budgetDetails('llm_calls', 0, 0, 1), reason));
+  };
+  try {
+    const verdict = scoped.admitLlm(callScope(rt.envelope.agentId, run), tokens, cost, declared);
+    if (verdict instanceof Promise) return verdict.then(go, unavailable) as T;
+    return go(verdict);
+  } catch (error) {
+    if (error instanceof BudgetExceededError) return fail(fn, error);
+    try {
+      return unavailable(error);
+    } catch (refusal) {
+      return fail(fn, refusal as BudgetExceededError);
+    }
+  }
+}
+
+/** The ticket, whose final usage also settles the scoped budgets' reservation. */
+function settling(ticket: LlmTicket, hold: ScopedHold): LlmTicket {
+  return {
+    get overBudget() {
+      return ticket.overBudget;
+    },
+    get inputTokens() {
+      return ticket.inputTokens;
+    },
+    get outputTokens() {
+      return ticket.outputTokens;
+    },
+    get costUsd() {
+      return ticket.costUsd;
+    },
+    settle: (usage, responseModel) => ticket.settle(usage, responseModel),
+    returned: () => ticket.returned(),
+    release: () => {
+      ticket.release();
+      hold.settle(ticket.inputTokens + ticket.outputTokens, ticket.costUsd ?? 0);
+    },
+  };
 }
 
 /** A model call admitted and open, for a framework adapter that ends it itself (a stream, after its function returned). */

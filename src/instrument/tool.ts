@@ -18,7 +18,9 @@ import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import { chargeToolCalls } from '../policy/budgets';
 import { claimForeign } from '../policy/foreign';
+import { BudgetStoreError } from '../policy/redis-store';
 import type { PolicyDecision } from '../policy/rules';
+import { ScopedBudgets, callScope, type ScopedBudgetDetails } from '../policy/scoped';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { adoptRemoteRun } from './remote-run';
@@ -375,6 +377,66 @@ function callTool(
   const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
   const claim = outer === undefined ? undefined : claimForeign(rt, tool.name, tool.rule, run, outer);
   const decision = claim === undefined ? rt.policy.decide(tool.rule, run, rt.enforcing) : claim.decision;
+  const scoped = rt.scoped;
+  if (scoped !== undefined && scoped.tools && (decision.allow || !rt.enforcing)) {
+    // Budgets by scope and window (policy.budgets): with a shared store the decision waits for it, so
+    // the call's wrapper returns a promise.
+    const verdict = admitScopedTool(rt, scoped, run, decision);
+    if (verdict instanceof Promise) {
+      return verdict.then((d) =>
+        proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, d, true),
+      );
+    }
+    return proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, verdict, false);
+  }
+  return proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, decision, false);
+}
+
+/**
+ * The scoped budgets' word on a call the local policy lets run: the same decision when they admit it,
+ * a denial (its local allowance given back) when one of them is reached or cannot be checked.
+ */
+function admitScopedTool(
+  rt: Runtime,
+  scoped: ScopedBudgets,
+  run: RunState | undefined,
+  decision: PolicyDecision,
+): PolicyDecision | Promise<PolicyDecision> {
+  const refused = (reason: string, details: ScopedBudgetDetails | undefined): PolicyDecision => {
+    // Monitor mode: the call runs over the budget, flagged, and counts where it could not be admitted.
+    if (rt.enforcing && run !== undefined) chargeToolCalls(run, -1);
+    return decision.allow ? { allow: false, reason, details } : decision;
+  };
+  const verdict = (details: ScopedBudgetDetails | undefined): PolicyDecision =>
+    details === undefined ? decision : refused(ScopedBudgets.reason(details), details);
+  const unavailable = (error: unknown): PolicyDecision => {
+    if (!(error instanceof BudgetStoreError)) rt.report(error);
+    return refused(error instanceof BudgetStoreError ? error.message : 'the budget could not be checked', undefined);
+  };
+  try {
+    const result = scoped.admitTool(callScope(rt.envelope.agentId, run));
+    return result instanceof Promise ? result.then(verdict, unavailable) : verdict(result);
+  } catch (error) {
+    return unavailable(error);
+  }
+}
+
+function proceed(
+  rt: Runtime,
+  tool: ToolDefinition,
+  self: unknown,
+  args: unknown[],
+  shared: SharedCallId | undefined,
+  attempt: number,
+  startTime: number,
+  run: RunState | undefined,
+  parent: Context,
+  claim: ReturnType<typeof claimForeign>,
+  decision: PolicyDecision,
+  /** Decided asynchronously (a shared store): a denial rejects, whatever the tool is. */
+  waited: boolean,
+): unknown {
+  const framework = tool.framework;
   const toolStart = now();
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
@@ -400,7 +462,7 @@ function callTool(
 
   if (blocked) {
     const denied = refused(rt, tool, call, run, decision, toolCallId, policyMs);
-    if (tool.isAsync) return Promise.reject(denied);
+    if (tool.isAsync || waited) return Promise.reject(denied);
     throw denied;
   }
   if (call === undefined) return tool.fn.apply(self, args);
