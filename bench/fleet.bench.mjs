@@ -24,11 +24,20 @@ const freePort = () =>
 
 async function withRedis(fn) {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   for (let i = 0; i < 100; i++) {
-    if (spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().includes('PONG')) break;
+    if (
+      spawnSync('redis-cli', ['-p', String(port), 'ping'])
+        .stdout?.toString()
+        .includes('PONG')
+    )
+      break;
     await new Promise((r) => setTimeout(r, 50));
   }
   try {
@@ -59,7 +68,10 @@ await withRedis(async (url) => {
   const alm = new ALM({
     agentId: 'bench',
     events: { sink: 'none' },
-    policy: { budgets: [{ scope: 'tenant', maxToolCalls: 1e12 }], store: { redis: url, keyPrefix: 'lat', timeoutMs: 5000 } },
+    policy: {
+      budgets: [{ scope: 'tenant', maxToolCalls: 1e12 }],
+      store: { redis: url, keyPrefix: 'lat', timeoutMs: 5000 },
+    },
   });
   const tool = alm.tool('t', async () => 1);
   const times = [];
@@ -76,13 +88,19 @@ await withRedis(async (url) => {
   const q = (p) => times[Math.floor((times.length - 1) * p)].toFixed(0);
   console.log(`shared budget (Redis on loopback), one tool call decided and run: p50 ${q(0.5)} µs, p99 ${q(0.99)} µs`);
 
-  const memory = new ALM({ agentId: 'bench', events: { sink: 'none' }, policy: { budgets: [{ scope: 'tenant', maxToolCalls: 1e12 }] } });
+  const memory = new ALM({
+    agentId: 'bench',
+    events: { sink: 'none' },
+    policy: { budgets: [{ scope: 'tenant', maxToolCalls: 1e12 }] },
+  });
   const local = memory.tool('t', async () => 1);
   const start = process.hrtime.bigint();
   await memory.run({ labels: { tenant: 'acme' } }, async () => {
     for (let i = 0; i < 20000; i++) await local();
   });
-  console.log(`in-memory store, same budget: ${(Number(process.hrtime.bigint() - start) / 1000 / 20000).toFixed(2)} µs per call`);
+  console.log(
+    `in-memory store, same budget: ${(Number(process.hrtime.bigint() - start) / 1000 / 20000).toFixed(2)} µs per call`,
+  );
   await memory.shutdown();
 
   const ms = 3000;
@@ -90,7 +108,9 @@ await withRedis(async (url) => {
     [0, 1, 2, 3].map(
       () =>
         new Promise((resolve) => {
-          const child = spawn(process.execPath, ['-e', WORKER, url, 'tput', String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const child = spawn(process.execPath, ['-e', WORKER, url, 'tput', String(ms)], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
           let out = '';
           child.stdout.on('data', (d) => (out += d));
           child.on('close', () => resolve(Number(out.trim())));
@@ -98,5 +118,7 @@ await withRedis(async (url) => {
     ),
   );
   const total = counts.reduce((a, b) => a + b, 0);
-  console.log(`4 processes, one shared tenant budget: ${Math.round(total / (ms / 1000))} tool calls/s (${counts.join(' + ')} in ${ms} ms)`);
+  console.log(
+    `4 processes, one shared tenant budget: ${Math.round(total / (ms / 1000))} tool calls/s (${counts.join(' + ')} in ${ms} ms)`,
+  );
 });
