@@ -39,6 +39,9 @@ const MAX_ANCESTORS = 8;
 
 type Attrs = ReadableSpan['attributes'];
 
+/** How far apart two spans of one call may appear (see sameCallReported). */
+const OVERLAP_SLACK_MS = 5;
+
 function hrMs(t: readonly [number, number]): number {
   return t[0] * 1e3 + t[1] / 1e6;
 }
@@ -113,7 +116,9 @@ export class ALMEventExporter implements SpanExporter {
       const start = hrMs(span.startTime);
       const end = hrMs(span.endTime);
       const seen = this.reported.get(tool.callId);
-      if (seen !== undefined && start < seen.end && seen.start < end) return true;
+      // With a little slack: start times given as Dates have millisecond resolution, end times not, so
+      // two spans of one sub-millisecond call can appear to miss each other by a fraction of a millisecond.
+      if (seen !== undefined && start < seen.end + OVERLAP_SLACK_MS && seen.start < end + OVERLAP_SLACK_MS) return true;
       this.reported.delete(tool.callId);
       this.reported.set(tool.callId, { start, end });
       if (this.reported.size > MAX_REMEMBERED_CALLS) this.reported.delete(this.reported.keys().next().value!);
