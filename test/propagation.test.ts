@@ -3,10 +3,8 @@
  * a global propagator, and the receiving side adopting the caller's run, over a real HTTP server on
  * 127.0.0.1 with the W3C propagation NodeSDK registers by default.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT, context, propagation, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -20,7 +18,7 @@ import {
   withRunBaggage,
 } from '../src/propagation';
 import { createHarness, ofType, type Harness } from './helpers/harness';
-import { ROOT } from './helpers/scripts';
+import { startService } from './helpers/service';
 
 function receiver(events: ALMEvent[], policy: ALMOptions['policy'] = {}): ALM {
   return new ALM({
@@ -179,23 +177,9 @@ describe('a run that crosses processes: two real processes over HTTP', () => {
     propagation.setGlobalPropagator(
       new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
     );
-    const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'propagation', 'tool-service.cjs')], {
-      cwd: ROOT,
-      env: { ...process.env, ALM_DIST: join(ROOT, 'dist', 'index.cjs') },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const service = await startService(join(__dirname, 'fixtures', 'propagation', 'tool-service.cjs'));
+    const call = (path: string) => service.call<{ body: string; runId: string | null }>(path);
     try {
-      const first = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).once('line', resolve);
-        child.once('exit', (code) => reject(new Error(`tool service exited with ${code}`)));
-      });
-      const { port } = JSON.parse(first) as { port: number };
-      const call = async (path: string) => {
-        const headers: Record<string, string> = {};
-        propagation.inject(context.active(), headers);
-        const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
-        return (await response.json()) as { body: string; runId: string | null };
-      };
       const runs: { runId: string; traceId: string | null; answers: unknown[] }[] = [];
       for (let i = 0; i < 2; i++) {
         await h.alm.run(async (run) => {
@@ -209,10 +193,10 @@ describe('a run that crosses processes: two real processes over HTTP', () => {
           { body: 'ToolDeniedError', runId: run.runId },
         ]);
       }
-      const done = (await (await fetch(`http://127.0.0.1:${port}/done`)).json()) as {
+      const done = await service.call<{
         events: ALMEvent[];
         spans: { name: string; traceId: string; runId: string }[];
-      };
+      }>('/done');
       const requests = ofType(done.events, 'tool.request');
       expect(requests.map((e) => [e.run_id, e.trace_id])).toEqual(
         runs.flatMap((r) => [
@@ -227,7 +211,7 @@ describe('a run that crosses processes: two real processes over HTTP', () => {
         ]),
       );
     } finally {
-      child.kill();
+      service.child.kill();
     }
   });
 });

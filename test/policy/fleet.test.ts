@@ -2,9 +2,8 @@
  * Budgets for a fleet: scoped budgets (policy.budgets) in a real redis-server on 127.0.0.1, shared by
  * real worker processes; failMode when Redis stops; windows; the in-memory store.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { context, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -13,6 +12,7 @@ import { MemoryStore } from '../../src/policy/store';
 import { RedisStore } from '../../src/policy/redis-store';
 import { RedisServer } from '../helpers/redis';
 import { ROOT } from '../helpers/scripts';
+import { startService } from '../helpers/service';
 
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const WORKER = join(ROOT, 'test', 'fixtures', 'fleet', 'worker.ts');
@@ -146,25 +146,12 @@ describe('a run that crosses processes over HTTP', () => {
         store: { redis: redis.url, keyPrefix, timeoutMs: 10_000 },
       },
     });
-    const child = spawn(process.execPath, [join(ROOT, 'test', 'fixtures', 'fleet', 'tool-service.cjs')], {
-      cwd: ROOT,
-      env: { ...process.env, ALM_DIST: join(ROOT, 'dist', 'index.cjs'), REDIS_URL: redis.url, FLEET_PREFIX: keyPrefix },
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const service = await startService(join(ROOT, 'test', 'fixtures', 'fleet', 'tool-service.cjs'), {
+      REDIS_URL: redis.url,
+      FLEET_PREFIX: keyPrefix,
     });
+    const call = (path: string) => service.call<{ body: string; runId: string | null }>(path);
     try {
-      const first = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).once('line', resolve);
-        child.once('exit', (code) => reject(new Error(`tool service exited with ${code}`)));
-      });
-      const { port } = JSON.parse(first) as { port: number };
-      const call = async (path: string) => {
-        const headers: Record<string, string> = {};
-        propagation.inject(context.active(), headers);
-        return (await (await fetch(`http://127.0.0.1:${port}${path}`, { headers })).json()) as {
-          body: string;
-          runId: string | null;
-        };
-      };
       let ran = 0;
       const local = alm.tool('local', async () => ++ran);
       const answers: { body: string; runId: string | null }[] = [];
@@ -180,12 +167,12 @@ describe('a run that crosses processes over HTTP', () => {
       expect(answers[0]!.body).toBe('found /a');
       expect(answers[1]!.body).toMatch(/^ToolDeniedError: .*Budget exceeded: 3\/3 tool calls \(run=/);
       expect(answers[2]!.body).toMatch(/^ToolDeniedError/);
-      const { events } = (await (await fetch(`http://127.0.0.1:${port}/done`)).json()) as { events: ALMEvent[] };
+      const { events } = await service.call<{ events: ALMEvent[] }>('/done');
       const requests = events.filter((e) => e.event_type === 'tool.request');
       expect(requests).toHaveLength(3);
       for (const e of requests) expect(e.run_id).toBe(runId);
     } finally {
-      child.kill();
+      service.child.kill();
       await alm.shutdown();
     }
   }, 60_000);
