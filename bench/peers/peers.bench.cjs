@@ -24,7 +24,7 @@
  *
  *   npm run bench            (builds alm-otel first; `npm run bench:peers` runs only this, on the last build;
  *                            both install bench/peers/ with npm ci if needed)
- *   BENCH_ROUNDS=30 node bench/peers/peers.bench.cjs
+ *   BENCH_ROUNDS=30 BENCH_ONLY=yielding,never,tax BENCH_VARIANTS=bare,alm node bench/peers/peers.bench.cjs
  */
 'use strict';
 const { execSync } = require('node:child_process');
@@ -207,9 +207,11 @@ async function foreignTax() {
   const cases = {
     without: () => timeSpans(without, SPANS, peersProvider),
     outside: () => timeSpans(withAlm, SPANS, almProvider),
+    // In a run, the span is a child of the run's span (a recording parent) in both cases.
+    withoutInside: () => alm.run(() => timeSpans(without, SPANS, peersProvider)),
     inside: () => alm.run(() => timeSpans(withAlm, SPANS, almProvider)),
   };
-  const times = { without: [], outside: [], inside: [] };
+  const times = { without: [], outside: [], withoutInside: [], inside: [] };
   const names = Object.keys(cases);
   for (let round = 0; round < WARMUP_ROUNDS + 4 * ROUNDS; round++) {
     for (let i = 0; i < names.length; i++) {
@@ -218,15 +220,61 @@ async function foreignTax() {
       if (round >= WARMUP_ROUNDS) times[name].push(t);
     }
   }
-  const tax = (name) => median(times[name].map((t, i) => t - times.without[i]));
+  const tax = (name, base) => median(times[name].map((t, i) => t - times[base][i]));
   console.log(
     `\nUnrelated span (HTTP client span: startSpan, one setAttribute, end; ${SPANS} per sample, median of ${4 * ROUNDS} rounds)`,
   );
   console.log('| case | per span | tax of alm.spanProcessors (paired) |');
   console.log('|---|---|---|');
-  console.log(`| without alm.spanProcessors | ${us(median(times.without))} µs | |`);
-  console.log(`| with, outside a run | ${us(median(times.outside))} µs | ${Math.round(tax('outside'))} ns |`);
-  console.log(`| with, inside a run | ${us(median(times.inside))} µs | ${Math.round(tax('inside'))} ns |`);
+  console.log(`| without alm.spanProcessors, outside a run | ${us(median(times.without))} µs | |`);
+  console.log(
+    `| with, outside a run | ${us(median(times.outside))} µs | ${Math.round(tax('outside', 'without'))} ns |`,
+  );
+  console.log(`| without alm.spanProcessors, inside a run | ${us(median(times.withoutInside))} µs | |`);
+  console.log(
+    `| with, inside a run | ${us(median(times.inside))} µs | ${Math.round(tax('inside', 'withoutInside'))} ns |`,
+  );
+  const hooks = hookCost();
+  console.log(
+    `alm.spanProcessors' hooks alone (onStart, onEnding, onEnd called on the same real spans): ${Math.round(hooks.outside)} ns outside a run, ${Math.round(hooks.inside)} ns inside`,
+  );
+}
+
+/**
+ * The processor's own share, without the SDK around it: alm.spanProcessors' onStart, onEnding and
+ * onEnd called directly on real, not yet ended spans (from the provider without alm's processors).
+ */
+function hookCost() {
+  const SPANS = 5000;
+  const tracer = peersProvider.getTracer('@opentelemetry/instrumentation-undici');
+  const hooks = alm.spanProcessors;
+  const time = () => {
+    const ctx = api.context.active();
+    const spans = [];
+    for (let i = 0; i < SPANS; i++) {
+      spans.push(
+        tracer.startSpan('GET', {
+          kind: api.SpanKind.CLIENT,
+          attributes: { 'http.request.method': 'GET', 'url.full': 'http://127.0.0.1:8080/items' },
+        }),
+      );
+    }
+    const t0 = process.hrtime.bigint();
+    for (const span of spans) {
+      for (const p of hooks) p.onStart(span, ctx);
+      for (const p of hooks) p.onEnding?.(span);
+      for (const p of hooks) p.onEnd(span);
+    }
+    const t1 = process.hrtime.bigint();
+    for (const span of spans) span.end();
+    return Number(t1 - t0) / SPANS;
+  };
+  const times = { outside: [], inside: [] };
+  for (let r = 0; r < 60; r++) {
+    times.outside.push(time());
+    times.inside.push(alm.run(time));
+  }
+  return { outside: median(times.outside.slice(5)), inside: median(times.inside.slice(5)) };
 }
 
 async function timeSpans(tracer, n, provider) {
@@ -250,21 +298,28 @@ async function main() {
   };
   console.log(`node ${process.version}, ${cpus().length} × ${cpu}, ${new Date().toISOString()}`);
   console.log(`before: ${uptime()}`);
-  const names = Object.keys(variants);
-  await compare(
-    `Yielding loop: await tool(), the event loop turns every ${YIELD_EVERY} calls`,
-    names,
-    YIELDING_CALLS,
-    YIELD_EVERY,
-  );
-  console.log(`load: ${uptime()}`);
-  await compare('Never-yielding loop: await tool(), every await already resolved', names, NEVER_YIELDING_CALLS, 0);
-  const stats = alm.stats();
-  console.log(
-    `alm events: ${stats.emitted} emitted, ${stats.delivered} delivered, ${stats.dropped} dropped (bounded queue)`,
-  );
-  console.log(`load: ${uptime()}`);
-  await foreignTax();
+  const only = process.env.BENCH_ONLY?.split(',');
+  const want = (section) => only === undefined || only.includes(section);
+  const names = (process.env.BENCH_VARIANTS?.split(',') ?? Object.keys(variants)).filter((n) => n in variants);
+  if (!names.includes('bare')) names.unshift('bare');
+  if (want('yielding')) {
+    await compare(
+      `Yielding loop: await tool(), the event loop turns every ${YIELD_EVERY} calls`,
+      names,
+      YIELDING_CALLS,
+      YIELD_EVERY,
+    );
+    console.log(`load: ${uptime()}`);
+  }
+  if (want('never')) {
+    await compare('Never-yielding loop: await tool(), every await already resolved', names, NEVER_YIELDING_CALLS, 0);
+    const stats = alm.stats();
+    console.log(
+      `alm events: ${stats.emitted} emitted, ${stats.delivered} delivered, ${stats.dropped} dropped (bounded queue)`,
+    );
+    console.log(`load: ${uptime()}`);
+  }
+  if (want('tax')) await foreignTax();
   console.log(`after: ${uptime()}`);
   await alm.shutdown();
   await traceloop.forceFlush?.().catch?.(() => {});

@@ -17,6 +17,7 @@ import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
 import { endModelSpan, startModelSpan } from './model-spans';
+import { cannotBeAgentCall } from './unrelated';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
@@ -30,7 +31,10 @@ export class PolicySpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
     try {
       // alm-otel's own spans carry their decision from the start.
-      if ((span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name === ALM_SCOPE) return;
+      const scope = (span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name;
+      if (scope === ALM_SCOPE) return;
+      // The application's HTTP, database, messaging spans: never tracked, so they cost (almost) nothing.
+      if (cannotBeAgentCall(scope, span.attributes)) return;
       if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
       const parentSpan = trace.getSpan(parentContext);
       const parent = parentSpan === undefined ? undefined : this.rt.foreignCalls.get(parentSpan);
