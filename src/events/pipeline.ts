@@ -10,7 +10,7 @@ import { Spool } from '../delivery/spool';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
 import type { ALMEvent } from './schema';
-import { endEvents, startEvents, type Envelope } from './translate';
+import { endEvents, serializeEvent, startEvents, type Envelope } from './translate';
 
 export type { EventSink };
 
@@ -201,7 +201,7 @@ export class EventPipeline {
     }
     let lines: string[];
     try {
-      lines = events.map((e) => JSON.stringify(e));
+      lines = events.map(serializeEvent);
     } catch (error) {
       this.report(error);
       this.delivery.push(events, urgent);
