@@ -37,7 +37,8 @@ const traceloop = require('@traceloop/node-server-sdk');
 const { traceTool } = require('@arizeai/openinference-core');
 const { startActiveObservation, setLangfuseTracerProvider } = require('@langfuse/tracing');
 const { LangfuseSpanProcessor } = require('@langfuse/otel');
-const { ALM } = require(join(__dirname, '..', '..', 'dist', 'index.cjs'));
+// ALM_DIST: another build's dist/index.cjs, to compare builds.
+const { ALM } = require(process.env.ALM_DIST ?? join(__dirname, '..', '..', 'dist', 'index.cjs'));
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
 const WARMUP_ROUNDS = 3;

@@ -184,6 +184,19 @@ export class Delivery {
     this.counts.dropped += count;
   }
 
+  /** Events dropped before they were handed over (records the pipeline dropped for want of room). */
+  dropUnheld(count: number): void {
+    this.counts.dropped += count;
+    this.overflowed(count);
+  }
+
+  /** Room for `count` more events: the oldest held go, as when the queue is full. Returns how many went. */
+  makeRoom(count: number): number {
+    const before = this.counts.dropped;
+    this.trim(count);
+    return this.counts.dropped - before;
+  }
+
   /** Send what is queued now, without waiting out a backoff; resolves when drained or an attempt failed. */
   async flush(): Promise<void> {
     this.retryAt = this.notBefore;
@@ -441,11 +454,11 @@ export class Delivery {
   }
 
   /** Keep what is held within maxQueueSize events (and maxBytes), counting in-flight and split batches. */
-  private trim(): void {
+  private trim(reserve = 0): void {
     let count = 0;
     // Settling what is dropped may change the byte budget (the spool compacts its files): again until it holds.
     for (;;) {
-      const capacity = this.options.maxQueueSize - this.splitEvents - this.inflightEvents;
+      const capacity = this.options.maxQueueSize - this.splitEvents - this.inflightEvents - reserve;
       const byteBudget = this.maxBytes() - this.splitBytes - this.inflightBytes;
       const dropped = this.buffer.trim(capacity, byteBudget);
       if (dropped.length === 0) break;
@@ -453,6 +466,11 @@ export class Delivery {
       this.counts.dropped += dropped.length;
       this.listener?.settled(dropped);
     }
+    this.overflowed(count);
+  }
+
+  /** `count` events were dropped for want of room: onError hears of it, at most once per OVERFLOW_REPORT_MS. */
+  private overflowed(count: number): void {
     if (count === 0) return;
     this.overflowUnreported += count;
     const wait = this.overflowReportedAt + OVERFLOW_REPORT_MS - Date.now();

@@ -10,7 +10,7 @@ import { Spool } from '../delivery/spool';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
 import type { ALMEvent } from './schema';
-import { endEvents, serializeEvent, startEvents, type Envelope } from './translate';
+import { endEvents, eventCount, serializeEvent, startEvents, type Envelope } from './translate';
 
 export type { EventSink };
 
@@ -48,6 +48,8 @@ export interface PipelineStats {
 export class EventPipeline {
   private records: OpRecord[] = [];
   private phases: Phase[] = [];
+  /** Records before it were dropped (makeRoom). */
+  private head = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private emitted = 0;
@@ -116,15 +118,56 @@ export class EventPipeline {
     }
     this.records.push(record);
     this.phases.push(phase);
-    if (this.records.length * MAX_EVENTS_PER_RECORD + this.delivery.held >= this.options.maxQueueSize) {
-      this.translate(false);
-    } else if (this.records.length >= this.options.batchSize || this.spool !== undefined) {
+    if ((this.records.length - this.head) * MAX_EVENTS_PER_RECORD + this.delivery.held > this.options.maxQueueSize) {
+      this.makeRoom();
+    } else if (this.records.length - this.head >= this.options.batchSize || this.spool !== undefined) {
       // With a spool, records become events (and go to disk) on the next turn of the event loop.
       this.immediate ??= detached(() => setImmediate(this.onFull));
     } else if (this.timer === undefined) {
       this.timer = detached(() => setTimeout(this.onTimer, this.options.flushIntervalMs));
       this.timer.unref();
     }
+  }
+
+  /**
+   * What is held (records waiting, at most three events each, and events held for delivery) reached
+   * maxQueueSize, the agent not yielding: the oldest go, as the drop policy says: events held for
+   * delivery first, then the oldest waiting records other than a run's (their events counted as
+   * emitted and dropped). Records are not turned into events here: they are cheaper to hold.
+   */
+  private makeRoom(): void {
+    const delivery = this.delivery!;
+    const records = this.records;
+    const phases = this.phases;
+    let over = (records.length - this.head) * MAX_EVENTS_PER_RECORD + delivery.held - this.options.maxQueueSize;
+    if (over > 0) over -= delivery.makeRoom(over);
+    for (let i = this.head; over > 0 && i < records.length;) {
+      const record = records[i]!;
+      if (record.kind === 'run') {
+        i++;
+        continue;
+      }
+      const phase = phases[i]!;
+      const count = eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+      // Drop it: the runs' records before it move up one place, and the head past it.
+      for (let j = i; j > this.head; j--) {
+        records[j] = records[j - 1]!;
+        phases[j] = phases[j - 1]!;
+      }
+      records[this.head] = undefined as unknown as OpRecord;
+      this.head++;
+      i++;
+      this.emitted += count;
+      delivery.dropUnheld(count);
+      over -= MAX_EVENTS_PER_RECORD;
+    }
+    if (this.head > 1024 && this.head * 2 > records.length) {
+      this.records = records.slice(this.head);
+      this.phases = phases.slice(this.head);
+      this.head = 0;
+    }
+    // Only runs' records left: they become events (the buffer keeps run.start/run.end longest).
+    if (over > 0) this.translate(false);
   }
 
   stats(): PipelineStats {
@@ -181,13 +224,15 @@ export class EventPipeline {
   private translate(urgent: boolean): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.records.length === 0 || this.delivery === undefined) return;
+    if (this.records.length === this.head || this.delivery === undefined) return;
     const records = this.records;
     const phases = this.phases;
+    const head = this.head;
     this.records = [];
     this.phases = [];
+    this.head = 0;
     const events: ALMEvent[] = [];
-    for (let i = 0; i < records.length; i++) {
+    for (let i = head; i < records.length; i++) {
       try {
         this.appendEvents(records[i]!, phases[i]!, events);
       } catch (error) {

@@ -136,6 +136,18 @@ function toolArgs(value: unknown): ToolArgs {
   return { args: Array.isArray(value) ? value : [value] };
 }
 
+/** How many events startEvents (`start`) and endEvents (`end`) make of `rec`, without making them. */
+export function eventCount(rec: OpRecord, start: boolean, end: boolean): number {
+  switch (rec.kind) {
+    case 'tool':
+      return (start ? (rec.decision === undefined ? 1 : 2) : 0) + (end ? 1 : 0);
+    case 'handoff':
+      return start ? 1 : 0;
+    default:
+      return (start ? 1 : 0) + (end ? 1 : 0);
+  }
+}
+
 /** Events that describe the start of an operation. Appends to `out`. */
 export function startEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void {
   switch (rec.kind) {
