@@ -18,7 +18,9 @@ const shared: Options = {
   splitting: false,
   // 'alm-otel': the testing helpers load the library's own entry, so there is one ALM class.
   external: ['@opentelemetry/api', '@opentelemetry/sdk-trace', 'alm-otel'],
-  noExternal: ['zod', '@opentelemetry/semantic-conventions'],
+  noExternal: ['zod', '@opentelemetry/semantic-conventions', '@opentelemetry/core'],
+  // __filename in the ES module build (the testing helpers resolve @opentelemetry/sdk-trace from it).
+  shims: true,
 };
 
 export default defineConfig([

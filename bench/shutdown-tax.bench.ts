@@ -2,7 +2,7 @@
  * What shut-down ALM instances cost the rest of the process: 100k unrelated awaits, timed before any
  * instance exists and again after 100 instances were created, used and shut down. On Node's
  * async_hooks-based AsyncLocalStorage (Node 20, 22) every enabled storage taxes every promise; a
- * shut-down instance must leave none enabled.
+ * shut-down instance must leave none enabled, even when a tool attempt it abandoned never settles.
  */
 import { ALM } from '../src';
 
@@ -29,8 +29,11 @@ async function main(): Promise<void> {
   for (let i = 0; i < INSTANCES; i++) {
     const alm = new ALM({ agentId: `bench-${i}`, events: { sink: 'none' } });
     const tool = alm.tool('t', async () => i);
+    // A tool attempt that times out and never settles: abandoned, it must not keep the scope enabled.
+    const hang = alm.tool('hang', () => new Promise<never>(() => {}), { timeoutMs: 1 });
     await alm.run(async () => {
       await tool();
+      await hang().catch(() => undefined);
     });
     await alm.shutdown();
   }

@@ -82,3 +82,23 @@ export function toolCallsSummary(events) {
   assert.equal(ends.length, 1, 'one run.end');
   return ends[0].metadata.summary.tool_calls;
 }
+
+/** The run.end summary of the one run in `events`. */
+export function runSummary(events) {
+  const ends = events.filter((e) => e.event_type === 'run.end');
+  assert.equal(ends.length, 1, 'one run.end');
+  return ends[0].metadata.summary;
+}
+
+/**
+ * Two OpenInference LLM spans under `maxLlmCallsPerRun: 1`: the first unflagged, the second (started once
+ * the budget was reached) flagged; both counted in the run's summary.
+ */
+export async function assertSecondModelSpanFlagged(h) {
+  const llmSpans = h.spans().filter((s) => s.attributes['openinference.span.kind'] === 'LLM');
+  assert.equal(llmSpans.length, 2);
+  assert.equal(llmSpans[0].attributes['alm.policy.violation'], undefined);
+  assert.equal(llmSpans[1].attributes['alm.policy.violation'], true, 'the second model span is flagged');
+  assert.equal(llmSpans[1].attributes['alm.budget'], 'llm_calls');
+  assert.equal(runSummary(await h.flush()).llm_calls, 2);
+}

@@ -4,8 +4,16 @@
  * `@opentelemetry/api`; it never registers globals.
  */
 import { inspect } from 'node:util';
+import { context } from '@opentelemetry/api';
 import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
+import { wrapMcpClient, wrapMcpServer } from './adapters/mcp';
+import {
+  wrapOpenaiAgentsModel,
+  wrapOpenaiAgentsTool,
+  type OpenaiAgentsModelOptions,
+  type StartModelCall,
+} from './adapters/openai-agents';
 import type { SpanProcessor } from './otel-types';
 import { loadConfig } from './config/load';
 import type { ALMOptions } from './config/schema';
@@ -23,9 +31,11 @@ import type { RetryOptions } from './instrument/retry';
 import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
+import { spendOf, type RunSpend } from './policy/admission';
 import { ToolPolicy } from './policy/rules';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
+import { remoteRunId } from './propagation';
 import { SDK_VERSION } from './version';
 
 const TRACER_NAME = 'alm-otel';
@@ -108,7 +118,7 @@ export class ALM {
       events,
       report,
       config.captureToolContent,
-      new ModelPolicy(config.policy),
+      new ModelPolicy(config.policy, report),
       config.events.llmEvents,
       {
         sensitive: keyFilter(config.redactKeys),
@@ -122,6 +132,7 @@ export class ALM {
     // A budget that can refuse a tool call: its own count, or the run's token or cost spend.
     const { maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun } = config.policy;
     this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
+
     this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
   }
 
@@ -188,8 +199,10 @@ export class ALM {
    * Run a model call: `fn(call)` runs inside a GenAI inference span (`chat {model}`), its token usage is
    * read from the result (OpenAI, Anthropic and AI SDK shapes) or set with `call.setUsage`, and it counts
    * toward the run's model-call, token and cost budgets. When a budget is already reached the call is
-   * refused with BudgetExceededError (an async function's wrapper rejects) and `fn` never runs.
-   * Returns what `fn` returns and rethrows its error unchanged.
+   * refused with BudgetExceededError (an async function's wrapper rejects) and `fn` never runs. Under
+   * a token or cost budget each call holds an estimate (`maxOutputTokens`, else the largest call seen)
+   * while in flight, so parallel calls cannot overrun it; an `async function` that finds the room held
+   * waits for it (docs/budgets.md). Returns what `fn` returns and rethrows its error unchanged.
    */
   llm<T>(options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
     if (typeof options !== 'object' || options === null) throw new TypeError('alm.llm: options must be an object');
@@ -199,8 +212,12 @@ export class ALM {
       }
     }
     optionalString('llm', 'operation', options.operation);
+    const max = options.maxOutputTokens;
+    if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) {
+      throw new TypeError('alm.llm: maxOutputTokens must be a whole number of tokens, 0 or more');
+    }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
-    return this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
+    return this.llmForFramework(options, fn);
   }
 
   /**
@@ -246,6 +263,85 @@ export class ALM {
     return wrapLangchainTool(this.wrapForFramework, name, func);
   }
 
+  /**
+   * Wrap an OpenAI Agents JS function tool (`tool({ name, parameters, execute })` from `@openai/agents`):
+   * each call is decided before the tool's `invoke` runs, recorded under the SDK's `callId` with only the
+   * tool's input, and a denied call's output, which the model reads, is the policy's reason. Returns a
+   * copy; any other kind of tool is returned unchanged.
+   */
+  openaiAgentsTool<T extends object>(tool: T): T {
+    if (typeof tool !== 'object' || tool === null) {
+      throw new TypeError(`alm.openaiAgentsTool: expected a tool object, got ${tool === null ? 'null' : typeof tool}`);
+    }
+    return wrapOpenaiAgentsTool(this.wrapForFramework, tool);
+  }
+
+  /** `openaiAgentsTool` for every tool of an agent's `tools` array. */
+  openaiAgentsTools<T extends readonly object[]>(tools: T): T {
+    if (!Array.isArray(tools)) throw new TypeError(`alm.openaiAgentsTools: expected an array of tools`);
+    return tools.map((tool: object) => this.openaiAgentsTool(tool)) as unknown as T;
+  }
+
+  /**
+   * Wrap an OpenAI Agents JS `Model` (`getResponse` / `getStreamedResponse`): each request is a model call
+   * as with `alm.llm`, refused with BudgetExceededError before the provider is called once the run's
+   * model-call, token or cost budget is reached, its usage counted from the response. `options.model`
+   * names the model for `policy.prices` (default: the model's own name, when it exposes one).
+   */
+  openaiAgentsModel<M extends object>(model: M, options: OpenaiAgentsModelOptions = {}): M {
+    const kind = model === null ? 'null' : typeof model;
+    if (kind !== 'object' || typeof (model as { getResponse?: unknown }).getResponse !== 'function') {
+      throw new TypeError(`alm.openaiAgentsModel: expected a Model with getResponse, got ${kind}`);
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('alm.openaiAgentsModel: options must be an object');
+    }
+    for (const field of ['model', 'provider'] as const) {
+      const value = options[field];
+      if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+        throw new TypeError(`alm.openaiAgentsModel: options.${field} must be a non-empty string`);
+      }
+    }
+    return wrapOpenaiAgentsModel(this.llmForFramework, model, options);
+  }
+
+  /** How alm.llm and the framework adapters run a model call (instrumented, or plain when disabled). */
+  private readonly llmForFramework: StartModelCall = (options, fn) =>
+    this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
+
+  /**
+   * Make an MCP client's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `Client`): each
+   * `callTool` is decided before the request is sent (a denied call rejects with ToolDeniedError and
+   * never reaches the server), recorded with the tool's arguments on a `tools/call {tool}` CLIENT span,
+   * and sends the trace context and baggage, with the run's id, in `params._meta`. Returns the client.
+   */
+  mcpClient<C extends object>(client: C): C {
+    if (
+      typeof client !== 'object' ||
+      client === null ||
+      typeof (client as { callTool?: unknown }).callTool !== 'function'
+    ) {
+      throw new TypeError('alm.mcpClient: expected an MCP Client (an object with callTool)');
+    }
+    return wrapMcpClient(this.wrapForFramework, client);
+  }
+
+  /**
+   * Make an MCP server's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `McpServer`, or a
+   * low-level `Server`), for tools registered before or after: each runs under the caller's trace taken
+   * from `params._meta`, on a `tools/call {tool}` SERVER span, is decided by this instance's policy (a
+   * denied call returns an MCP error result with the reason and the handler never runs), and records
+   * under the caller's run id. Returns the server.
+   */
+  mcpServer<S extends object>(server: S): S {
+    const wrapped =
+      typeof server === 'object' && server !== null ? wrapMcpServer(this.wrapForFramework, server) : undefined;
+    if (wrapped === undefined) {
+      throw new TypeError('alm.mcpServer: expected an MCP McpServer or Server (@modelcontextprotocol/sdk 1.x)');
+    }
+    return wrapped;
+  }
+
   /** Record a hand-over to another agent, in the current run. */
   handoff(options: HandoffOptions): void {
     if (
@@ -268,9 +364,19 @@ export class ALM {
     return this.rt.storage.getStore()?.signal;
   }
 
-  /** The id of the run the caller is in, if any. */
+  /**
+   * What the current run has spent (with its child runs), what model calls in flight hold, and what
+   * its budgets (and its enclosing runs') have left; undefined outside a run. Readable from anywhere
+   * inside the run: an AI SDK `stopWhen`, an OpenAI Agents guardrail, a tool.
+   */
+  spent(): RunSpend | undefined {
+    const run = this.rt.storage.getStore()?.run;
+    return run === undefined ? undefined : spendOf(run, this.rt.models);
+  }
+
+  /** The id of the run the caller is in, if any: a local run, or one another process sent (propagation). */
   currentRunId(): string | undefined {
-    return this.rt.storage.getStore()?.run?.runId;
+    return this.rt.storage.getStore()?.run?.runId ?? remoteRunId(context.active());
   }
 
   /** Counts of events emitted, delivered, failed and dropped so far. */

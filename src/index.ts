@@ -19,7 +19,9 @@ export {
 export type { AsyncToolMethodDecorator, ToolMethodDecorator } from './instrument/decorators';
 export type { HandoffOptions } from './instrument/handoff';
 export type { LlmCallHandle, LlmOptions } from './instrument/llm';
+export type { OpenaiAgentsModelOptions } from './adapters/openai-agents';
 export type { BudgetDetails, BudgetName } from './policy/budgets';
+export type { RunSpend } from './policy/admission';
 export type { RunHandle, RunOptions } from './instrument/run';
 export type { TaskHandle, TaskOptions } from './instrument/task';
 export { SCHEMA_VERSION, SDK_VERSION } from './version';

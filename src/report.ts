@@ -2,7 +2,8 @@
  * Where alm-otel's own problems go: the user's `onError`, or by default a one-line warning on
  * stderr, at most one every few seconds. Reporting never throws.
  */
-export type ErrorReporter = (error: unknown) => void;
+/** `urgent`: the process is ending; the default reporter prints it even within its quiet period. */
+export type ErrorReporter = (error: unknown, urgent?: boolean) => void;
 
 const QUIET_MS = 5000;
 
@@ -22,10 +23,10 @@ export function createErrorReporter(onError?: (error: Error) => void): ErrorRepo
   }
   let lastWarning = -Infinity;
   let suppressed = 0;
-  return (error) => {
+  return (error, urgent = false) => {
     try {
       const now = Date.now();
-      if (now - lastWarning < QUIET_MS) {
+      if (!urgent && now - lastWarning < QUIET_MS) {
         suppressed++;
         return;
       }

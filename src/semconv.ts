@@ -60,6 +60,14 @@ export const ATTR_ALM_RUN_LLM_CALLS = 'alm.run.llm_calls';
 export const ATTR_ALM_RUN_TOKENS_INPUT = 'alm.run.tokens.input';
 export const ATTR_ALM_RUN_TOKENS_OUTPUT = 'alm.run.tokens.output';
 export const ATTR_ALM_RUN_COST_USD = 'alm.run.cost_usd';
+/** A run that passed a model budget: which (`llm_calls`, `tokens`, `cost`), its limit, what was spent, … */
+export const ATTR_ALM_RUN_BUDGET_EXCEEDED = 'alm.run.budget_exceeded';
+export const ATTR_ALM_RUN_BUDGET_EXCEEDED_LIMIT = 'alm.run.budget_exceeded.limit';
+export const ATTR_ALM_RUN_BUDGET_EXCEEDED_SPENT = 'alm.run.budget_exceeded.spent';
+/** The model without a price, when that is why a cost budget was passed. */
+export const ATTR_ALM_RUN_BUDGET_EXCEEDED_MODEL = 'alm.run.budget_exceeded.model';
+/** Model calls that ran past a limit, flagged (monitor mode, other instrumentations' calls). */
+export const ATTR_ALM_RUN_BUDGET_EXCEEDED_FLAGGED = 'alm.run.budget_exceeded.flagged_llm_calls';
 
 // Model call (on the inference span, besides the gen_ai.* keys).
 export const ATTR_ALM_LLM_CALL_ID = 'alm.llm.call_id';

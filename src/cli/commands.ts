@@ -1,21 +1,26 @@
-/** The four commands of `alm-otel`: tree, validate, convert, tail. Each returns its exit code. */
-import { createReadStream } from 'node:fs';
-import { stat, watch, writeFile } from 'node:fs/promises';
+/** The commands of `alm-otel`: tree, validate, convert, tail, trace. Each returns its exit code. */
+import { open, stat, watch, writeFile, type FileHandle } from 'node:fs/promises';
 import {
   EXIT_INVALID,
   EXIT_OK,
   checkLine,
+  DEFAULT_MAX_LINE_MB,
+  errorCode,
   formatProblem,
-  lines,
+  LineSplitter,
+  maxLineBytes,
   parse,
   readInput,
+  readLines,
   styler,
   UsageError,
+  writeOut,
+  type InputLine,
   type Io,
-  type LineProblem,
 } from './common';
 import { convertSpans, OtlpFormatError, parseOtlp } from './otlp';
-import { drawRun, RunForest, type DrawOptions } from './tree';
+import { DEFAULT_JAEGER_URL, fetchTrace, jaegerUrlArg, TraceFetchError, traceIdArg } from './trace';
+import { drawRun, forDrawing, RunForest, type DrawOptions, type RunNode } from './tree';
 
 export interface Command {
   summary: string;
@@ -55,6 +60,14 @@ function onlyFile(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
+function tooLongNotice(input: Extract<InputLine, { tooLong: number }>, maxBytes: number): string {
+  const limit = Number((maxBytes / (1024 * 1024)).toFixed(3));
+  const mb = (input.tooLong / (1024 * 1024)).toFixed(1);
+  return `line ${input.line}: (line): longer than --max-line-mb ${limit} (${mb} MiB); skipped`;
+}
+
+const MAX_LINE_HELP = `  --max-line-mb <MiB> Skip (and report) a line longer than this (default ${DEFAULT_MAX_LINE_MB})`;
+
 function write(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }
@@ -68,41 +81,84 @@ tool calls with their status (denied and failed calls marked), latencies, handof
 and the trace_id to open in Jaeger. Lines that are not valid ALM events are reported on stderr with
 their line number, and make the exit code 1.
 
-  npm run --silent example | npx alm-otel tree -
+  npx alm-otel tree alm-events.jsonl
+  node my-agent.js | npx alm-otel tree -      (an agent with the stdout sink)
   npx alm-otel tree alm-events.jsonl --run 0d1c4b1e-8a6f-4e53-9d2b-2f1f6f3c9a10
+
+The input is read as a stream: each run is drawn as soon as its run.end arrives, then forgotten.
 
 Options:
   --run <run_id>      Draw this run only
 ${DRAW_HELP}
+${MAX_LINE_HELP}
   -h, --help          Show this help`,
   async run(args, io) {
-    const { values, positionals } = parse(args, { ...DRAW_OPTIONS, run: { type: 'string' } });
+    const { values, positionals } = parse(args, {
+      ...DRAW_OPTIONS,
+      run: { type: 'string' },
+      'max-line-mb': { type: 'string' },
+    });
     if (values.help) return (write(io.stdout, this.help), EXIT_OK);
     const file = onlyFile(positionals, 'tree');
-    const text = await readInput(io, file);
+    const maxBytes = maxLineBytes(values['max-line-mb'], 'tree');
+    const options = drawOptions(io, values);
+    // Runs are drawn as soon as they end, and forgotten: memory holds the runs still open (and the
+    // drawings of runs that ended before an earlier one did, to keep the order of first appearance).
     const forest = new RunForest();
-    const problems: LineProblem[] = [];
-    for (const { line, text: lineText } of lines(text)) {
-      const result = checkLine(lineText, line);
-      if ('event' in result) forest.add(result.event);
-      else problems.push(...result.problems);
-    }
-    for (const p of problems) write(io.stderr, `alm-otel tree: ${formatProblem(p)}`);
-    let runs = [...forest.runs.values()];
-    if (values.run !== undefined) {
-      runs = runs.filter((r) => r.runId === values.run);
-      if (runs.length === 0) {
-        write(io.stderr, `alm-otel tree: no run ${values.run} in ${file}`);
-        return EXIT_INVALID;
+    const order: { run: RunNode; drawn?: string }[] = [];
+    const slots = new Map<RunNode, { run: RunNode; drawn?: string }>();
+    let drawnRuns = 0;
+    let invalid = 0;
+    const flush = async () => {
+      let n = 0;
+      while (n < order.length && order[n]!.drawn !== undefined) {
+        await writeOut(io.stdout, (drawnRuns++ === 0 ? '' : '\n') + order[n]!.drawn! + '\n');
+        n++;
       }
+      if (n > 0) order.splice(0, n);
+    };
+    for await (const batch of readLines(io, file, maxBytes)) {
+      for (const input of batch) {
+        if (!('text' in input)) {
+          invalid++;
+          write(io.stderr, `alm-otel tree: ${tooLongNotice(input, maxBytes)}`);
+          continue;
+        }
+        const result = checkLine(input.text, input.line);
+        if (!('event' in result)) {
+          invalid++;
+          for (const p of result.problems) write(io.stderr, `alm-otel tree: ${formatProblem(p)}`);
+          continue;
+        }
+        const event = forDrawing(result.event);
+        if (values.run !== undefined && event.run_id !== values.run) continue;
+        const known = forest.runs.get(event.run_id);
+        const ended = forest.add(event);
+        if (known === undefined) {
+          const run = forest.runs.get(event.run_id)!;
+          const slot = { run };
+          order.push(slot);
+          slots.set(run, slot);
+        }
+        if (ended !== undefined) {
+          forest.delete(ended);
+          slots.get(ended)!.drawn = drawRun(ended, options).join('\n');
+          slots.delete(ended);
+        }
+      }
+      await flush();
     }
-    if (runs.length === 0) {
+    for (const slot of order) slot.drawn ??= drawRun(slot.run, options).join('\n');
+    await flush();
+    if (drawnRuns === 0 && values.run !== undefined) {
+      write(io.stderr, `alm-otel tree: no run ${values.run} in ${file}`);
+      return EXIT_INVALID;
+    }
+    if (drawnRuns === 0) {
       write(io.stderr, `alm-otel tree: no ALM events in ${file === '-' ? 'stdin' : file}`);
       return EXIT_INVALID;
     }
-    const options = drawOptions(io, values);
-    write(io.stdout, runs.map((run) => drawRun(run, options).join('\n')).join('\n\n'));
-    return problems.length === 0 ? EXIT_OK : EXIT_INVALID;
+    return invalid === 0 ? EXIT_OK : EXIT_INVALID;
   },
 };
 
@@ -115,25 +171,41 @@ each problem as "line N: field: what is wrong (event type)". Blank lines are ski
 every line is a valid event, 1 when any is not (or there are none), 2 on a usage error.
 
   npx alm-otel validate alm-events.jsonl
+  node my-agent.js | npx alm-otel validate -
+
+The input is read as a stream, a line at a time: files of any size are fine.
 
 Options:
   -q, --quiet         Print problems only, not the final count
+${MAX_LINE_HELP}
   -h, --help          Show this help`,
   async run(args, io) {
-    const { values, positionals } = parse(args, { quiet: { type: 'boolean', short: 'q' } });
+    const { values, positionals } = parse(args, {
+      quiet: { type: 'boolean', short: 'q' },
+      'max-line-mb': { type: 'string' },
+    });
     if (values.help) return (write(io.stdout, this.help), EXIT_OK);
     const file = onlyFile(positionals, 'validate');
-    const text = await readInput(io, file);
+    const maxBytes = maxLineBytes(values['max-line-mb'], 'validate');
     let valid = 0;
     let invalid = 0;
-    for (const { line, text: lineText } of lines(text)) {
-      const result = checkLine(lineText, line);
-      if ('event' in result) {
-        valid++;
-        continue;
+    for await (const batch of readLines(io, file, maxBytes)) {
+      let out = '';
+      for (const input of batch) {
+        if (!('text' in input)) {
+          invalid++;
+          out += tooLongNotice(input, maxBytes) + '\n';
+          continue;
+        }
+        const result = checkLine(input.text, input.line);
+        if ('event' in result) {
+          valid++;
+          continue;
+        }
+        invalid++;
+        for (const p of result.problems) out += formatProblem(p) + '\n';
       }
-      invalid++;
-      for (const p of result.problems) write(io.stdout, formatProblem(p));
+      if (out !== '') await writeOut(io.stdout, out);
     }
     if (valid + invalid === 0) {
       write(io.stderr, `alm-otel validate: no events in ${file === '-' ? 'stdin' : file}`);
@@ -161,7 +233,8 @@ execute_tool spans) into ALM events exactly as ALMEventExporter does, and writes
 in time order. Other spans are skipped and counted on stderr. agent_id, env and the versions come from
 each trace's invoke_agent span, else the options, else the resource (service.name,
 deployment.environment.name). Exit code 1 when the input is not OTLP/JSON (the line and field are
-named) or holds no span to translate.
+named), holds no span to translate, or has spans that are each other's parents (a cycle: they are
+named on stderr, and converted anyway).
 
   npx alm-otel convert traces.jsonl > alm-events.jsonl && npx alm-otel tree alm-events.jsonl
 
@@ -196,20 +269,34 @@ Options:
       write(io.stderr, `alm-otel convert: ${error.message}`);
       return EXIT_INVALID;
     }
-    const { events, skipped, spans } = converted;
+    const { events, skipped, spans, cycles } = converted;
+    if (cycles.length > 0) {
+      const shown = cycles.slice(0, 10).join(', ') + (cycles.length > 10 ? `, and ${cycles.length - 10} more` : '');
+      write(
+        io.stderr,
+        `alm-otel convert: ${cycles.length} span${cycles.length === 1 ? ' is' : 's are'} in (or under) a parent cycle, ` +
+          `each other's ancestors (trace/span: ${shown}); converted from the earliest span of each loop`,
+      );
+    }
     if (events.length === 0) {
       write(io.stderr, `alm-otel convert: none of the ${spans} spans is an alm-otel or execute_tool span`);
       return EXIT_INVALID;
     }
     const out = events.map((e) => JSON.stringify(e) + '\n').join('');
-    if (values.output !== undefined) await writeFile(values.output, out);
-    else io.stdout.write(out);
+    if (values.output !== undefined) {
+      try {
+        await writeFile(values.output, out);
+      } catch (error) {
+        write(io.stderr, `alm-otel convert: cannot write ${values.output}: ${errorCode(error)}`);
+        return EXIT_INVALID;
+      }
+    } else await writeOut(io.stdout, out);
     write(
       io.stderr,
       `alm-otel convert: ${spans} spans, ${events.length} events` +
         (skipped > 0 ? ` (${skipped} spans skipped: not alm-otel or execute_tool spans)` : ''),
     );
-    return EXIT_OK;
+    return cycles.length === 0 ? EXIT_OK : EXIT_INVALID;
   },
 };
 
@@ -222,8 +309,9 @@ export const tail: Command = {
 
 Follows a file sink's file (events.sink 'file') as it grows and draws each run as soon as its run.end
 arrives. Runs already complete in the file are drawn first, unless --since-now. Waits for the file if
-it does not exist yet, and starts over if it is truncated. Invalid lines are reported on stderr with
-their line number. Stops on Ctrl-C.
+it does not exist yet. When the file is rotated (renamed away and created again), it reads the rest of
+the old file, then the new one from its start; when it is truncated or rewritten (its first bytes
+change), it starts over. Invalid lines are reported on stderr with their line number. Stops on Ctrl-C.
 
   npx alm-otel tail alm-events.jsonl
 
@@ -232,12 +320,14 @@ Options:
   --poll-ms <ms>      Also check the file this often, for file systems without change notification
                       (default 1000)
 ${DRAW_HELP}
+${MAX_LINE_HELP}
   -h, --help          Show this help`,
   async run(args, io) {
     const { values, positionals } = parse(args, {
       ...DRAW_OPTIONS,
       'since-now': { type: 'boolean' },
       'poll-ms': { type: 'string', default: '1000' },
+      'max-line-mb': { type: 'string' },
     });
     if (values.help) return (write(io.stdout, this.help), EXIT_OK);
     const file = onlyFile(positionals, 'tail');
@@ -245,44 +335,135 @@ ${DRAW_HELP}
     const pollMs = Number(values['poll-ms']);
     if (!Number.isInteger(pollMs) || pollMs < 10) throw new UsageError('tail: --poll-ms must be a whole number ≥ 10');
     const options = drawOptions(io, values);
-    const follower = new Follower(file, io, options);
+    const follower = new Follower(file, io, options, maxLineBytes(values['max-line-mb'], 'tail'));
     if (values['since-now']) await follower.skipToEnd();
     await follower.follow(pollMs);
     return EXIT_OK;
   },
 };
 
-/** Reads what a file gains, line by line, and draws runs as they end. */
+export const trace: Command = {
+  summary: "fetch a trace from Jaeger's query API and draw it as a tree",
+  help: `Usage: alm-otel trace <trace_id> [options]
+
+Fetches one trace from Jaeger's HTTP query API (GET <jaeger>/api/v3/traces/<trace_id>, OTLP/JSON),
+turns its spans into ALM events as convert does, and draws them as tree does: each run's tasks, the
+tool calls with their policy decisions and status, the summary. Exit code 1 when Jaeger cannot be
+reached, does not know the trace, or the trace holds no alm-otel or execute_tool span.
+
+  npx alm-otel trace 4bf92f3577b34da6a3ce929d0e0e4736
+  npx alm-otel trace 4bf92f3577b34da6a3ce929d0e0e4736 --jaeger http://jaeger.internal:16686
+
+Options:
+  --jaeger <url>      Jaeger's query service (default: the ALM_OTEL_JAEGER_URL environment variable,
+                      else ${DEFAULT_JAEGER_URL}); each run's trace link points there too
+  --timeout-ms <ms>   Give up on Jaeger after this long (default 10000)
+  --llm-events        Also draw alm.llm model-call spans' events (as convert --llm-events)
+  --no-link           Print the trace_id without a link
+  --ids               Also print task ids and tool call ids
+  --color, --no-color Force colour on or off (default: on when stdout is a terminal and NO_COLOR is unset)
+  -h, --help          Show this help`,
+  async run(args, io) {
+    const { values, positionals } = parse(args, {
+      jaeger: { type: 'string' },
+      'timeout-ms': { type: 'string', default: '10000' },
+      'llm-events': { type: 'boolean' },
+      color: { type: 'boolean' },
+      'no-color': { type: 'boolean' },
+      'no-link': { type: 'boolean' },
+      ids: { type: 'boolean' },
+    });
+    if (values.help) return (write(io.stdout, this.help), EXIT_OK);
+    if (positionals.length > 1) throw new UsageError(`trace: expected one trace id, got ${positionals.length}`);
+    const traceId = traceIdArg(positionals[0]);
+    const jaeger = jaegerUrlArg(values.jaeger ?? (io.env.ALM_OTEL_JAEGER_URL || DEFAULT_JAEGER_URL));
+    const timeoutMs = Number(values['timeout-ms']);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+      throw new UsageError('trace: --timeout-ms must be a whole number of milliseconds ≥ 1');
+    }
+    let converted;
+    try {
+      converted = await fetchTrace(jaeger, traceId, { timeoutMs, llmEvents: values['llm-events'] === true });
+    } catch (error) {
+      if (!(error instanceof TraceFetchError)) throw error;
+      write(io.stderr, `alm-otel trace: ${error.message}`);
+      return EXIT_INVALID;
+    }
+    if (converted.events.length === 0) {
+      write(
+        io.stderr,
+        `alm-otel trace: none of the ${converted.spans} spans of trace ${traceId} is an alm-otel or execute_tool span`,
+      );
+      return EXIT_INVALID;
+    }
+    if (converted.cycles.length > 0) {
+      write(io.stderr, `alm-otel trace: ${converted.cycles.length} spans are in (or under) a parent cycle`);
+    }
+    const options = drawOptions(io, { ...values, 'jaeger-url': jaeger.href });
+    const forest = new RunForest();
+    for (const event of converted.events) forest.add(event);
+    const drawn = [...forest.runs.values()].map((run) => drawRun(run, options).join('\n')).join('\n\n');
+    await writeOut(io.stdout, drawn + '\n');
+    return EXIT_OK;
+  },
+};
+
+/** How much of a file's beginning `tail` remembers, to see that the file was replaced or rewritten. */
+const FINGERPRINT_BYTES = 4096;
+const READ_BYTES = 1 << 20;
+
+/**
+ * Reads what a file gains, line by line, and draws runs as they end. It holds the file open and
+ * notices, on every look:
+ * - a rotation (the path now names another file: device and inode differ): the rest of the old file
+ *   is read first, then the new one from its start;
+ * - a truncation (the file is shorter than what was read), and a rewrite (the file is as long or
+ *   longer, but its first bytes are no longer those read; e.g. truncated and refilled between two
+ *   looks): it is read again from its start.
+ * A line longer than --max-line-mb is skipped with a notice, at the cost of reading it, not holding it.
+ */
 class Follower {
+  private handle: FileHandle | undefined;
+  private identity = '';
   private offset = 0;
-  private lineNo = 0;
-  private partial = '';
+  /** The first bytes read (up to FINGERPRINT_BYTES). */
+  private head = Buffer.alloc(0);
+  private readonly buffer = Buffer.allocUnsafe(READ_BYTES);
+  private readonly splitter: LineSplitter;
   private forest = new RunForest();
   private reading: Promise<void> | undefined;
   private again = false;
+  /** The file read before was renamed away or deleted: the next one at the path is a new file. */
+  private rotated = false;
+  /** While skipping what the file held at the start (--since-now): lines are counted, not drawn. */
+  private quiet = false;
 
   constructor(
     private readonly file: string,
     private readonly io: Io,
     private readonly options: DrawOptions,
-  ) {}
+    private readonly maxBytes: number,
+  ) {
+    this.splitter = new LineSplitter(maxBytes, (line) => this.onLine(line));
+  }
 
   async skipToEnd(): Promise<void> {
-    const size = await this.size();
-    if (size === undefined) return;
-    // Count the lines skipped, so later line numbers match the file's.
-    await this.readRange(0, size, (line) => void line);
-    this.offset = size;
+    this.quiet = true;
+    try {
+      await this.readNew();
+    } finally {
+      this.quiet = false;
+    }
   }
 
   /** Never resolves by itself: the process ends on a signal. */
   async follow(pollMs: number): Promise<void> {
-    const poll = setInterval(() => this.read(), pollMs);
+    const poll = setInterval(() => void this.read(), pollMs);
     try {
       await this.read();
       for (;;) {
         try {
-          // Directory watch: sees the file appear, grow, and be replaced.
+          // Sees the file appear, grow, and be replaced.
           for await (const _ of watch(this.file, { persistent: true })) void this.read();
         } catch {
           // Not there yet, or gone: polling reads it when it is back.
@@ -294,71 +475,107 @@ class Follower {
     }
   }
 
-  private async size(): Promise<number | undefined> {
-    try {
-      return (await stat(this.file)).size;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Reads are serialised; a change during one schedules another. */
   private read(): Promise<void> {
     if (this.reading !== undefined) {
       this.again = true;
       return this.reading;
     }
-    this.reading = this.readNew().finally(() => {
-      this.reading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.read();
-      }
-    });
+    this.reading = this.readNew()
+      .catch((error: unknown) => write(this.io.stderr, `alm-otel tail: cannot read ${this.file}: ${errorCode(error)}`))
+      .finally(() => {
+        this.reading = undefined;
+        if (this.again) {
+          this.again = false;
+          void this.read();
+        }
+      });
     return this.reading;
   }
 
+  private notice(what: string): void {
+    write(this.io.stderr, `alm-otel tail: ${this.file} ${what}; reading it from the start`);
+  }
+
+  /** Start over on the file: from byte 0, line 1 (and, unless it was rotated, without the runs seen). */
+  private restart(forgetRuns: boolean): void {
+    this.offset = 0;
+    this.head = Buffer.alloc(0);
+    this.splitter.reset();
+    if (forgetRuns) this.forest = new RunForest();
+  }
+
   private async readNew(): Promise<void> {
-    const size = await this.size();
-    if (size === undefined) return;
-    if (size < this.offset) {
-      write(this.io.stderr, `alm-otel tail: ${this.file} was truncated; reading it from the start`);
-      this.offset = 0;
-      this.lineNo = 0;
-      this.partial = '';
-      this.forest = new RunForest();
+    let identity: string | undefined;
+    try {
+      const st = await stat(this.file);
+      identity = `${st.dev}:${st.ino}`;
+    } catch {
+      // Gone (rotated away, not yet recreated): finish what the old file still gives.
     }
-    if (size === this.offset) return;
-    const end = size;
-    await this.readRange(this.offset, end, (line) => this.onLine(line));
-    this.offset = end;
+    if (this.handle !== undefined && identity !== this.identity) {
+      await this.readTo(this.handle, (await this.handle.stat()).size);
+      this.splitter.end();
+      await this.handle.close();
+      this.handle = undefined;
+      this.restart(false);
+      this.rotated = true;
+    }
+    if (identity === undefined) return;
+    if (this.handle === undefined) {
+      try {
+        this.handle = await open(this.file, 'r');
+      } catch {
+        return;
+      }
+      const st = await this.handle.stat();
+      this.identity = `${st.dev}:${st.ino}`;
+      if (this.rotated) this.notice('was replaced (rotated)');
+      this.rotated = false;
+    }
+    const handle = this.handle;
+    const size = (await handle.stat()).size;
+    if (size < this.offset) {
+      this.notice('was truncated');
+      this.restart(true);
+    } else if (this.head.length > 0) {
+      const now = Buffer.alloc(this.head.length);
+      const { bytesRead } = await handle.read(now, 0, now.length, 0);
+      if (bytesRead < now.length || !now.equals(this.head)) {
+        this.notice('was rewritten (its first bytes changed)');
+        this.restart(true);
+      }
+    }
+    await this.readTo(handle, size);
   }
 
-  private readRange(start: number, end: number, onLine: (text: string) => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const stream = createReadStream(this.file, { start, end: end - 1, encoding: 'utf8' });
-      stream.on('data', (chunk) => {
-        const parts = (this.partial + (chunk as string)).split('\n');
-        this.partial = parts.pop()!;
-        for (const part of parts) {
-          this.lineNo++;
-          onLine(part);
-        }
-      });
-      stream.on('error', reject);
-      stream.on('end', resolve);
-    });
+  private async readTo(handle: FileHandle, end: number): Promise<void> {
+    while (this.offset < end) {
+      const { bytesRead } = await handle.read(this.buffer, 0, Math.min(READ_BYTES, end - this.offset), this.offset);
+      if (bytesRead === 0) return;
+      const chunk = this.buffer.subarray(0, bytesRead);
+      if (this.head.length < FINGERPRINT_BYTES && this.offset === this.head.length) {
+        this.head = Buffer.concat([this.head, chunk.subarray(0, FINGERPRINT_BYTES - this.head.length)]);
+      }
+      this.offset += bytesRead;
+      this.splitter.push(chunk);
+    }
   }
 
-  private onLine(text: string): void {
-    if (text.trim() === '') return;
-    const result = checkLine(text.replace(/\r$/, ''), this.lineNo);
+  private onLine(input: InputLine): void {
+    if (this.quiet) return;
+    if (!('text' in input)) {
+      write(this.io.stderr, `alm-otel tail: ${tooLongNotice(input, this.maxBytes)}`);
+      return;
+    }
+    if (input.text.trim() === '') return;
+    const result = checkLine(input.text, input.line);
     if (!('event' in result)) {
       for (const p of result.problems) write(this.io.stderr, `alm-otel tail: ${formatProblem(p)}`);
       return;
     }
     if (result.event.run_id === null) return; // tool calls outside a run never end a run
-    const ended = this.forest.add(result.event);
+    const ended = this.forest.add(forDrawing(result.event));
     if (ended !== undefined) {
       this.forest.delete(ended);
       write(this.io.stdout, drawRun(ended, this.options).join('\n') + '\n');
@@ -367,4 +584,4 @@ class Follower {
   }
 }
 
-export const commands: Record<string, Command> = { tree, validate, convert, tail };
+export const commands: Record<string, Command> = { tree, validate, convert, tail, trace };

@@ -2,6 +2,7 @@
  * What the CLI's commands share: argument parsing (Node's own `util.parseArgs`), colour (Node's own
  * `util.styleText`, only on a TTY), reading a file or stdin, and reading ALM event lines.
  */
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as util from 'node:util';
 import { ALMEventSchema, type ALMEvent } from '../events/schema';
@@ -82,8 +83,152 @@ export async function readInput(io: Io, file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`cannot read ${file}: ${errorCode(error)}`);
   }
+}
+
+export function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+}
+
+/** A line of input: its text, or (`tooLong`) how many bytes an over-long line had when it was skipped. */
+export type InputLine = { line: number; text: string } | { line: number; tooLong: number };
+
+const NEWLINE = 0x0a;
+
+/** A line's text, without the \r of a CRLF line end. */
+function text(bytes: Buffer): string {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+  return bytes.toString('utf8', 0, end);
+}
+
+/**
+ * Splits bytes into lines as they arrive, in time linear in the input whatever the line lengths:
+ * pieces of a line are kept as buffers and joined once, at its newline. A line longer than
+ * `maxLineBytes` is not kept at all: its bytes are counted and dropped as they come, and it is
+ * reported as `tooLong`. Lines are numbered from 1 as editors number them, blank ones included.
+ */
+export class LineSplitter {
+  private pieces: Buffer[] = [];
+  private held = 0;
+  private skipping = false;
+  lineNo = 0;
+
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly onLine: (line: InputLine) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let from = 0;
+    for (;;) {
+      const at = chunk.indexOf(NEWLINE, from);
+      if (at === -1) {
+        this.hold(chunk.subarray(from));
+        return;
+      }
+      this.hold(chunk.subarray(from, at));
+      this.emit();
+      from = at + 1;
+    }
+  }
+
+  /** The last line, when the input does not end with a newline. */
+  end(): void {
+    if (this.held > 0 || this.skipping) this.emit();
+  }
+
+  /** Forget a line in progress and start numbering again (a file that was truncated or replaced). */
+  reset(): void {
+    this.pieces = [];
+    this.held = 0;
+    this.skipping = false;
+    this.lineNo = 0;
+  }
+
+  private hold(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.held += bytes.length;
+    if (this.skipping) return;
+    if (this.held > this.maxLineBytes) {
+      this.skipping = true;
+      this.pieces = [];
+      return;
+    }
+    // A copy: the reader may reuse the chunk's memory.
+    this.pieces.push(Buffer.from(bytes));
+  }
+
+  private emit(): void {
+    const line = ++this.lineNo;
+    const held = this.held;
+    const result: InputLine = this.skipping
+      ? { line, tooLong: held }
+      : { line, text: text(this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, held)) };
+    this.pieces = [];
+    this.held = 0;
+    this.skipping = false;
+    this.onLine(result);
+  }
+}
+
+/** Lines longer than this are skipped with a notice (`--max-line-mb`). */
+export const DEFAULT_MAX_LINE_MB = 64;
+
+export function maxLineBytes(value: string | undefined, command: string): number {
+  const mb = Number(value ?? DEFAULT_MAX_LINE_MB);
+  if (!Number.isFinite(mb) || mb <= 0 || mb > 512) {
+    throw new UsageError(`${command}: --max-line-mb must be a number of MiB above 0 and at most 512`);
+  }
+  return Math.floor(mb * 1024 * 1024);
+}
+
+/**
+ * The lines of a file, or of stdin for `-`, read as a stream, a chunk's worth at a time: memory holds
+ * a chunk and a line, never the file. Blank lines are left out (they still count in the numbering).
+ * An unreadable file is a usage error.
+ */
+export async function* readLines(io: Io, file: string, maxBytes: number): AsyncGenerator<InputLine[]> {
+  let stream: AsyncIterable<Buffer | string>;
+  if (file === '-') {
+    stream = io.stdin as AsyncIterable<Buffer | string>;
+  } else {
+    const opened = createReadStream(file, { highWaterMark: 1 << 20 });
+    await new Promise<void>((resolve, reject) => {
+      opened.once('open', () => resolve());
+      opened.once('error', (error) => reject(new UsageError(`cannot read ${file}: ${errorCode(error)}`)));
+    });
+    stream = opened;
+  }
+  let ready: InputLine[] = [];
+  const splitter = new LineSplitter(maxBytes, (line) => {
+    if (!('text' in line) || line.text.trim() !== '') ready.push(line);
+  });
+  for await (const chunk of stream) {
+    splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (ready.length === 0) continue;
+    const lines = ready;
+    ready = [];
+    yield lines;
+  }
+  splitter.end();
+  if (ready.length > 0) yield ready;
+}
+
+/** Write, and wait when the stream asks to (a slow reader of a long output). */
+export async function writeOut(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (stream.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+    stream.on('close', done);
+  });
 }
 
 /** A dotted path as zod reports it: `metadata.summary.tool_calls.total`, `args.inputs["a b"]`, `items[2]`. */
@@ -115,6 +260,10 @@ export function checkLine(text: string, line: number): LineResult {
   } catch (error) {
     return { line, problems: [{ line, field: '(line)', message: `not JSON: ${(error as Error).message}` }] };
   }
+  // Without the English error map first: that is the fast path (most lines are valid); the messages
+  // are only needed for a line that is not.
+  const quick = ALMEventSchema.safeParse(value);
+  if (quick.success) return { line, event: quick.data };
   const result = ALMEventSchema.safeParse(value, ENGLISH);
   if (result.success) return { line, event: result.data };
   const eventType =

@@ -6,6 +6,7 @@
  *   alm-otel validate <events.jsonl | ->  check every line against the ALM event schema
  *   alm-otel convert <otlp.json | ->      OTLP/JSON traces (collector file exporter) to ALM events
  *   alm-otel tail <events.jsonl>          follow a file sink, drawing runs as they end
+ *   alm-otel trace <trace_id>             fetch a trace from Jaeger and draw it
  */
 import { SDK_VERSION } from '../version';
 import { commands } from './commands';
@@ -63,7 +64,10 @@ if (require.main === module) {
       process.exitCode = code;
     })
     .catch((error: unknown) => {
-      process.stderr.write(`alm-otel: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      // A bug of ours: one line, unless asked for the stack (ALM_OTEL_DEBUG=1).
+      const detail =
+        error instanceof Error ? (process.env.ALM_OTEL_DEBUG ? error.stack : error.message) : String(error);
+      process.stderr.write(`alm-otel: unexpected error: ${detail}\n`);
       process.exitCode = 1;
     });
 }

@@ -67,7 +67,16 @@ function hrTime(v: unknown, where: string): [number, number] {
   return [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)];
 }
 
-function anyValue(v: unknown, where: string): AttributeValue | undefined {
+/**
+ * How deep an attribute value may nest (arrays and key-value lists): OpenTelemetry span attributes
+ * are flat, and a deeper value is hostile input (it would exhaust the stack, and its path the memory).
+ */
+export const MAX_VALUE_DEPTH = 32;
+
+function anyValue(v: unknown, where: string, depth = 0): AttributeValue | undefined {
+  if (depth > MAX_VALUE_DEPTH) {
+    throw new OtlpFormatError(where, `attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`);
+  }
   if (!isObject(v)) throw new OtlpFormatError(where, 'expected an AnyValue object ({stringValue: …} and the like)');
   if ('stringValue' in v) return String(v.stringValue);
   if ('boolValue' in v) return v.boolValue === true || v.boolValue === 'true';
@@ -86,23 +95,23 @@ function anyValue(v: unknown, where: string): AttributeValue | undefined {
   }
   if ('arrayValue' in v) {
     const values = isObject(v.arrayValue) ? list(v.arrayValue.values, `${where}.arrayValue`, 'values') : [];
-    const items = values.map((item, i) => anyValue(item, `${where}.arrayValue.values[${i}]`));
+    const items = values.map((item, i) => anyValue(item, `${where}.arrayValue.values[${i}]`, depth + 1));
     return items.filter((item) => item === undefined || !Array.isArray(item)) as AttributeValue;
   }
   if ('bytesValue' in v) return String(v.bytesValue);
   if ('kvlistValue' in v) {
     const values = isObject(v.kvlistValue) ? list(v.kvlistValue.values, `${where}.kvlistValue`, 'values') : [];
-    return JSON.stringify(attributes(values, `${where}.kvlistValue.values`));
+    return JSON.stringify(attributes(values, `${where}.kvlistValue.values`, depth + 1));
   }
   return undefined; // an empty AnyValue
 }
 
-function attributes(kvs: unknown[], where: string): Attributes {
+function attributes(kvs: unknown[], where: string, depth = 0): Attributes {
   const out: Attributes = {};
   kvs.forEach((kv, i) => {
     const at = `${where}[${i}]`;
     if (!isObject(kv) || typeof kv.key !== 'string') throw new OtlpFormatError(at, 'expected {key, value}');
-    const value = kv.value === undefined ? undefined : anyValue(kv.value, `${at}.value`);
+    const value = kv.value === undefined ? undefined : anyValue(kv.value, `${at}.value`, depth);
     if (value !== undefined) out[kv.key] = value;
   });
   return out;
@@ -247,6 +256,12 @@ export interface Converted {
   /** Spans that are neither alm-otel spans nor execute_tool spans (left out). */
   skipped: number;
   spans: number;
+  /**
+   * Spans in a parent cycle (A's parent is B and B's parent is A, or longer loops), and spans under
+   * them: no root leads to them. They are converted anyway, each loop entered at its earliest span,
+   * and listed here as `traceId/spanId` so that the caller can say so.
+   */
+  cycles: string[];
 }
 
 function hrMs(t: readonly [number, number]): number {
@@ -257,6 +272,7 @@ interface SpanNode {
   readonly item: OtlpSpan;
   readonly index: number;
   readonly children: SpanNode[];
+  walked: boolean;
 }
 
 /** Siblings in the order they ran: by start, then by end (an SDK's start times are whole milliseconds). */
@@ -270,12 +286,15 @@ function byStart(a: SpanNode, b: SpanNode): number {
  * ALM events for OTLP spans, in the order alm-otel emits them live: each trace walked from its root,
  * an operation's start events, then its children's (in the order they ran), then its end events.
  * The walk follows parent span ids rather than timestamps alone, because SDKs stamp span starts to
- * the millisecond. Spans whose parent is not in the input start a walk of their own.
+ * the millisecond. Spans whose parent is not in the input start a walk of their own. The walk keeps
+ * its own stack, so a chain of any length converts; spans in a parent cycle are reported (`cycles`).
  */
 export function convertSpans(spans: OtlpSpan[], options: ConvertOptions = {}): Converted {
   const byTrace = envelopes(spans, options);
   const nodes = new Map<string, SpanNode>();
-  spans.forEach((item, index) => nodes.set(`${item.traceId}/${item.spanId}`, { item, index, children: [] }));
+  spans.forEach((item, index) =>
+    nodes.set(`${item.traceId}/${item.spanId}`, { item, index, children: [], walked: false }),
+  );
   const roots: SpanNode[] = [];
   for (const node of nodes.values()) {
     const parent = node.item.parentSpanId && nodes.get(`${node.item.traceId}/${node.item.parentSpanId}`);
@@ -284,16 +303,37 @@ export function convertSpans(spans: OtlpSpan[], options: ConvertOptions = {}): C
   }
   const events: ALMEvent[] = [];
   let skipped = 0;
-  const walk = (node: SpanNode): void => {
-    const { span, traceId } = node.item;
-    const found = recordFromSpan(span as ReadableSpan);
-    const record = found?.kind === 'llm' && options.llmEvents !== true ? undefined : found;
-    const envelope = byTrace.get(traceId)!;
-    if (record === undefined) skipped++;
-    else startEvents(record, envelope, events);
-    for (const child of node.children.sort(byStart)) walk(child);
-    if (record !== undefined && record.endTime > 0) endEvents(record, envelope, events);
+  const walk = (root: SpanNode): void => {
+    // Each entry: a span whose start events are out, and the index of the next child to walk.
+    const stack: { node: SpanNode; record: ReturnType<typeof recordFromSpan>; next: number }[] = [];
+    const enter = (node: SpanNode) => {
+      node.walked = true;
+      const { span, traceId } = node.item;
+      const found = recordFromSpan(span as ReadableSpan);
+      const record = found?.kind === 'llm' && options.llmEvents !== true ? undefined : found;
+      if (record === undefined) skipped++;
+      else startEvents(record, byTrace.get(traceId)!, events);
+      node.children.sort(byStart);
+      stack.push({ node, record, next: 0 });
+    };
+    enter(root);
+    while (stack.length > 0) {
+      const top = stack.at(-1)!;
+      const child = top.node.children[top.next++];
+      if (child !== undefined) {
+        if (!child.walked) enter(child);
+        continue;
+      }
+      stack.pop();
+      if (top.record !== undefined && top.record.endTime > 0) {
+        endEvents(top.record, byTrace.get(top.node.item.traceId)!, events);
+      }
+    }
   };
   for (const root of roots.sort(byStart)) walk(root);
-  return { events, skipped, spans: spans.length };
+  // What no root reached hangs off a parent cycle: enter each loop at its earliest span.
+  const unreached = [...nodes.values()].filter((n) => !n.walked);
+  const cycles = unreached.map((n) => `${n.item.traceId}/${n.item.spanId}`);
+  for (const node of unreached.sort(byStart)) if (!node.walked) walk(node);
+  return { events, skipped, spans: spans.length, cycles };
 }

@@ -127,6 +127,18 @@ export class RunForest {
   }
 }
 
+/**
+ * The event without what a drawing never shows (tool arguments and results, handoff context), so a
+ * run held until its run.end costs memory by its calls, not by their content. Mutates and returns it.
+ */
+export function forDrawing(event: ALMEvent): ALMEvent {
+  const metadata = event.metadata as Record<string, unknown>;
+  if (event.event_type === 'tool.request') metadata.args = { args: [] };
+  else if (event.event_type === 'tool.response') delete metadata.result;
+  else if (event.event_type === 'handoff') delete metadata.context;
+  return event;
+}
+
 export interface DrawOptions {
   style: Style;
   /** Base URL of a Jaeger UI, to print a link to the run's trace. */
@@ -212,15 +224,39 @@ function handoffLine(node: HandoffNode, o: DrawOptions): string {
   return [s('cyan', `→ handoff to ${m.to_agent_id}`), m.reason ? m.reason : ''].filter((p) => p !== '').join('  ');
 }
 
-function drawChildren(children: Node[], prefix: string, o: DrawOptions, out: string[]): void {
-  children.forEach((child, i) => {
-    const last = i === children.length - 1;
-    const branch = last ? '└─ ' : '├─ ';
+/** Depth first, with a stack of its own: tasks nested thousands deep draw without exhausting the call stack. */
+function drawChildren(children: Node[], o: DrawOptions, out: string[]): void {
+  const stack: { nodes: Node[]; i: number; prefix: string }[] = [{ nodes: children, i: 0, prefix: '' }];
+  while (stack.length > 0) {
+    const top = stack.at(-1)!;
+    if (top.i === top.nodes.length) {
+      stack.pop();
+      continue;
+    }
+    const child = top.nodes[top.i++]!;
+    const last = top.i === top.nodes.length;
     const line =
       child.kind === 'tool' ? toolLine(child, o) : child.kind === 'task' ? taskLine(child, o) : handoffLine(child, o);
-    out.push(o.style('dim', prefix + branch) + line);
-    if (child.kind === 'task') drawChildren(child.children, prefix + (last ? '   ' : '│  '), o, out);
-  });
+    out.push(o.style('dim', top.prefix + (last ? '└─ ' : '├─ ')) + line);
+    if (child.kind === 'task' && child.children.length > 0) {
+      stack.push({ nodes: child.children, i: 0, prefix: top.prefix + (last ? '   ' : '│  ') });
+    }
+  }
+}
+
+/** `budget exceeded: tokens 1200/1000`, `budget exceeded: cost, no price for model 'x'`, … and the calls that ran past it. */
+export function budgetLine(passed: NonNullable<EventOf<'run.end'>['metadata']['summary']['budget_exceeded']>): string {
+  const what = { tool_calls: 'tool calls', llm_calls: 'model calls', tokens: 'tokens', cost: 'cost' }[passed.budget];
+  const usd = (n: number) => `$${Number(n.toPrecision(6))}`;
+  const figures =
+    passed.model !== undefined
+      ? `, no price for model '${passed.model}'`
+      : passed.budget === 'cost'
+        ? ` ${usd(passed.spent)}/${usd(passed.limit)}`
+        : ` ${passed.spent}/${passed.limit}`;
+  const flagged = passed.flagged_llm_calls;
+  const ran = flagged > 0 ? ` (${flagged} model call${flagged === 1 ? '' : 's'} ran past it, flagged)` : '';
+  return `budget exceeded: ${what}${figures}${ran}`;
 }
 
 /** The lines that draw one run. */
@@ -239,6 +275,7 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
     else if (end.success) head.push(s('green', '✓ success'));
     else head.push(s(['red', 'bold'], `✗ failed${end.error ? `: ${end.error.type}: ${end.error.message}` : ''}`));
     if (end !== undefined) head.push(s('dim', formatMs(end.summary.latencies.total_run_ms)));
+    if (end?.summary.budget_exceeded !== undefined) head.push(s(['magenta', 'bold'], 'over budget'));
     out.push(head.join('  '));
   }
   const traceId = run.start?.trace_id ?? run.end?.trace_id ?? env.trace_id;
@@ -249,7 +286,7 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
         (traceId ? `trace_id ${s('cyan', traceId)}${s('dim', link)}` : s('dim', 'trace_id none (no tracer provider)')),
     );
   }
-  drawChildren(run.children, '', o, out);
+  drawChildren(run.children, o, out);
   const summary = run.end?.metadata.summary;
   if (summary !== undefined) {
     const t = summary.tool_calls;
@@ -272,6 +309,8 @@ export function drawRun(run: RunNode, o: DrawOptions): string[] {
         `${summary.llm_calls} model call${summary.llm_calls === 1 ? '' : 's'} (${tokens.input} input, ${tokens.output} output tokens${cost})`,
       );
     }
+    const passed = summary.budget_exceeded;
+    if (passed !== undefined) parts.push(s(['magenta', 'bold'], budgetLine(passed)));
     out.push(`${s('bold', 'summary')}  ${parts.join(s('dim', ' · '))}`);
   }
   return out;

@@ -21,6 +21,12 @@ const wholeCount = (what: string) =>
 
 const usd = () => z.number({ error: 'must be a number of USD' }).check(z.minimum(0, 'must be 0 or more'));
 
+/** A price per million tokens: finite, so that no count of tokens makes a cost NaN. */
+const price = () =>
+  z
+    .number({ error: 'must be a number of USD per million tokens' })
+    .check(z.minimum(0, 'must be 0 or more'), z.maximum(1e9, 'must be at most 1e9 USD per million tokens'));
+
 export const PolicyConfigSchema = z
   .strictObject({
     /** Tools that may run (exact names or `*` globs). When non-empty, anything else is denied. */
@@ -39,11 +45,23 @@ export const PolicyConfigSchema = z
     maxTokensPerRun: z.optional(wholeCount('tokens')),
     /** Per-run budget in USD, priced with `prices`. */
     maxCostPerRun: z.optional(usd()),
-    /** USD per million tokens, by model name (the request's model, else the response's). No lookup over the network. */
+    /**
+     * USD per million tokens, by model name or `*` glob ('gpt-4o*'): the request's model, else the
+     * response's. No lookup over the network.
+     */
     prices: z._default(
-      z.record(z.string().check(z.minLength(1)), z.strictObject({ inputPerMillion: usd(), outputPerMillion: usd() })),
+      z.record(
+        z.string().check(z.minLength(1, 'model names must be non-empty')),
+        z.strictObject({ inputPerMillion: price(), outputPerMillion: price() }),
+      ),
       () => ({}),
     ),
+    /**
+     * Under maxCostPerRun, a model call with no price: 'refuse' (default) refuses it with
+     * BudgetExceededError naming the model, or counts it as over the budget when it already ran;
+     * 'allow' lets it run and counts its cost as $0 (onError says so once per model).
+     */
+    unpricedModels: z._default(z.enum(['refuse', 'allow'], { error: "must be 'refuse' or 'allow'" }), 'refuse'),
   })
   .check(
     z.superRefine((policy, ctx) => {

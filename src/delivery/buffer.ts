@@ -81,8 +81,6 @@ export class EventBuffer {
   private readonly lifecycle = new Fifo<Entry>();
   private readonly others = new Fifo<Entry>();
   private seq = 0;
-  /** Bytes of the serialised events held (events not serialised count 0). */
-  bytes = 0;
 
   get size(): number {
     return this.lifecycle.size + this.others.size;
@@ -92,7 +90,6 @@ export class EventBuffer {
   add(event: ALMEvent, line: string | undefined, bytes: number, owner: unknown): Entry {
     const entry: Entry = { seq: this.seq++, event, line, bytes, owner };
     (isLifecycle(event) ? this.lifecycle : this.others).push(entry);
-    this.bytes += bytes;
     return entry;
   }
 
@@ -108,14 +105,11 @@ export class EventBuffer {
       const next = fifo.peek()!;
       if (limits.stopAt?.(next.event)) break;
       if (limits.serialize) {
-        const before = next.bytes;
         serialize(next);
-        this.bytes += next.bytes - before;
         if (out.length > 0 && bytes + next.bytes > limits.bytes) break;
         bytes += next.bytes;
       }
       fifo.shift();
-      this.bytes -= next.bytes;
       out.push(next);
     }
     return out;
@@ -145,19 +139,13 @@ export class EventBuffer {
       const merged = earlier.length === 0 ? mine : [...earlier, ...mine].sort((x, y) => x.seq - y.seq);
       fifo.unshiftAll(merged);
     }
-    for (const e of entries) this.bytes += e.bytes;
   }
 
-  /**
-   * Drop the oldest events (other than run.start/run.end first) until at most `capacity` events and
-   * `maxBytes` bytes are held; returns what was dropped.
-   */
-  trim(capacity: number, maxBytes = Infinity): Entry[] {
+  /** Drop the oldest events (other than run.start/run.end first) until at most `capacity` are held; returns what was dropped. */
+  trim(capacity: number): Entry[] {
     const dropped: Entry[] = [];
-    while (this.size > 0 && (this.size > Math.max(0, capacity) || this.bytes > maxBytes)) {
-      const entry = (this.others.size > 0 ? this.others : this.lifecycle).shift()!;
-      this.bytes -= entry.bytes;
-      dropped.push(entry);
+    while (this.size > Math.max(0, capacity)) {
+      dropped.push((this.others.size > 0 ? this.others : this.lifecycle).shift()!);
     }
     return dropped;
   }

@@ -11,8 +11,8 @@
  *   de-duplicate) and pauses with backoff; a batch that is too large (413) or holds events the
  *   receiver rejects (400, 422) is split in halves until the culprits are single events, which are
  *   set aside and counted; any other rejection sets the whole batch aside.
- * - Bounds: everything held (waiting, split, in flight) stays within `maxQueueSize` events (and
- *   `maxBytes` serialised bytes, for the spool); past it the oldest events other than
+ * - Bounds: everything held (waiting, split, in flight) stays within `maxQueueSize` events, with
+ *   or without a spool (the spool keeps on disk what fits in its own budget); past it the oldest events other than
  *   run.start/run.end are dropped and counted, and onError is told at most every OVERFLOW_REPORT_MS.
  */
 import { ALMDeliveryError } from '../errors';
@@ -22,7 +22,10 @@ import { backoffDelay } from './backoff';
 import { detached } from './detached';
 import { EventBuffer, serialize, type BufferedEvent } from './buffer';
 
-/** Receives batches of events. Throw an ALMDeliveryError to say whether to retry; anything else thrown is not retried. */
+/**
+ * Receives batches of events. Throw an ALMDeliveryError to say whether to retry; anything else thrown
+ * is not retried (the function sink turns its function's throws into retryable errors).
+ */
 export interface EventSink {
   /** `lines` (the same events as JSON, in order) is given to sinks that declare `serialized`. */
   write(events: ALMEvent[], lines?: readonly string[]): void | Promise<void>;
@@ -30,6 +33,8 @@ export interface EventSink {
   readonly serialized?: boolean;
   /** Several batches may be written at once. */
   readonly concurrent?: boolean;
+  /** Write serialised events synchronously: used when the process ends without a chance to wait (process.exit, a crash). */
+  writeSync?(lines: readonly string[]): void;
   shutdown?(): Promise<void>;
 }
 
@@ -76,7 +81,8 @@ export const OVERFLOW_REPORT_MS = 20_000;
 /** Statuses that reject particular events rather than every request: split to find them. */
 const PER_EVENT_REJECTION = new Set([400, 422]);
 
-function describe(error: unknown): string {
+/** An error's message, safely (a getter may throw). */
+export function describeError(error: unknown): string {
   try {
     return error instanceof Error ? error.message : String(error);
   } catch {
@@ -86,11 +92,13 @@ function describe(error: unknown): string {
 
 function asDeliveryError(error: unknown, count: number): ALMDeliveryError {
   if (error instanceof ALMDeliveryError) return error;
-  return new ALMDeliveryError(`event sink failed for ${count} events: ${describe(error)}`, count, { cause: error });
+  return new ALMDeliveryError(`event sink failed for ${count} events: ${describeError(error)}`, count, {
+    cause: error,
+  });
 }
 
 /** Wait for `promise`, or `ms` at most; the timer is cleared either way, so it never holds the process open. */
-async function within(promise: Promise<void> | undefined, ms: number): Promise<void> {
+export async function within(promise: Promise<void> | undefined, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))));
@@ -105,11 +113,10 @@ export class Delivery {
   /** Halves of split batches, sent before anything else. */
   private splits: BufferedEvent[][] = [];
   private splitEvents = 0;
-  private splitBytes = 0;
   private readonly counts = { delivered: 0, retried: 0, failed: 0, dropped: 0 };
   private requests = 0;
   private inflightEvents = 0;
-  private inflightBytes = 0;
+  private readonly inflight = new Set<BufferedEvent[]>();
   /** Bumped when drain() gives up: answers to batches sent before are ignored. */
   private generation = 0;
   /** Run ids whose run.start is in a batch in flight, with how many such batches. */
@@ -140,11 +147,7 @@ export class Delivery {
     private readonly sink: EventSink,
     private readonly options: DeliveryOptions,
     private readonly report: ErrorReporter,
-    /** Bound on serialised bytes held (from the spool's disk budget), read at each trim; Infinity without a spool. */
-    private readonly maxBytes: () => number = () => Infinity,
     private readonly listener: DeliveryListener | undefined = undefined,
-    /** How to name the byte bound in messages. */
-    private readonly maxBytesName = 'the spool budget',
   ) {
     this.eventLimit = Math.max(options.batchSize, options.maxBatchSize);
     this.concurrency = sink.concurrent ? Math.max(1, options.maxInFlight) : 1;
@@ -214,14 +217,14 @@ export class Delivery {
   }
 
   /** Keep delivering, with backoff, until nothing is queued or `timeoutMs` has passed; then report what is left. */
-  async drain(timeoutMs: number, leftBehind = 'they are lost'): Promise<void> {
+  async drain(timeoutMs: number, leftBehind = 'they are lost', configuredMs = timeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // One attempt whatever the timeout, then retries while time is left.
     this.retryAt = 0;
     this.due = true;
     this.kick();
-    // The first answer is awaited whatever the timeout (a write is bounded by timeoutMs anyway).
-    if (this.requests > 0) await this.completion();
+    // The first answer is awaited until the deadline (a sink that answers at once is heard even with 0).
+    if (this.requests > 0) await within(this.completion(), deadline - Date.now());
     while (this.held > 0) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -241,20 +244,57 @@ export class Delivery {
     this.reportOverflow();
     const left = this.held;
     if (left > 0) {
-      this.generation++;
-      this.buffer.takeAll();
-      this.splits = [];
-      this.splitEvents = this.splitBytes = 0;
-      this.requests = this.inflightEvents = this.inflightBytes = 0;
-      this.startsInFlight.clear();
+      this.takeEverything();
       this.counts.failed += left;
       this.report(
         new ALMDeliveryError(
-          `${left} events could not be delivered within shutdownTimeoutMs (${timeoutMs} ms); ${leftBehind}`,
+          `${left} events could not be delivered within shutdownTimeoutMs (${configuredMs} ms); ${leftBehind}`,
           left,
         ),
       );
     }
+  }
+
+  /** Forget everything held (answers to batches in flight are ignored from now on); returns it, oldest first. */
+  private takeEverything(): BufferedEvent[] {
+    const all: BufferedEvent[] = [];
+    for (const batch of this.inflight) all.push(...batch);
+    for (const split of this.splits) all.push(...split);
+    all.push(...this.buffer.takeAll());
+    this.generation++;
+    this.inflight.clear();
+    this.splits = [];
+    this.splitEvents = 0;
+    this.requests = this.inflightEvents = 0;
+    this.startsInFlight.clear();
+    return all;
+  }
+
+  /**
+   * The process is ending now: write everything held (in flight included: it may arrive twice) with
+   * the sink's synchronous write. Returns how many events could not be kept (0 when all were written).
+   */
+  rescue(): number {
+    if (this.held === 0) return 0;
+    const writeSync = this.sink.writeSync;
+    if (writeSync === undefined) return this.held;
+    const entries = this.takeEverything();
+    try {
+      writeSync.call(
+        this.sink,
+        entries.map((e) => {
+          serialize(e);
+          return e.line!;
+        }),
+      );
+    } catch (error) {
+      this.counts.failed += entries.length;
+      this.report(error, true);
+      return entries.length;
+    }
+    this.counts.delivered += entries.length;
+    this.listener?.settled(entries);
+    return 0;
   }
 
   /** Events waiting to be sent (not in flight). */
@@ -307,7 +347,6 @@ export class Delivery {
     const split = this.splits.shift();
     if (split !== undefined) {
       this.splitEvents -= split.length;
-      for (const e of split) this.splitBytes -= e.bytes;
       return split;
     }
     const starts = this.startsInFlight;
@@ -325,8 +364,8 @@ export class Delivery {
   private start(batch: BufferedEvent[]): void {
     this.requests++;
     this.inflightEvents += batch.length;
+    this.inflight.add(batch);
     for (const e of batch) {
-      this.inflightBytes += e.bytes;
       const runId = e.event.run_id;
       if (e.event.event_type === 'run.start' && runId !== null) {
         this.startsInFlight.set(runId, (this.startsInFlight.get(runId) ?? 0) + 1);
@@ -344,8 +383,8 @@ export class Delivery {
       if (generation !== this.generation) return; // drain() gave up on this batch while it was in flight
       this.requests--;
       this.inflightEvents -= batch.length;
+      this.inflight.delete(batch);
       for (const e of batch) {
-        this.inflightBytes -= e.bytes;
         const runId = e.event.run_id;
         if (e.event.event_type === 'run.start' && runId !== null) {
           const n = this.startsInFlight.get(runId)! - 1;
@@ -378,7 +417,6 @@ export class Delivery {
       const half = Math.ceil(n / 2);
       this.splits.unshift(batch.slice(0, half), batch.slice(half));
       this.splitEvents += n;
-      for (const e of batch) this.splitBytes += e.bytes;
       return;
     }
     if (failure.retryable) {
@@ -453,20 +491,13 @@ export class Delivery {
     }
   }
 
-  /** Keep what is held within maxQueueSize events (and maxBytes), counting in-flight and split batches. */
+  /** Keep what is held within maxQueueSize events (less `reserve`), counting in-flight and split batches. */
   private trim(reserve = 0): void {
-    let count = 0;
-    // Settling what is dropped may change the byte budget (the spool compacts its files): again until it holds.
-    for (;;) {
-      const capacity = this.options.maxQueueSize - this.splitEvents - this.inflightEvents - reserve;
-      const byteBudget = this.maxBytes() - this.splitBytes - this.inflightBytes;
-      const dropped = this.buffer.trim(capacity, byteBudget);
-      if (dropped.length === 0) break;
-      count += dropped.length;
-      this.counts.dropped += dropped.length;
-      this.listener?.settled(dropped);
-    }
-    this.overflowed(count);
+    const dropped = this.buffer.trim(this.options.maxQueueSize - this.splitEvents - this.inflightEvents - reserve);
+    if (dropped.length === 0) return;
+    this.counts.dropped += dropped.length;
+    this.listener?.settled(dropped);
+    this.overflowed(dropped.length);
   }
 
   /** `count` events were dropped for want of room: onError hears of it, at most once per OVERFLOW_REPORT_MS. */
@@ -493,13 +524,9 @@ export class Delivery {
       : '';
     this.overflowReportedAt = now;
     this.overflowUnreported = 0;
-    const limit =
-      this.maxBytes() === Infinity
-        ? `maxQueueSize ${this.options.maxQueueSize}`
-        : `maxQueueSize ${this.options.maxQueueSize} / ${this.maxBytesName}`;
     this.report(
       new ALMDeliveryError(
-        `event queue full (${limit}): dropped ${count} events${since} (${this.counts.dropped} in all), the oldest other than run.start/run.end`,
+        `event queue full (maxQueueSize ${this.options.maxQueueSize}): dropped ${count} events${since} (${this.counts.dropped} in all), the oldest other than run.start/run.end`,
         count,
       ),
     );

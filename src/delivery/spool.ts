@@ -24,18 +24,62 @@
  *   policy to keep to it, and dropped events count as settled here.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { constants, readFileSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { ALMEvent } from '../events/schema';
+import { ALMEventSchema, type ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 import type { BufferedEvent } from './buffer';
+import { describeError } from './delivery';
 import { detached } from './detached';
+
+/** onError hears that the spool is full at most this often. */
+const SPOOL_FULL_REPORT_MS = 20_000;
+
+const isLifecycle = (entry: BufferedEvent) =>
+  entry.event.event_type === 'run.start' || entry.event.event_type === 'run.end';
 
 const FILE_NAME = /^alm-(.+)-(\d+)-([0-9a-f]{8})-(\d+)\.spool$/;
 
 /** Tokens of the spools open in this process (several ALM instances may share a directory). */
 const openTokens = new Set<string>();
+
+/** A live spool touches its heartbeat file this often; one untouched for HEARTBEAT_STALE_MS belongs to a process that is gone. */
+export const HEARTBEAT_MS = 2_000;
+export const HEARTBEAT_STALE_MS = 30_000;
+/** Segment files larger than this are not replayed (reported and left where they are). */
+export const REPLAY_FILE_LIMIT = 64 << 20;
+
+/**
+ * What makes a pid meaningful: the machine's boot and this process's PID namespace (Linux). Two
+ * processes in different containers may share a hostname and a pid (both PID 1) but never this.
+ */
+function readScope(): string {
+  const parts: string[] = [];
+  try {
+    parts.push(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+  } catch {
+    parts.push('?');
+  }
+  try {
+    parts.push(readlinkSync('/proc/self/ns/pid'));
+  } catch {
+    parts.push('?');
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Test seam, for tests only: the identity a spool takes (pid and scope), so that a test can make two
+ * processes look like two containers with the same hostname and pid.
+ */
+export const spoolTestSeam: { identity?: { pid: number; scope: string } } = {};
+
+function identity(): { pid: number; scope: string } {
+  return spoolTestSeam.identity ?? { pid: process.pid, scope: readScope() };
+}
 
 export class Segment {
   handle: Promise<FileHandle> | undefined;
@@ -67,6 +111,8 @@ export class Segment {
   /** Events waiting for the next group commit, in order (one settled meanwhile is never written). */
   readonly pending = new Set<BufferedEvent>();
   writing = false;
+  /** The events of the write under way (written again by a synchronous rescue: it may not finish). */
+  writingEntries: BufferedEvent[] = [];
   syncing = false;
   dirty = false;
 
@@ -79,18 +125,13 @@ export interface ReplayedSegment {
   lines: string[];
 }
 
-function alive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function isEvent(value: unknown): value is ALMEvent {
-  const v = value as { event_id?: unknown; event_type?: unknown } | null;
-  return typeof v === 'object' && v !== null && typeof v.event_id === 'string' && typeof v.event_type === 'string';
 }
 
 export class Spool {
@@ -111,34 +152,57 @@ export class Spool {
   private readonly removals = new Set<Promise<void>>();
   private readonly syncs = new Set<Promise<void>>();
 
+  /** Events delivery holds that are not in a file: no room when they came (lifecycle ones are admitted first once room is made). */
+  private readonly waiting = new Set<BufferedEvent>();
+  /** Segments given up to make room, until their files are gone. */
+  private readonly freeing = new Set<Segment>();
+  private closing = false;
+  /** Events taken off disk (or never written) for want of room since the last report. */
+  private evictedUnreported = 0;
+  private evictedReportedAt = -Infinity;
+  private readonly segmentBytes: number;
+
+  private readonly pid: number;
+  private readonly scope: string;
+  private readonly heartbeatPath: string;
+  private heartbeat: NodeJS.Timeout | undefined;
+
   constructor(
     readonly dir: string,
-    private readonly segmentBytes: number,
+    /** The files never hold more than this many bytes (spoolMaxBytes). */
+    private readonly maxBytes: number,
     private readonly report: ErrorReporter,
   ) {
+    // Small enough that freeing the oldest segment frees room well before the budget is reached.
+    this.segmentBytes = Math.min(4 << 20, Math.max(256, Math.floor(maxBytes / 8)));
+    ({ pid: this.pid, scope: this.scope } = identity());
+    this.heartbeatPath = join(dir, `alm-${this.host}-${this.pid}-${this.token}.live`);
     openTokens.add(this.token);
-    // The first segment is opened at once, so that the first events do not wait for it.
-    this.ready = mkdir(dir, { recursive: true }).then(
-      () => {
-        const segment = (this.active ??= this.newSegment());
-        segment.handle ??= open(segment.path, 'a');
-        void segment.handle.then(
-          () => this.syncDir(),
-          (error: unknown) => this.fail(error),
-        );
-      },
-      (error: unknown) => this.fail(error),
-    );
+    // The heartbeat exists before any segment; then the first segment is opened at once, so that
+    // the first events do not wait for it.
+    this.ready = mkdir(dir, { recursive: true })
+      .then(() => writeFile(this.heartbeatPath, JSON.stringify({ scope: this.scope })))
+      .then(
+        () => {
+          this.heartbeat = setInterval(() => {
+            const now = new Date();
+            utimes(this.heartbeatPath, now, now).catch(() => {});
+          }, HEARTBEAT_MS);
+          this.heartbeat.unref();
+          const segment = (this.active ??= this.newSegment());
+          segment.handle ??= open(segment.path, 'a');
+          void segment.handle.then(
+            () => this.syncDir(),
+            (error: unknown) => this.fail(error),
+          );
+        },
+        (error: unknown) => this.fail(error),
+      );
   }
 
-  /**
-   * How many bytes of JSON delivery may hold (its entries' bytes, without newlines) so that the files
-   * stay within `maxBytes`: what the files hold besides the live events (settled events in files not
-   * yet deleted or compacted) is taken off.
-   */
-  budget(maxBytes: number): number {
-    if (this.failed) return Infinity; // memory only: maxQueueSize bounds it
-    return maxBytes - (this.size - this.liveBytes) - this.liveCount;
+  /** Whether `bytes` more fit in the files now. */
+  private fits(bytes: number): boolean {
+    return this.size + bytes <= this.maxBytes;
   }
 
   private grow(segment: Segment, bytes: number): void {
@@ -146,8 +210,12 @@ export class Spool {
     this.size += bytes;
   }
 
+  private segmentPath(): string {
+    return join(this.dir, `alm-${this.host}-${this.pid}-${this.token}-${++this.seq}.spool`);
+  }
+
   private newSegment(): Segment {
-    const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+    const segment = new Segment(this.segmentPath());
     this.segments.add(segment);
     return segment;
   }
@@ -171,10 +239,30 @@ export class Spool {
       segment.untracked--;
       this.hold(segment, entry);
     }
+    // A backlog replayed into a smaller spoolMaxBytes is trimmed like the spool's own events.
+    if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
     this.schedulePump();
   }
 
-  private hold(segment: Segment, entry: BufferedEvent): void {
+  /** Hold a delivery entry in `segment`; `placed`: room is already known (compaction, admission). */
+  private hold(segment: Segment, entry: BufferedEvent, placed = false): void {
+    if (!segment.replayed && !placed) {
+      const bytes = entry.bytes + 1;
+      if (this.size + bytes > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
+      // The last segmentBytes are kept for run.start/run.end.
+      const lifecycle = isLifecycle(entry);
+      const room = this.maxBytes - (lifecycle ? 0 : this.segmentBytes) - this.size;
+      if (bytes > room || (!lifecycle && this.waiting.size > 0)) {
+        // No room now: kept in memory (delivered as usual), written once room is made.
+        entry.owner = undefined;
+        segment.count--;
+        this.waiting.add(entry);
+        if (entry.bytes + 1 > this.maxBytes) this.waiting.delete(entry); // can never fit: memory only
+        this.evictedUnreported++;
+        this.reportEvicted();
+        return;
+      }
+    }
     segment.live.add(entry);
     segment.liveBytes += entry.bytes + 1;
     this.liveBytes += entry.bytes + 1;
@@ -194,12 +282,93 @@ export class Spool {
     );
   }
 
+  /**
+   * Make room for newer events: the oldest segment (other than the one being appended to) gives up
+   * its events other than run.start/run.end (they stay in memory, delivered as usual, but are no
+   * longer on disk); its file is then deleted, or compacted when lifecycle events remain.
+   */
+  private evictOldest(): void {
+    // One segment at a time: its bytes count until its file is gone (or its copy is written).
+    if (this.freeing.size > 0 || this.closing || this.failed) return;
+    for (const segment of this.segments) {
+      if (segment === this.active || segment.removed || segment.copy !== undefined) continue;
+      const evicted = this.takeOffDisk(segment, (entry) => !isLifecycle(entry));
+      if (evicted === 0 && (segment.live.size === 0 || segment.liveBytes * 2 >= segment.size)) continue;
+      this.evictedUnreported += evicted;
+      this.reportEvicted();
+      this.tidy(segment, true);
+      if (segment.removed || segment.copy !== undefined) {
+        this.freeing.add(segment);
+        return;
+      }
+    }
+    // Only run boundaries left on disk, and still no room: the oldest segment goes whole (its runs are the oldest).
+    for (const segment of this.segments) {
+      if (segment === this.active || segment.removed || segment.copy !== undefined || segment.untracked > 0) continue;
+      if (segment.live.size === 0) continue;
+      this.evictedUnreported += this.takeOffDisk(segment, () => true);
+      this.reportEvicted();
+      this.maybeRemove(segment);
+      if (segment.removed) this.freeing.add(segment);
+      return;
+    }
+  }
+
+  /** Take a segment's live events that `which` selects off disk (delivery keeps them); returns how many. */
+  private takeOffDisk(segment: Segment, which: (entry: BufferedEvent) => boolean): number {
+    let count = 0;
+    for (const entry of segment.live) {
+      if (!which(entry)) continue;
+      segment.live.delete(entry);
+      segment.liveBytes -= entry.bytes + 1;
+      this.liveBytes -= entry.bytes + 1;
+      this.liveCount--;
+      if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+      entry.owner = undefined;
+      count++;
+    }
+    return count;
+  }
+
+  /** Room was made: write what waits, run.start/run.end first, while it fits. */
+  private admitWaiting(): void {
+    if (this.waiting.size === 0 || this.failed) return;
+    for (const lifecycle of [true, false]) {
+      for (const entry of this.waiting) {
+        if (isLifecycle(entry) !== lifecycle) continue;
+        if (!this.fits(entry.bytes + 1)) return;
+        this.waiting.delete(entry);
+        const segment = (this.active ??= this.newSegment());
+        entry.owner = segment;
+        segment.count++;
+        this.hold(segment, entry, true);
+      }
+    }
+    this.schedulePump();
+  }
+
+  private reportEvicted(): void {
+    const now = Date.now();
+    if (this.evictedUnreported === 0 || now - this.evictedReportedAt < SPOOL_FULL_REPORT_MS) return;
+    this.evictedReportedAt = now;
+    const count = this.evictedUnreported;
+    this.evictedUnreported = 0;
+    this.report(
+      new Error(
+        `alm-otel spool: spoolMaxBytes ${this.maxBytes} reached: ${count} events (the oldest other than run.start/run.end) are kept in memory only, still delivered while this process lives`,
+      ),
+    );
+  }
+
   /** Events left delivery for good: their segments may go, or be compacted. */
   settle(entries: readonly BufferedEvent[]): void {
     let last: Segment | undefined;
     for (const entry of entries) {
       const segment = entry.owner;
-      if (!(segment instanceof Segment)) continue;
+      if (!(segment instanceof Segment)) {
+        if (this.waiting.size > 0) this.waiting.delete(entry);
+        continue;
+      }
       if (segment.live.delete(entry)) {
         segment.liveBytes -= entry.bytes + 1;
         this.liveBytes -= entry.bytes + 1;
@@ -213,14 +382,16 @@ export class Spool {
     if (last !== undefined) this.tidy(last);
   }
 
-  private tidy(segment: Segment): void {
+  private tidy(segment: Segment, evicting = false): void {
     if (
-      segment.closed &&
+      (segment.closed || evicting) &&
       segment.copy === undefined &&
       segment.live.size > 0 &&
       segment.untracked === 0 &&
       segment.liveBytes * 2 < segment.size &&
-      segment.size >= this.segmentBytes / 2 &&
+      (evicting || segment.size >= this.segmentBytes / 2) &&
+      // A replayed backlog over the budget can only shrink through its copy.
+      (this.fits(segment.liveBytes) || (evicting && segment.replayed)) &&
       !this.failed
     ) {
       this.compact(segment);
@@ -239,7 +410,7 @@ export class Spool {
     copy.count += entries.length;
     for (const entry of entries) {
       entry.owner = copy;
-      this.hold(copy, entry);
+      this.hold(copy, entry, true);
     }
     old.copy = copy;
     old.copyWrite = copy.writesStarted + 1;
@@ -261,21 +432,48 @@ export class Spool {
       this.report(error);
       return;
     }
+    const owners = new Map<string, boolean>();
     for (const name of names) {
       const m = FILE_NAME.exec(name);
       if (m === null || m[1] !== this.host) continue;
-      const pid = Number(m[2]);
-      if (pid === process.pid ? openTokens.has(m[3]!) : alive(pid)) continue;
-      const segment = new Segment(join(this.dir, `alm-${this.host}-${process.pid}-${this.token}-${++this.seq}.spool`));
+      const owner = `${m[1]}-${m[2]}-${m[3]}`;
+      let alive = owners.get(owner);
+      if (alive === undefined) owners.set(owner, (alive = await this.ownerAlive(Number(m[2]), m[3]!)));
+      if (alive) continue;
+      // Only regular files of a sane size are claimed (a FIFO would block the read, a huge file exhaust memory).
+      const from = join(this.dir, name);
       try {
-        await rename(join(this.dir, name), segment.path);
+        const stat = await lstat(from);
+        if (!stat.isFile()) continue;
+        if (stat.size > REPLAY_FILE_LIMIT) {
+          this.report(
+            new Error(
+              `alm-otel spool: ${name} is ${stat.size} bytes, over ${REPLAY_FILE_LIMIT}: not replayed, left as it is`,
+            ),
+          );
+          continue;
+        }
+      } catch {
+        continue; // gone meanwhile
+      }
+      const segment = new Segment(this.segmentPath());
+      try {
+        await rename(from, segment.path);
       } catch {
         continue; // claimed by another process meanwhile
       }
+      let read: Awaited<ReturnType<Spool['read']>>;
+      try {
+        read = await this.read(segment.path);
+      } catch (error) {
+        // Unreadable: left on disk (under this process's name, so the next process tries again), never deleted.
+        this.report(new Error(`alm-otel spool: ${name} could not be read, left as it is: ${describeError(error)}`));
+        continue;
+      }
+      const { events, lines, skipped, size } = read;
       segment.closed = true;
       segment.replayed = true;
       this.segments.add(segment);
-      const { events, lines, skipped, size } = await this.read(segment.path);
       this.grow(segment, size);
       segment.count = segment.untracked = events.length;
       if (skipped > 0) {
@@ -286,8 +484,44 @@ export class Spool {
     }
   }
 
+  /** Events held for delivery that are in a file (or will be once pending writes are done). */
+  get spooled(): number {
+    return this.liveCount;
+  }
+
+  /**
+   * The process is ending now (process.exit, an uncaught exception): write synchronously what is not
+   * in a file yet, and what waits for room if it fits. Writes under way are written again (an event
+   * may be replayed twice; event_ids let receivers de-duplicate).
+   */
+  rescueSync(): void {
+    if (this.failed) return;
+    this.admitWaiting();
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      for (const segment of this.segments) {
+        if (segment.removed || (segment.pending.size === 0 && !segment.writing)) continue;
+        let text = '';
+        if (segment.writing) for (const entry of segment.writingEntries) text += entry.line! + '\n';
+        for (const entry of segment.pending) text += entry.line! + '\n';
+        segment.pending.clear();
+        if (text === '') continue;
+        const fd = openSync(segment.path, 'a');
+        try {
+          writeFileSync(fd, text);
+          fdatasyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   /** Finish pending writes and syncs, close files, delete settled segments; unsettled ones stay for the next process. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.pumpScheduled !== undefined) clearImmediate(this.pumpScheduled);
     this.pumpScheduled = undefined;
     await this.pumping;
@@ -295,6 +529,7 @@ export class Spool {
     await this.pumping;
     await Promise.all(this.syncs);
     openTokens.delete(this.token);
+    clearInterval(this.heartbeat);
     for (const segment of this.segments) {
       segment.closed = true;
       const handle = segment.handle;
@@ -309,10 +544,62 @@ export class Spool {
       this.maybeRemove(segment);
     }
     await Promise.all(this.removals);
+    try {
+      await unlink(this.heartbeatPath);
+    } catch {
+      // never written, or already gone
+    }
+    if (this.waiting.size > 0) {
+      this.report(
+        new Error(
+          `alm-otel spool: ${this.waiting.size} undelivered events did not fit in spoolMaxBytes ${this.maxBytes} and are lost`,
+        ),
+      );
+      this.waiting.clear();
+    }
+  }
+
+  /**
+   * Whether the process that owns segments named (pid, token) may still be writing them. Its
+   * heartbeat file says where it runs: in this process's scope (same boot, same PID namespace) the
+   * pid answers at once; elsewhere (another container with the same hostname) only the heartbeat's
+   * age does. Without a heartbeat (a spool of an older version), the pid, as before.
+   */
+  private async ownerAlive(pid: number, token: string): Promise<boolean> {
+    if (openTokens.has(token)) return true;
+    const path = join(this.dir, `alm-${this.host}-${pid}-${token}.live`);
+    let scope: string;
+    let mtime: number | undefined;
+    try {
+      const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        const stat = await handle.stat();
+        if (!stat.isFile() || stat.size > 4096) return true; // not ours to judge: leave it
+        mtime = stat.mtimeMs;
+        scope = String((JSON.parse(await handle.readFile('utf8')) as { scope?: unknown }).scope);
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return pid !== this.pid && processAlive(pid);
+      // Unreadable heartbeat: judged by its age, or alive when even that is unknown.
+      return mtime === undefined || Date.now() - mtime < HEARTBEAT_STALE_MS;
+    }
+    if (scope === this.scope) return pid !== this.pid && processAlive(pid);
+    return Date.now() - mtime < HEARTBEAT_STALE_MS;
   }
 
   private async read(path: string): Promise<{ events: ALMEvent[]; lines: string[]; skipped: number; size: number }> {
-    const data = await readFile(path);
+    // O_NONBLOCK: a FIFO put there meanwhile does not block the open; fstat then refuses it.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let data: Buffer;
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile() || stat.size > REPLAY_FILE_LIMIT) throw new Error('not a regular file of a replayable size');
+      data = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
     const text = data.toString('utf8');
     const parts = text.split('\n');
     // The last part is empty after a complete record, or a torn record after a crash mid-write.
@@ -323,8 +610,8 @@ export class Spool {
     for (const line of parts) {
       try {
         const event: unknown = JSON.parse(line);
-        if (!isEvent(event)) throw new Error('not an event');
-        events.push(event);
+        if (!ALMEventSchema.safeParse(event).success) throw new Error('not an event');
+        events.push(event as ALMEvent);
         lines.push(line);
       } catch {
         skipped++;
@@ -358,6 +645,7 @@ export class Spool {
       if (segment.pending.size === 0) continue;
       let text = '';
       for (const entry of segment.pending) text += entry.line! + '\n';
+      segment.writingEntries = [...segment.pending];
       segment.pending.clear();
       segment.writesStarted++;
       if (this.failed || text === '') {
@@ -386,6 +674,7 @@ export class Spool {
         this.fail(error);
       } finally {
         segment.writing = false;
+        segment.writingEntries = [];
         segment.writesDone++;
       }
       this.maybeRemove(segment);
@@ -456,6 +745,9 @@ export class Spool {
       }
       // Its bytes count against the budget until the file is gone.
       this.grow(segment, -segment.size);
+      this.freeing.delete(segment);
+      if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
+      this.admitWaiting();
     })();
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));

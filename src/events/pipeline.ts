@@ -3,9 +3,10 @@
  * later, off the agent's path, every `flushIntervalMs` or as soon as `batchSize` records wait, and
  * the events go to Delivery, which owns batching, retries and the bounded buffer.
  */
-import { Delivery, type DeliveryOptions, type EventSink } from '../delivery/delivery';
+import { Delivery, within, type DeliveryOptions, type EventSink } from '../delivery/delivery';
 import { detached } from '../delivery/detached';
-import { watchProcessExit } from '../delivery/exit';
+import { watchProcessEnd, watchProcessExit } from '../delivery/exit';
+import { ALMDeliveryError } from '../errors';
 import { Spool } from '../delivery/spool';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
@@ -60,6 +61,7 @@ export class EventPipeline {
   /** While closing: when loading what an earlier process left in the spool must stop. */
   private replayDeadline = Infinity;
   private readonly unwatchExit: () => void = () => {};
+  private readonly unwatchEnd: () => void = () => {};
   private readonly onTimer = () => {
     this.timer = undefined;
     this.translate(true);
@@ -78,28 +80,48 @@ export class EventPipeline {
   ) {
     if (sink === null) return;
     if (options.spoolDir !== undefined) {
-      const spool = new Spool(
-        options.spoolDir,
-        Math.min(4 << 20, Math.max(4096, Math.floor(options.spoolMaxBytes / 8))),
-        report,
-      );
+      // The spool holds what fits in spoolMaxBytes; delivery holds maxQueueSize events, as without one.
+      const spool = new Spool(options.spoolDir, options.spoolMaxBytes, report);
       this.spool = spool;
-      this.delivery = new Delivery(
-        sink,
-        options,
-        report,
-        () => spool.budget(options.spoolMaxBytes),
-        {
-          added: (entries) => spool.track(entries),
-          settled: (entries) => spool.settle(entries),
-        },
-        `spoolMaxBytes ${options.spoolMaxBytes}`,
-      );
+      this.delivery = new Delivery(sink, options, report, {
+        added: (entries) => spool.track(entries),
+        settled: (entries) => spool.settle(entries),
+      });
       this.replaying = this.replay(spool, this.delivery);
     } else {
       this.delivery = new Delivery(sink, options, report);
     }
     if (options.flushOnExit) this.unwatchExit = watchProcessExit(() => this.shutdown());
+    if (options.flushOnExit || this.spool !== undefined) this.unwatchEnd = watchProcessEnd(() => this.rescue());
+  }
+
+  /**
+   * The process is ending without a chance to wait (process.exit, an uncaught exception): everything
+   * emitted so far goes, synchronously, to the spool, or to a file / stdout sink; onError hears what
+   * could not be kept. The pipeline goes on as before if the process survives (an exception handled).
+   */
+  private rescue(): void {
+    const delivery = this.delivery;
+    if (delivery === undefined) return;
+    this.translate(false);
+    let lost: number;
+    if (this.spool !== undefined) {
+      this.spool.rescueSync();
+      lost = delivery.held - this.spool.spooled;
+    } else lost = delivery.rescue();
+    if (lost > 0) {
+      this.report(
+        new ALMDeliveryError(
+          `the process is ending: ${lost} undelivered events could not be kept (${
+            this.spool === undefined
+              ? 'this sink has no synchronous write; set events.spoolDir to keep them'
+              : `they did not fit in spoolMaxBytes ${this.options.spoolMaxBytes}`
+          })`,
+          lost,
+        ),
+        true,
+      );
+    }
   }
 
   /**
@@ -170,6 +192,15 @@ export class EventPipeline {
     if (over > 0) this.translate(false);
   }
 
+  /** Drop a record's events, counted as emitted and dropped (an operation of a run that has ended). */
+  discard(record: OpRecord, phase: Phase): void {
+    if (this.delivery === undefined) return;
+    const late: ALMEvent[] = [];
+    this.appendEvents(record, phase, late);
+    this.emitted += late.length;
+    this.delivery.discard(late.length);
+  }
+
   stats(): PipelineStats {
     this.translate(false); // so that what is still waiting counts as queued
     const delivery = this.delivery?.stats() ?? { delivered: 0, retried: 0, failed: 0, dropped: 0, queued: 0 };
@@ -194,22 +225,45 @@ export class EventPipeline {
   private async close(): Promise<void> {
     this.translate(false);
     if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.unwatchExit();
-    if (this.delivery === undefined) return;
-    const deadline = Date.now() + this.options.shutdownTimeoutMs;
+    if (this.delivery === undefined) {
+      this.unwatchExit();
+      return;
+    }
+    // Delivery's timers are unref'd: without this one, a sink whose promise never settles would let
+    // the process exit in the middle of `await alm.shutdown()`. Everything below is bounded by the deadline.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      await this.closeWithin(Date.now() + this.options.shutdownTimeoutMs);
+    } finally {
+      clearInterval(keepAlive);
+      this.unwatchExit();
+      this.unwatchEnd();
+    }
+  }
+
+  private async closeWithin(deadline: number): Promise<void> {
+    const delivery = this.delivery!;
     this.replayDeadline = deadline;
     await this.replaying;
-    await this.delivery.drain(
+    await delivery.drain(
       Math.max(0, deadline - Date.now()),
       this.spool === undefined ? undefined : `they stay in the spool (${this.spool.dir}) for the next process on it`,
+      this.options.shutdownTimeoutMs,
     );
     try {
       await this.spool?.close();
     } catch (error) {
       this.report(error);
     }
+    const sink = this.sink;
+    if (sink?.shutdown === undefined) return;
+    let done = false;
     try {
-      await this.sink?.shutdown?.();
+      await within(
+        sink.shutdown().then(() => void (done = true)),
+        Math.max(0, deadline - Date.now()),
+      );
+      if (!done) this.report(new Error('alm-otel: the event sink did not finish closing within shutdownTimeoutMs'));
     } catch (error) {
       this.report(error);
     }

@@ -162,6 +162,23 @@ function errorFromSpan(span: ReadableSpan, defaultSource: StructuredError['sourc
   return error;
 }
 
+const BUDGETS = ['tool_calls', 'llm_calls', 'tokens', 'cost'] as const;
+
+function budgetExceededFromSpan(a: Attrs): Pick<RunSummary, 'budget_exceeded'> {
+  const budget = BUDGETS.find((b) => b === a[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED]);
+  if (budget === undefined) return {};
+  const model = str(a[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_MODEL]);
+  return {
+    budget_exceeded: {
+      budget,
+      limit: num(a[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_LIMIT]),
+      spent: num(a[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_SPENT]),
+      ...(model === undefined ? {} : { model }),
+      flagged_llm_calls: Math.round(num(a[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_FLAGGED])),
+    },
+  };
+}
+
 function summaryFromSpan(a: Attrs): RunSummary {
   return {
     tool_calls: {
@@ -185,6 +202,7 @@ function summaryFromSpan(a: Attrs): RunSummary {
           tokens: { input: num(a[sc.ATTR_ALM_RUN_TOKENS_INPUT]), output: num(a[sc.ATTR_ALM_RUN_TOKENS_OUTPUT]) },
           ...(a[sc.ATTR_ALM_RUN_COST_USD] === undefined ? {} : { cost_usd: num(a[sc.ATTR_ALM_RUN_COST_USD]) }),
         }),
+    ...budgetExceededFromSpan(a),
   };
 }
 

@@ -54,6 +54,20 @@ export const RunSummarySchema = z.strictObject({
   tokens: z.optional(z.strictObject({ input: count(), output: count() })),
   /** Only when `policy.prices` is configured. */
   cost_usd: z.optional(z.number().check(z.nonnegative())),
+  /**
+   * Additive, only in runs that passed a model budget (tokens, cost, model calls): which one first,
+   * its limit and what was spent, the unpriced model when that is why, and how many model calls ran
+   * past a limit flagged (monitor mode, other instrumentations' calls, which cannot be stopped).
+   */
+  budget_exceeded: z.optional(
+    z.strictObject({
+      budget: z.enum(['tool_calls', 'llm_calls', 'tokens', 'cost']),
+      limit: z.number().check(z.nonnegative()),
+      spent: z.number().check(z.nonnegative()),
+      model: z.optional(nonEmpty()),
+      flagged_llm_calls: count(),
+    }),
+  ),
 });
 
 export const ToolArgsSchema = z.union([

@@ -244,6 +244,8 @@ export function endEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void {
         metadata.summary.tokens = summary.tokens ?? { input: 0, output: 0 };
         if (summary.cost_usd !== undefined) metadata.summary.cost_usd = summary.cost_usd;
       }
+      // Additive, present only in runs that passed a model budget.
+      if (summary?.budget_exceeded !== undefined) metadata.summary.budget_exceeded = summary.budget_exceeded;
       if (!rec.success && rec.error !== undefined) metadata.error = rec.error;
       out.push(envelopeEvent(rec, env, 'run.end', rec.endTime, metadata));
       return;

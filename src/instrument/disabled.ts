@@ -10,18 +10,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
-import { BudgetExceededError, ToolDeniedError } from '../errors';
-import { chargeLlm } from '../policy/budgets';
+import { ToolDeniedError } from '../errors';
 import { truncateString } from '../events/capture';
-import { unpricedModelError, type LlmCallHandle, type LlmOptions } from './llm';
-import type { RunHandle } from './run';
+import { CallUsage, admitted, type LlmCallHandle, type LlmOptions } from './llm';
+import { runHandle, type RunHandle } from './run';
 import { RunState } from './run-state';
 import type { Runtime } from './runtime';
-import { fail, isAsyncFunction, observe } from './settle';
+import { isAsyncFunction, observe } from './settle';
 import type { TaskHandle } from './task';
 import { resilienceOf, retrying, withTimeout } from './retry';
 import type { AnyFunction, ToolOptions } from './tool';
-import { usageFromResult, type TokenUsage } from './usage';
+import { responseFromResult, usageFromResult } from './usage';
 
 /**
  * The tool itself when no decision can deny it (monitor mode, or allowed by name and no budget);
@@ -51,7 +50,9 @@ export function plainTool<F extends AnyFunction>(
   const isAsync = isAsyncFunction(fn);
   const shownName = truncateString(name);
   const checked = function (this: unknown, ...args: unknown[]): unknown {
-    const decision = rt.policy.decide(rule, rt.storage.getStore()?.run, true);
+    const run = rt.storage.getStore()?.run;
+    if (run?.ended) rt.detached = true; // see Runtime.detached
+    const decision = rt.policy.decide(rule, run, true);
     if (!decision.allow) {
       const denied = new ToolDeniedError(shownName, randomUUID(), decision.reason, decision.details);
       if (isAsync) return Promise.reject(denied);
@@ -67,11 +68,14 @@ export function plainTool<F extends AnyFunction>(
 /** A run without a span or events; it keeps its scope, so its budget and `currentRunId()` still hold. */
 export function plainRun<T>(rt: Runtime, fn: (run: RunHandle) => T): T {
   const state = new RunState(randomUUID(), rt.storage.getStore()?.run, rt.models.priced);
-  const handle: RunHandle = { runId: state.runId, traceId: null, spanId: null };
+  const handle = runHandle(rt, state, null, null);
   rt.enterScope();
   return observe(
     () => rt.storage.run({ run: state, otelContext: context.active() }, () => fn(handle)),
-    () => rt.exitScope(),
+    () => {
+      state.end();
+      rt.exitScope();
+    },
   );
 }
 
@@ -81,37 +85,28 @@ export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
 }
 
 /**
- * A model call without a span, events or metrics: its budgets still hold (refused when reached, and
- * its usage, from the result or `call.setUsage`, counted toward the run and every enclosing run).
+ * A model call without a span, events or metrics: its budgets still hold (admitted as alm.llm's are,
+ * and its usage, from the result, the error it threw or `call.setUsage`, counted toward the run and
+ * every enclosing run).
  */
 export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
   const run = rt.storage.getStore()?.run;
-  const unpriced = unpricedModelError(rt, options.model);
-  if (unpriced !== undefined) return fail(fn, unpriced);
-  const exceeded = rt.models.exceeded(run);
-  if (exceeded !== undefined && rt.enforcing) return fail(fn, new BudgetExceededError(exceeded));
-  chargeLlm(run, 1, 0, 0);
-  run?.recordLlmCall();
-  let counted: TokenUsage = { inputTokens: 0, outputTokens: 0 };
-  let explicit = false;
-  const count = (usage: TokenUsage) => {
-    rt.models.charge(run, options.model, undefined, counted, usage, rt.report);
-    counted = usage;
-  };
-  const call: LlmCallHandle = {
-    llmCallId: randomUUID(),
-    setUsage(usage) {
-      explicit = true;
-      count({ inputTokens: Math.max(0, usage.inputTokens ?? 0), outputTokens: Math.max(0, usage.outputTokens ?? 0) });
-    },
-    setResponse() {},
-  };
-  return observe(
-    () => fn(call),
-    (failed, outcome) => {
-      if (failed || explicit) return;
-      const usage = usageFromResult(outcome);
-      if (usage !== undefined) count(usage);
-    },
-  );
+  return admitted(rt, run, options, fn, (ticket) => {
+    const usage = new CallUsage(ticket, run, () => {});
+    const call: LlmCallHandle = {
+      llmCallId: randomUUID(),
+      setUsage: (u) => usage.set(u, undefined),
+      setResponse() {},
+    };
+    return observe(
+      () => fn(call),
+      (_failed, outcome) => {
+        try {
+          usage.finish(usageFromResult(outcome), responseFromResult(outcome).model);
+        } catch (error) {
+          rt.report(error);
+        }
+      },
+    );
+  });
 }

@@ -5,7 +5,7 @@ import { Phase } from '../events/pipeline';
 import type { HandoffRecord } from '../events/record';
 import * as sc from '../semconv';
 import { now } from './clock';
-import { Operation } from './operation';
+import { Operation, emit } from './operation';
 import type { Runtime } from './runtime';
 
 export interface HandoffOptions {
@@ -56,5 +56,5 @@ export function recordHandoff(rt: Runtime, options: HandoffOptions): void {
   const run = scope?.run;
   const op = new HandoffOperation(rt, run?.runId ?? null, options, rt.parentContext(scope), now());
   if (run !== undefined) run.handoffs++;
-  rt.events.enqueue(op, Phase.Start);
+  emit(rt, run, op, Phase.Start);
 }

@@ -1,23 +1,26 @@
 /**
  * `alm.llm`: a model call as a GenAI inference span (`{operation} {model}`, kind CLIENT), counted
- * toward its run's model-call, token and cost budgets (and every enclosing run's). A call is refused
- * before it starts when a budget is already reached; the call that crosses a limit completes and is
- * counted, since its usage is only known afterwards.
+ * toward its run's model-call, token and cost budgets (and every enclosing run's). A call is admitted
+ * through policy/admission.ts: refused before it starts when a budget is already reached, or when the
+ * calls in flight hold what is left (an `async function` then waits for room); the call that crosses a
+ * limit completes and is counted, since its usage is only known afterwards.
  */
 import { randomUUID } from 'node:crypto';
 import { SpanKind, context, type Attributes, type Context } from '@opentelemetry/api';
-import { ALMConfigError, BudgetExceededError } from '../errors';
+import type { BudgetExceededError } from '../errors';
 import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { LlmRecord, LlmStatus } from '../events/record';
-import { chargeLlm } from '../policy/budgets';
+import { admitLlm, admitLlmWhenRoom, mayWait, type LlmEstimate, type LlmTicket } from '../policy/admission';
+import { saturatedTokens } from '../policy/budgets';
 import * as sc from '../semconv';
 import { now } from './clock';
-import { Operation } from './operation';
+import { adoptRemoteRun } from './remote-run';
+import { Operation, emit } from './operation';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
-import { fail, observe } from './settle';
+import { fail, isAsyncFunction, observe } from './settle';
 import { responseFromResult, usageFromResult, type ResponseDetails, type TokenUsage } from './usage';
 
 export interface LlmOptions {
@@ -27,27 +30,132 @@ export interface LlmOptions {
   model: string;
   /** The GenAI operation: `chat` (default), `text_completion`, `embeddings`, `generate_content`. */
   operation?: string;
+  /**
+   * The most output tokens the call may produce, as passed to the provider (`max_tokens`,
+   * `maxOutputTokens`). Under a token or cost budget the call holds this much (plus an input estimate)
+   * while in flight, so parallel calls cannot overrun the budget (docs/budgets.md).
+   */
+  maxOutputTokens?: number;
 }
 
 /** Passed to the model call's function. */
 export interface LlmCallHandle {
   readonly llmCallId: string;
   /**
-   * The call's token usage, when the result does not carry it in a known shape (streams, other
-   * clients). Replaces what was set before. May be called after the call returned (a stream's usage
-   * arrives at its end): the difference still counts toward the run's budgets and summary.
+   * The call's token usage so far, when the result does not carry it in a known shape (streams, other
+   * clients). Totals, not increments: a lower number than before, or a field left out, keeps what was
+   * counted. May be called after the call returned (a stream's usage arrives at its end): the
+   * difference still counts toward the run's budgets and summary.
    */
   setUsage(usage: { inputTokens?: number; outputTokens?: number }): void;
   /** Response details the result does not carry in a known shape. */
   setResponse(response: ResponseDetails): void;
 }
 
-function tokenCount(field: string, value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`call.setUsage: ${field} must be a number of tokens, 0 or more`);
+/**
+ * A `call.setUsage` argument, checked: a TypeError names a bad field, and a bad count still counts
+ * (NaN or not a number as the most tokens, a negative one as nothing new), so that a caller who
+ * catches the error has not lifted the budget.
+ */
+function checkedUsage(usage: unknown): { usage: Partial<TokenUsage>; error: TypeError | undefined } {
+  if (typeof usage !== 'object' || usage === null) {
+    return { usage: {}, error: new TypeError('call.setUsage: expected { inputTokens, outputTokens }') };
   }
-  return Math.round(value);
+  const checked: Partial<TokenUsage> = {};
+  let error: TypeError | undefined;
+  for (const field of ['inputTokens', 'outputTokens'] as const) {
+    let value: unknown;
+    try {
+      value = (usage as Record<string, unknown>)[field];
+    } catch {
+      value = NaN;
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+      error ??= new TypeError(`call.setUsage: ${field} must be a number of tokens, 0 or more`);
+      if (typeof value === 'number' && value < 0) continue;
+    }
+    checked[field] = saturatedTokens(typeof value === 'number' ? value : NaN);
+  }
+  return { usage: checked, error };
+}
+
+function larger(
+  a: Partial<TokenUsage> | undefined,
+  b: Partial<TokenUsage> | undefined,
+): Partial<TokenUsage> | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return {
+    inputTokens: Math.max(a.inputTokens ?? 0, b.inputTokens ?? 0),
+    outputTokens: Math.max(a.outputTokens ?? 0, b.outputTokens ?? 0),
+  };
+}
+
+/**
+ * What one model call used, from every source — its result (or the error it threw), `setUsage`, and
+ * model spans of an instrumented client inside it — counted through its admission ticket. Totals only
+ * grow: the same usage reported twice, or lower, is never counted again nor taken back.
+ */
+export class CallUsage {
+  private explicit: Partial<TokenUsage> | undefined = undefined;
+  private nested: TokenUsage | undefined = undefined;
+  ended = false;
+
+  constructor(
+    readonly ticket: LlmTicket,
+    private readonly run: RunState | undefined,
+    private readonly counted: (dIn: number, dOut: number) => void,
+  ) {}
+
+  set(usage: unknown, responseModel: string | undefined): void {
+    const { usage: checked, error } = checkedUsage(usage);
+    const merged = { ...this.explicit };
+    for (const field of ['inputTokens', 'outputTokens'] as const) {
+      const value = checked[field];
+      if (value !== undefined) merged[field] = Math.max(merged[field] ?? 0, value);
+    }
+    this.explicit = merged;
+    if (this.ended) this.late(merged, responseModel);
+    if (error !== undefined) throw error;
+  }
+
+  /** A model span of another instrumentation inside this call ended: the same call, seen by its client. */
+  adopt(inputTokens: number, outputTokens: number, responseModel: string | undefined): void {
+    const n = this.nested ?? { inputTokens: 0, outputTokens: 0 };
+    this.nested = { inputTokens: n.inputTokens + inputTokens, outputTokens: n.outputTokens + outputTokens };
+    if (this.ended) this.late(this.nested, responseModel);
+  }
+
+  /** The model function settled: count what is known, or hold the reservation until usage comes. */
+  finish(found: Partial<TokenUsage> | undefined, responseModel: string | undefined): boolean {
+    this.ended = true;
+    const usage = larger(larger(this.explicit, found), this.nested);
+    if (usage === undefined) {
+      this.ticket.returned();
+      if (this.run === undefined) this.ticket.release();
+      else this.run.awaitUsage(this.ticket);
+      return false;
+    }
+    this.count(usage, responseModel);
+    this.ticket.release();
+    return true;
+  }
+
+  private late(usage: Partial<TokenUsage>, responseModel: string | undefined): void {
+    this.count(usage, responseModel);
+    this.ticket.release();
+    this.run?.usageArrived(this.ticket);
+  }
+
+  private count(usage: Partial<TokenUsage>, responseModel: string | undefined): void {
+    const t = this.ticket;
+    const before = { inputTokens: t.inputTokens, outputTokens: t.outputTokens };
+    t.settle(usage, responseModel);
+    const dIn = t.inputTokens - before.inputTokens;
+    const dOut = t.outputTokens - before.outputTokens;
+    if (dIn > 0 || dOut > 0) this.counted(dIn, dOut);
+  }
 }
 
 class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
@@ -56,17 +164,9 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   responseModel: string | undefined = undefined;
   responseId: string | undefined = undefined;
   finishReasons: string[] | undefined = undefined;
-  inputTokens = 0;
-  outputTokens = 0;
-  costUsd: number | null = null;
   error: StructuredError | undefined = undefined;
-  private explicitUsage: TokenUsage | undefined = undefined;
-  /** Whether the call's usage came from its own result or setUsage (not from a span inside it). */
-  private ownUsage = false;
-  /** What model spans of other instrumentations inside this call reported (an instrumented client's). */
-  private nestedUsage: TokenUsage | undefined = undefined;
   private explicitResponse: ResponseDetails = {};
-  private ended = false;
+  private usage: CallUsage | undefined = undefined;
 
   constructor(
     private readonly rt: Runtime,
@@ -93,46 +193,41 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       run?.runId ?? null,
       SpanKind.CLIENT,
     );
-    if (this.span !== undefined) rt.llmSpans.set(this.span, this);
+  }
+
+  get inputTokens(): number {
+    return this.usage?.ticket.inputTokens ?? 0;
+  }
+
+  get outputTokens(): number {
+    return this.usage?.ticket.outputTokens ?? 0;
+  }
+
+  get costUsd(): number | null {
+    return this.usage?.ticket.costUsd ?? null;
+  }
+
+  /** The call was admitted: it runs, counted through `ticket`. */
+  admitted(ticket: LlmTicket): void {
+    this.usage = new CallUsage(ticket, this.run, (dIn, dOut) =>
+      this.rt.metrics.tokens(this.metricAttributes(), dIn, dOut),
+    );
+    if (this.span !== undefined) this.rt.llmSpans.set(this.span, this);
+    if (ticket.overBudget !== undefined) this.flagOverBudget(ticket.overBudget.budget);
   }
 
   /** A model span of another instrumentation inside this call ended: the same call, seen by its client. */
   adoptUsage(inputTokens: number, outputTokens: number): void {
-    if (this.ended) {
-      // A stream read after the call returned: its client's span ends later. Count it, unless the call
-      // had usage of its own (from its result or setUsage), which is the same call's.
-      if (!this.ownUsage) this.lateAccount(inputTokens, outputTokens);
-      return;
-    }
-    const nested = this.nestedUsage ?? { inputTokens: 0, outputTokens: 0 };
-    this.nestedUsage = {
-      inputTokens: nested.inputTokens + inputTokens,
-      outputTokens: nested.outputTokens + outputTokens,
-    };
-  }
-
-  setUsage(usage: { inputTokens?: number; outputTokens?: number }): void {
-    if (typeof usage !== 'object' || usage === null)
-      throw new TypeError('call.setUsage: expected { inputTokens, outputTokens }');
-    const next = {
-      inputTokens: tokenCount('inputTokens', usage.inputTokens),
-      outputTokens: tokenCount('outputTokens', usage.outputTokens),
-    };
-    if (!this.ended) {
-      this.explicitUsage = next;
-      return;
-    }
-    // After the call ended: count what is new (the span and events have gone out already).
-    this.ownUsage = true;
-    this.lateAccount(next.inputTokens - this.inputTokens, next.outputTokens - this.outputTokens);
-  }
-
-  private lateAccount(input: number, output: number): void {
     try {
-      this.account(input, output);
+      this.usage?.adopt(inputTokens, outputTokens, this.responseModel);
     } catch (error) {
       this.rt.report(error);
     }
+  }
+
+  setUsage(usage: { inputTokens?: number; outputTokens?: number }): void {
+    // After the call ended, what is new still counts (the span and events have gone out already).
+    this.usage?.set(usage, this.responseModel);
   }
 
   setResponse(response: ResponseDetails): void {
@@ -169,18 +264,17 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       if (Array.isArray(response.finishReasons)) {
         this.finishReasons = response.finishReasons.slice(0, 16).map((r) => truncateString(String(r)));
       }
-      const own = this.explicitUsage ?? (failed ? undefined : usageFromResult(outcome));
-      this.ownUsage = own !== undefined;
-      const usage = own ?? this.nestedUsage;
+      // A thrown error may carry the usage of a model that answered (the AI SDK's NoObjectGeneratedError).
+      const counted = this.usage?.finish(usageFromResult(outcome), this.responseModel) ?? false;
       const attributes: Attributes = { [sc.ATTR_ALM_LLM_STATUS]: this.status };
       if (this.responseModel !== undefined) attributes[sc.ATTR_GEN_AI_RESPONSE_MODEL] = this.responseModel;
       if (this.responseId !== undefined) attributes[sc.ATTR_GEN_AI_RESPONSE_ID] = this.responseId;
       if (this.finishReasons !== undefined) attributes[sc.ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = this.finishReasons;
-      if (usage !== undefined) {
-        this.account(usage.inputTokens, usage.outputTokens);
+      if (counted) {
         attributes[sc.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = this.inputTokens;
         attributes[sc.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = this.outputTokens;
-        if (this.costUsd !== null) attributes[sc.ATTR_ALM_LLM_COST_USD] = this.costUsd;
+        const cost = this.costUsd;
+        if (cost !== null && Number.isFinite(cost)) attributes[sc.ATTR_ALM_LLM_COST_USD] = cost;
       }
       this.setSpanAttributes(attributes);
       if (this.error !== undefined) this.markSpanFailed(this.error, outcome);
@@ -191,17 +285,6 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       // Whatever failed above, the span ends and the call's events go out.
       this.close(endTime);
     }
-  }
-
-  /** Add tokens (and their cost) to this call, its run's summary, and the budgets of the run and its parents. */
-  private account(input: number, output: number): void {
-    if (input === 0 && output === 0) return;
-    const from = { inputTokens: this.inputTokens, outputTokens: this.outputTokens };
-    this.inputTokens += input;
-    this.outputTokens += output;
-    const to = { inputTokens: this.inputTokens, outputTokens: this.outputTokens };
-    this.costUsd = this.rt.models.charge(this.run, this.model, this.responseModel, from, to, this.rt.report);
-    this.rt.metrics.tokens(this.metricAttributes(), input, output);
   }
 
   private metricAttributes(): Attributes {
@@ -215,51 +298,74 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   }
 
   private close(endTime: number): void {
-    this.ended = true;
     this.endSpan(endTime);
-    if (this.rt.llmEvents) this.rt.events.enqueue(this, Phase.End);
+    if (this.rt.llmEvents) emit(this.rt, this.run, this, Phase.End);
   }
 }
 
-/** A cost budget cannot count a model without a price: refuse the call before it starts. */
-export function unpricedModelError(rt: Runtime, model: string): ALMConfigError | undefined {
-  if (!rt.models.costBudget || rt.models.hasPrice(model)) return undefined;
-  return new ALMConfigError([
-    `policy.prices: no price for model '${truncateString(model)}', which maxCostPerRun needs to count this call`,
-  ]);
+/**
+ * Admit a model call (policy/admission.ts) and run it with `onAdmit`; or refuse it (`onRefuse`),
+ * throwing (or rejecting, for an `async function`) the BudgetExceededError. An `async function`
+ * refused only because calls in flight hold the room waits for them instead.
+ */
+export function admitted<T, F>(
+  rt: Runtime,
+  run: RunState | undefined,
+  options: LlmOptions,
+  fn: F,
+  onAdmit: (ticket: LlmTicket) => T,
+  onRefuse: (error: BudgetExceededError) => void = () => {},
+): T {
+  const estimate: LlmEstimate = { model: options.model, maxOutputTokens: options.maxOutputTokens };
+  if (run?.ended) rt.detached = true; // a model call of a run that has ended: see Runtime.detached
+  let ticket: LlmTicket;
+  try {
+    ticket = admitLlm(rt.models, run, estimate, rt.enforcing);
+  } catch (error) {
+    const refusal = error as BudgetExceededError;
+    if (isAsyncFunction(fn) && mayWait(rt.models, run, estimate)) {
+      return admitLlmWhenRoom(rt.models, run, estimate, rt.enforcing).then(onAdmit, (late: BudgetExceededError) => {
+        onRefuse(late);
+        throw late;
+      }) as T;
+    }
+    onRefuse(refusal);
+    return fail(fn, refusal);
+  }
+  return onAdmit(ticket);
 }
 
 export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
-  const startTime = now();
   const scope = rt.storage.getStore();
-  const run = scope?.run;
-  const model = truncateString(options.model);
-  const unpriced = unpricedModelError(rt, options.model);
-  if (unpriced !== undefined) return fail(fn, unpriced);
-  const call = new LlmCall(
+  const run = scope?.run ?? adoptRemoteRun(rt, context.active());
+  const open = (startTime: number): LlmCall => {
+    const call = new LlmCall(
+      rt,
+      randomUUID(),
+      run,
+      truncateString(options.provider),
+      truncateString(options.model),
+      truncateString(options.operation ?? sc.GEN_AI_OPERATION_NAME_VALUE_CHAT),
+      rt.parentContext(scope),
+      startTime,
+    );
+    if (rt.llmEvents) emit(rt, run, call, Phase.Start);
+    return call;
+  };
+  const startTime = now();
+  return admitted(
     rt,
-    randomUUID(),
     run,
-    truncateString(options.provider),
-    model,
-    truncateString(options.operation ?? sc.GEN_AI_OPERATION_NAME_VALUE_CHAT),
-    rt.parentContext(scope),
-    startTime,
-  );
-  if (rt.llmEvents) rt.events.enqueue(call, Phase.Start);
-  const exceeded = rt.models.exceeded(run);
-  if (exceeded !== undefined && rt.enforcing) {
-    const refusal = new BudgetExceededError(exceeded);
-    call.refuse(refusal);
-    return fail(fn, refusal);
-  }
-  // Monitor mode: the call runs, and its span says which budget it went over.
-  if (exceeded !== undefined) call.flagOverBudget(exceeded.budget);
-  // The call slot is taken now, synchronously, so parallel calls cannot overrun a call budget.
-  chargeLlm(run, 1, 0, 0);
-  run?.recordLlmCall();
-  return observe(
-    () => context.with(call.otelContext, fn, undefined, call),
-    (failed, outcome) => call.finish(failed, outcome),
+    options,
+    fn,
+    (ticket) => {
+      const call = open(startTime);
+      call.admitted(ticket);
+      return observe(
+        () => context.with(call.otelContext, fn, undefined, call),
+        (failed, outcome) => call.finish(failed, outcome),
+      );
+    },
+    (refusal) => open(startTime).refuse(refusal),
   );
 }

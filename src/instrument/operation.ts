@@ -15,10 +15,24 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import type { StructuredError } from '../events/errors';
+import type { Phase } from '../events/pipeline';
+import type { OpRecord } from '../events/record';
 import { isValidSpanContext } from '../events/record';
 import * as sc from '../semconv';
 import type { ErrorReporter } from '../report';
+import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
+
+/**
+ * Queue a record's events, unless its run has ended: no event of a run follows its run.end (a
+ * timed-out tool's body that kept running, a background loop), so those are dropped and counted.
+ */
+export function emit(rt: Runtime, run: RunState | undefined, record: OpRecord, phase: Phase): void {
+  if (run !== undefined && run.ended) {
+    rt.detached = true;
+    rt.events.discard(record, phase);
+  } else rt.events.enqueue(record, phase);
+}
 
 export abstract class Operation {
   /** The span, until the operation ends (the record outlives it in the event queue). */

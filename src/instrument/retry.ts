@@ -132,9 +132,17 @@ export function withTimeout(rt: Runtime, name: string, fn: AnyFunction, timeoutM
       rt.exitScope();
       return result;
     }
-    const settled = Promise.resolve(result).finally(() => rt.exitScope());
+    // The scope closes when the attempt settles, or when it is abandoned: an attempt that never
+    // settles must not keep a shut-down instance's storage enabled.
+    let open = true;
+    const exit = () => {
+      if (open) rt.exitScope();
+      open = false;
+    };
+    const settled = Promise.resolve(result).finally(exit);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        exit();
         const error = new ToolTimeoutError(name, timeoutMs);
         controller.abort(error);
         reject(error);

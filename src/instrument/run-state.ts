@@ -1,7 +1,15 @@
 /** Per-run state: the tool-call budget and the counters behind the run.end summary. */
 import type { ToolStatus } from '../events/record';
 import type { RunSummary } from '../events/schema';
-import type { BudgetUsage } from '../policy/budgets';
+import type { LlmTicket } from '../policy/admission';
+import {
+  FlightState,
+  MAX_TOKENS,
+  budgetDetails,
+  reached,
+  type BudgetLimits,
+  type BudgetUsage,
+} from '../policy/budgets';
 import * as sc from '../semconv';
 
 export class RunState implements BudgetUsage {
@@ -11,6 +19,12 @@ export class RunState implements BudgetUsage {
   llmCallsUsed = 0;
   tokensUsed = 0;
   costUsed = 0;
+  /** Model-call admission: reservations of calls in flight, estimates, limits reached (policy/admission.ts). */
+  readonly flight = new FlightState();
+  /** Set when the run's function settled: events of its operations after that are dropped (and counted). */
+  ended = false;
+  /** Model calls that returned before their usage was known (streams): released when the run ends. */
+  private awaitingUsage: Set<LlmTicket> | undefined = undefined;
   // The summary's counts: this run's own calls.
   private total = 0;
   private allowed = 0;
@@ -37,6 +51,23 @@ export class RunState implements BudgetUsage {
     /** Whether costs are priced (policy.prices given): the summary then carries `cost_usd`. */
     private readonly priced = false,
   ) {}
+
+  /** A model call returned without usage: it holds its reservation until its usage comes or the run ends. */
+  awaitUsage(ticket: LlmTicket): void {
+    (this.awaitingUsage ??= new Set()).add(ticket);
+  }
+
+  usageArrived(ticket: LlmTicket): void {
+    this.awaitingUsage?.delete(ticket);
+  }
+
+  /** The run's function settled. */
+  end(): void {
+    this.ended = true;
+    const waiting = this.awaitingUsage;
+    this.awaitingUsage = undefined;
+    if (waiting !== undefined) for (const ticket of waiting) ticket.release();
+  }
 
   /** A model call that ran in this run (refused calls are not counted, as denied tool calls are not in the budget). */
   recordLlmCall(): void {
@@ -66,7 +97,7 @@ export class RunState implements BudgetUsage {
     }
   }
 
-  summary(totalRunMs: number): RunSummary {
+  summary(totalRunMs: number, limits?: BudgetLimits): RunSummary {
     const summary: RunSummary = {
       tool_calls: {
         total: this.total,
@@ -86,21 +117,58 @@ export class RunState implements BudgetUsage {
     // Additive, and only in runs that made model calls: other runs' summaries stay the reference's.
     if (this.llmCalls > 0) {
       summary.llm_calls = this.llmCalls;
-      summary.tokens = { input: this.inputTokens, output: this.outputTokens };
+      summary.tokens = {
+        input: Math.min(this.inputTokens, MAX_TOKENS),
+        output: Math.min(this.outputTokens, MAX_TOKENS),
+      };
       if (this.priced) summary.cost_usd = roundUsd(this.costUsd);
     }
+    const passed = this.passedLimit(limits);
+    if (passed !== undefined) summary.budget_exceeded = passed;
     return summary;
+  }
+
+  /**
+   * The model budget this run passed, if any: its own token or cost spend reached a limit, or a call
+   * in it was refused or flagged by one (its own or an enclosing run's). Additive, so absent otherwise.
+   */
+  private passedLimit(limits: BudgetLimits | undefined): RunSummary['budget_exceeded'] {
+    if (limits === undefined) return undefined;
+    const { maxTokensPerRun: tokens, maxCostPerRun: cost } = limits;
+    const unpriced = this.flight.unpriced;
+    let d = this.flight.reached;
+    if (tokens !== undefined && reached(this.tokensUsed, tokens)) {
+      d = budgetDetails('tokens', tokens, this.tokensUsed, 0);
+    } else if (cost !== undefined && unpriced !== undefined) {
+      d = budgetDetails('cost', cost, this.costUsed, 0, { model: unpriced });
+    } else if (cost !== undefined && reached(this.costUsed, cost)) {
+      d = budgetDetails('cost', cost, this.costUsed, 0);
+    }
+    if (d === undefined) return undefined;
+    const passed: NonNullable<RunSummary['budget_exceeded']> = {
+      budget: d.budget,
+      limit: d.limit,
+      spent: d.budget === 'cost' ? finiteUsd(d.spent) : Math.min(d.spent, MAX_TOKENS),
+      flagged_llm_calls: this.flight.flagged,
+    };
+    if (d.model !== undefined) passed.model = d.model;
+    return passed;
   }
 }
 
 /** USD to a millionth of a cent: float sums of per-token prices carry noise below that. */
 export function roundUsd(usd: number): number {
-  return Math.round(usd * 1e8) / 1e8;
+  return finiteUsd(Math.round(usd * 1e8) / 1e8);
+}
+
+/** USD as JSON can carry it: an overflowed (Infinity) or NaN sum shows as the largest number. */
+function finiteUsd(usd: number): number {
+  return usd >= 0 && usd < Infinity ? usd : Number.MAX_VALUE;
 }
 
 /** The summary as flat span attributes (recordFromSpan reads them back). */
-export function summaryAttributes(s: RunSummary): Record<string, number> {
-  const attributes: Record<string, number> = {
+export function summaryAttributes(s: RunSummary): Record<string, number | string> {
+  const attributes: Record<string, number | string> = {
     [sc.ATTR_ALM_RUN_TOOL_CALLS_TOTAL]: s.tool_calls.total,
     [sc.ATTR_ALM_RUN_TOOL_CALLS_ALLOWED]: s.tool_calls.allowed,
     [sc.ATTR_ALM_RUN_TOOL_CALLS_DENIED]: s.tool_calls.denied,
@@ -118,6 +186,14 @@ export function summaryAttributes(s: RunSummary): Record<string, number> {
     attributes[sc.ATTR_ALM_RUN_TOKENS_INPUT] = s.tokens?.input ?? 0;
     attributes[sc.ATTR_ALM_RUN_TOKENS_OUTPUT] = s.tokens?.output ?? 0;
     if (s.cost_usd !== undefined) attributes[sc.ATTR_ALM_RUN_COST_USD] = s.cost_usd;
+  }
+  const passed = s.budget_exceeded;
+  if (passed !== undefined) {
+    attributes[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED] = passed.budget;
+    attributes[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_LIMIT] = passed.limit;
+    attributes[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_SPENT] = passed.spent;
+    attributes[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_FLAGGED] = passed.flagged_llm_calls;
+    if (passed.model !== undefined) attributes[sc.ATTR_ALM_RUN_BUDGET_EXCEEDED_MODEL] = passed.model;
   }
   return attributes;
 }

@@ -6,12 +6,14 @@ import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { RunRecord } from '../events/record';
 import type { RunSummary } from '../events/schema';
+import { spendOf, type RunSpend } from '../policy/admission';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { Operation } from './operation';
 import { RunState, summaryAttributes } from './run-state';
 import type { Runtime, Scope } from './runtime';
 import { observe, type Settled } from './settle';
+import { withRunBaggage } from '../propagation';
 
 export interface RunOptions {
   /** What the run is for; recorded on run.start and the span. */
@@ -24,6 +26,13 @@ export interface RunHandle {
   /** The run span's trace id (null when no tracer provider is registered): find the run in Jaeger with it. */
   readonly traceId: string | null;
   readonly spanId: string | null;
+  /** What the run (with its child runs) has spent, what calls in flight hold, and what its budgets have left. */
+  spent(): RunSpend;
+}
+
+/** The handle a run's function receives. */
+export function runHandle(rt: Runtime, state: RunState, traceId: string | null, spanId: string | null): RunHandle {
+  return { runId: state.runId, traceId, spanId, spent: () => spendOf(state, rt.models) };
 }
 
 /** Run `invoke` inside `scope`, for alm-otel and for OTel context alike, and observe its outcome. */
@@ -72,7 +81,7 @@ class RunOperation extends Operation implements RunRecord {
   finish(rt: Runtime, failed: boolean, outcome: unknown): void {
     try {
       const endTime = now();
-      this.summary = this.state.summary(endTime - this.startTime);
+      this.summary = this.state.summary(endTime - this.startTime, rt.models.limits);
       this.success = !failed;
       this.setSpanAttributes(summaryAttributes(this.summary));
       this.setSpanAttribute(sc.ATTR_ALM_RUN_SUCCESS, !failed);
@@ -82,8 +91,10 @@ class RunOperation extends Operation implements RunRecord {
       }
       this.endSpan(endTime);
       rt.events.enqueue(this, Phase.End);
+      this.state.end();
       rt.metrics.agentRun(rt.envelope.agentId, (endTime - this.startTime) / 1000, this.error?.type);
     } catch (error) {
+      this.state.end();
       rt.report(error);
     }
   }
@@ -97,10 +108,11 @@ export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandl
   const purpose = options.purpose ? truncateString(options.purpose) : undefined;
   const op = new RunOperation(rt, state, purpose, rt.parentContext(scope), startTime);
   rt.events.enqueue(op, Phase.Start);
-  const handle: RunHandle = { runId: state.runId, traceId: op.traceId, spanId: op.spanId };
+  const handle = runHandle(rt, state, op.traceId, op.spanId);
   return runInScope(
     rt,
-    { run: state, otelContext: op.otelContext },
+    // The run's id goes into the baggage of its context, so propagators carry it to other processes.
+    { run: state, otelContext: withRunBaggage(op.otelContext, state.runId) },
     () => fn(handle),
     (failed, outcome) => op.finish(rt, failed, outcome),
   );

@@ -4,11 +4,12 @@ import { context, trace, type Context, type Span, type Tracer } from '@opentelem
 import { isSensitiveKey, type KeyFilter } from '../events/capture';
 import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
-import { LateToolSpans, type ForeignSpan, type ModelCallOwner } from '../policy/foreign';
+import { LateToolSpans, type AlmToolCall, type ForeignSpan, type ModelCallOwner } from '../policy/foreign';
 import type { ModelPolicy } from '../policy/models';
 import type { ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
 import { GenAiMetrics } from './metrics';
+import { RemoteRuns } from './remote-run';
 import type { RunState } from './run-state';
 
 /** The innermost run and the OTel context of the innermost alm span (run or task). */
@@ -42,9 +43,21 @@ export class Runtime {
   readonly metrics = new GenAiMetrics();
   /** alm.llm() calls by their open span: model spans of other instrumentations inside them are the same call. */
   readonly llmSpans = new WeakMap<object, ModelCallOwner>();
+  /**
+   * alm tool calls sent over a protocol (alm.mcpClient), by their open span: another instrumentation's
+   * tool span started inside one, for the same tool, is the same request (whatever parent it declares).
+   */
+  readonly protocolCalls = new WeakMap<object, AlmToolCall>();
+  /** Runs of other processes that calls here were made in (instrument/remote-run.ts). */
+  readonly remoteRuns: RemoteRuns;
   /** Runs and tasks whose function has not settled yet. */
   private openScopes = 0;
   private stopped = false;
+  /**
+   * Set when a call was made in a run that had already ended (a background loop, a timed-out tool's
+   * body): such work holds its run's budget only through this storage, so it is never disabled then.
+   */
+  detached = false;
 
   constructor(
     readonly envelope: Envelope,
@@ -61,6 +74,7 @@ export class Runtime {
     readonly content: ContentOptions = DEFAULT_CONTENT,
   ) {
     this.enforcing = policy.mode === 'enforce';
+    this.remoteRuns = new RemoteRuns(models.priced);
   }
 
   /** A run or task starts (its scope is entered through `storage.run`, which re-enables a stopped storage). */
@@ -69,17 +83,18 @@ export class Runtime {
   }
 
   exitScope(): void {
-    if (--this.openScopes === 0 && this.stopped) this.storage.disable();
+    if (--this.openScopes === 0 && this.stopped && !this.detached) this.storage.disable();
   }
 
   /**
    * After shutdown: an enabled AsyncLocalStorage taxes every promise the process creates (on Node's
    * async_hooks-based implementation), so it is disabled once no run or task is open. A run started
-   * later enables it again for its own duration, so its budget still holds.
+   * later enables it again for its own duration, so its budget still holds. Unless work of an ended
+   * run was seen (`detached`): disabling would let it escape its run's budget.
    */
   stop(): void {
     this.stopped = true;
-    if (this.openScopes === 0) this.storage.disable();
+    if (this.openScopes === 0 && !this.detached) this.storage.disable();
   }
 
   /**

@@ -7,7 +7,7 @@ import { Phase } from '../events/pipeline';
 import type { TaskRecord } from '../events/record';
 import * as sc from '../semconv';
 import { now } from './clock';
-import { Operation } from './operation';
+import { Operation, emit } from './operation';
 import { runInScope } from './run';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -71,7 +71,7 @@ class TaskOperation extends Operation implements TaskRecord {
         if (failed) this.run.tasksFailed++;
         else this.run.tasksCompleted++;
       }
-      rt.events.enqueue(this, Phase.End);
+      emit(rt, this.run, this, Phase.End);
     } catch (error) {
       rt.report(error);
     }
@@ -90,7 +90,7 @@ export function startTask<T>(rt: Runtime, options: TaskOptions, fn: (task: TaskH
     rt.parentContext(scope),
     now(),
   );
-  rt.events.enqueue(op, Phase.Start);
+  emit(rt, run, op, Phase.Start);
   const handle: TaskHandle = { taskId: op.taskId, runId: op.runId };
   return runInScope(
     rt,

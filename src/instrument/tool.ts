@@ -4,7 +4,7 @@
  * events are built from the record later, off the agent's path (see bench/ for what it costs).
  */
 import { randomUUID } from 'node:crypto';
-import { context, trace, type Attributes, type Context } from '@opentelemetry/api';
+import { SpanKind, context, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
 import {
   WITHHELD_INPUTS,
@@ -20,12 +20,13 @@ import { claimForeign } from '../policy/foreign';
 import type { PolicyDecision } from '../policy/rules';
 import * as sc from '../semconv';
 import { now } from './clock';
-import { Operation } from './operation';
+import { adoptRemoteRun } from './remote-run';
+import { Operation, emit } from './operation';
 import type { ToolRecord, ToolStatus } from '../events/record';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
 import { resilienceOf, retrying, withTimeout, type RetryOptions } from './retry';
-import { isAsyncFunction, isThenable } from './settle';
+import { isAsyncFunction, isThenable, observe } from './settle';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFunction = (...args: any[]) => any;
@@ -80,6 +81,17 @@ export interface FrameworkCalls {
   input(args: unknown[]): unknown[];
   /** The framework's id for this call, when it passes one. */
   callId(args: unknown[]): string | undefined;
+  // The rest is for protocols whose calls cross processes (adapters/mcp.ts).
+  /** The span's name and kind (default `execute_tool {name}`, INTERNAL). */
+  readonly span?: { readonly name: (tool: string) => string; readonly kind: SpanKind };
+  /** Attributes of this call for its span (a request id, a session id). */
+  attributes?(args: unknown[]): Attributes;
+  /** The caller's context sent with the call (a server's request), to run it under; undefined if none. */
+  remoteParent?(args: unknown[], active: Context): Context | undefined;
+  /** The arguments the tool function is called with, given the call's context (to send it on). */
+  prepare?(args: unknown[], callContext: Context): unknown[];
+  /** A result that reports a failure (MCP's `isError`): the call's error. */
+  failure?(result: unknown): StructuredError | undefined;
 }
 
 export function wrapTool<F extends AnyFunction>(
@@ -93,7 +105,7 @@ export function wrapTool<F extends AnyFunction>(
   const name = truncateString(fullName);
   const tool: ToolDefinition = {
     name,
-    spanName: `execute_tool ${name}`,
+    spanName: framework?.span === undefined ? `execute_tool ${name}` : framework.span.name(name),
     rule: rt.policy.ruleFor(fullName),
     isAsync: isAsyncFunction(fn),
     fn,
@@ -130,8 +142,10 @@ function startAttributes(
   decision: PolicyDecision,
   blocked: boolean,
   attempt: number,
+  extra: Attributes | undefined,
 ): Attributes {
   const attributes: Attributes = {
+    ...extra,
     [OPERATION]: EXECUTE_TOOL,
     [TOOL_NAME]: tool.name,
     [CALL_ID]: toolCallId,
@@ -172,6 +186,7 @@ class ToolCall extends Operation implements ToolRecord {
     parent: Context,
     startTime: number,
     readonly attempt: number,
+    extra: Attributes | undefined,
   ) {
     // Only what identifies the call and its decision goes on the span at start; latencies, and
     // content unless captureToolContent, stay in the record. (The SDK walks these attributes twice, so
@@ -179,10 +194,11 @@ class ToolCall extends Operation implements ToolRecord {
     super(
       rt,
       tool.spanName,
-      startAttributes(tool, toolCallId, run, decision, blocked, attempt),
+      startAttributes(tool, toolCallId, run, decision, blocked, attempt, extra),
       parent,
       startTime,
       run?.runId ?? null,
+      tool.framework?.span?.kind ?? SpanKind.INTERNAL,
     );
     this.toolName = tool.name;
     this.outputs = tool.outputs;
@@ -224,7 +240,7 @@ class ToolCall extends Operation implements ToolRecord {
         if (rt.captureToolContent) this.setSpanAttribute(RESULT, safeJson(this.result));
       }
       this.endSpan(endTime);
-      rt.events.enqueue(this, Phase.End);
+      emit(rt, this.run, this, Phase.End);
       rt.metrics.toolCall(
         this.toolName,
         this.decision,
@@ -242,10 +258,18 @@ interface SharedCallId {
   id: string | undefined;
 }
 
-/** The framework's id for a call; a throwing getter in what the framework passed costs the id, not the call. */
-function frameworkCallId(rt: Runtime, framework: FrameworkCalls, args: unknown[]): string | undefined {
+/**
+ * A framework hook's answer for a call (its call id, the caller's context): a hook that throws, on a
+ * throwing getter in what the framework passed, costs the answer, not the call.
+ */
+function ask<R>(
+  rt: Runtime,
+  framework: FrameworkCalls,
+  hook: (this: FrameworkCalls, args: unknown[], active: Context) => R,
+  args: unknown[],
+): R | undefined {
   try {
-    return framework.callId(args);
+    return hook.call(framework, args, context.active());
   } catch (error) {
     rt.report(error);
     return undefined;
@@ -263,10 +287,13 @@ function callTool(
 ): unknown {
   const startTime = now();
   const scope = rt.storage.getStore();
-  const run = scope?.run;
-  const active = context.active();
+  const framework = tool.framework;
+  const remote = framework?.remoteParent === undefined ? undefined : ask(rt, framework, framework.remoteParent, args);
+  const active = remote ?? context.active();
+  // No local run open: the run the caller's context names, if another process sent one.
+  const run = scope?.run ?? adoptRemoteRun(rt, active);
   const activeSpan = trace.getSpan(active);
-  const parent = rt.parentContext(scope, active, activeSpan);
+  const parent = remote ?? rt.parentContext(scope, active, activeSpan);
   // Inside another instrumentation's tool span (an agent framework running this tool), it is the same
   // call: the policy SpanProcessor's decision for it is reused, now enforceable, under its call id.
   const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
@@ -275,18 +302,20 @@ function callTool(
   const toolStart = now();
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
-  const framework = tool.framework;
   const adopted =
-    shared?.id ?? claim?.toolCallId ?? (framework === undefined ? undefined : frameworkCallId(rt, framework, args));
+    shared?.id ??
+    claim?.toolCallId ??
+    (framework === undefined ? undefined : ask(rt, framework, framework.callId, args));
   const toolCallId = adopted === undefined ? randomUUID() : truncateString(adopted);
   if (shared !== undefined) shared.id = toolCallId;
 
   let call: ToolCall | undefined;
   try {
-    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime, attempt);
+    const extra = framework?.attributes === undefined ? undefined : framework.attributes(args);
+    call = new ToolCall(rt, tool, toolCallId, run, decision, blocked, policyMs, parent, startTime, attempt, extra);
     call.captureArguments(rt, framework === undefined ? args : framework.input(args), tool.inputs);
     if (rt.lateToolSpans.open > 0 && run !== undefined) rt.lateToolSpans.note(call);
-    rt.events.enqueue(call, Phase.Start);
+    emit(rt, run, call, Phase.Start);
   } catch (error) {
     // Instrumentation failed; the policy decision above still stands.
     rt.report(error);
@@ -309,6 +338,9 @@ function callTool(
     throw denied;
   }
   if (call === undefined) return tool.fn.apply(self, args);
+  if (framework !== undefined && (framework.prepare !== undefined || framework.failure !== undefined)) {
+    return callPrepared(rt, tool, framework, call, self, args, toolStart);
+  }
 
   // settle.ts's observe(), written out so that the hot path allocates no closures per call.
   let result: unknown;
@@ -331,6 +363,46 @@ function callTool(
     (thrown: unknown) => {
       settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown);
       throw thrown;
+    },
+  );
+}
+
+/**
+ * A call whose arguments carry its context on (`prepare`), and whose result may report a failure
+ * (`failure`): a protocol client's or server's call (adapters/mcp.ts). Off alm.tool's hot path.
+ */
+function callPrepared(
+  rt: Runtime,
+  tool: ToolDefinition,
+  framework: FrameworkCalls,
+  call: ToolCall,
+  self: unknown,
+  args: unknown[],
+  toolStart: number,
+): unknown {
+  let sent = args;
+  try {
+    const span = trace.getSpan(call.otelContext);
+    if (span !== undefined) rt.protocolCalls.set(span, call);
+    if (framework.prepare !== undefined) sent = framework.prepare(args, call.otelContext);
+  } catch (error) {
+    rt.report(error);
+  }
+  return observe(
+    () => context.with(call.otelContext, tool.fn, self, ...sent),
+    (failed, outcome) => {
+      if (failed) {
+        call.finish(rt, 'error', toolStart, toStructuredError(outcome, 'tool', rt.content.sensitive), outcome);
+        return;
+      }
+      let failure: StructuredError | undefined;
+      try {
+        failure = framework.failure?.(outcome);
+      } catch (error) {
+        rt.report(error);
+      }
+      if (failure === undefined) call.finish(rt, 'success', toolStart, undefined, outcome);
+      else call.finish(rt, 'error', toolStart, failure, outcome);
     },
   );
 }

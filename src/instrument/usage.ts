@@ -5,6 +5,7 @@
  * `usage` with `inputTokens` / `outputTokens`, or `promptTokens` / `completionTokens` before v5).
  * Reading never throws: a result with getters that throw simply has no usage.
  */
+import { saturatedTokens } from '../policy/budgets';
 
 export interface TokenUsage {
   inputTokens: number;
@@ -26,8 +27,10 @@ function read(o: unknown, key: string): unknown {
   }
 }
 
+/** A count in a result: NaN, Infinity and huge numbers count as the most tokens (never as none), negatives not at all. */
 function count(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined;
+  if (typeof v !== 'number' || v < 0) return undefined;
+  return saturatedTokens(v);
 }
 
 function usagePair(usage: unknown): TokenUsage | undefined {

@@ -17,8 +17,9 @@ import { now } from '../instrument/clock';
 import type { RunState } from '../instrument/run-state';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
-import { chargeToolCalls } from './budgets';
+import { chargeToolCalls, type BudgetDetails } from './budgets';
 import { toolCallIdOf, toolConvention, toolNameOf, type ToolConvention } from './conventions';
+import { recogniseModelSpan } from './model-spans';
 import type { PolicyDecision } from './rules';
 
 /** An alm.llm() call: model spans of other instrumentations inside it report their usage to it. */
@@ -109,6 +110,7 @@ export function watch(rt: Runtime, s: ForeignSpan): void {
   const setAttributes = span.setAttributes;
   if (typeof setAttribute !== 'function' || typeof setAttributes !== 'function') return;
   const check = () => {
+    if (s.modelPending) recogniseModelSpan(rt, s);
     if (checking || s.settled) return;
     checking = true;
     try {
@@ -159,6 +161,13 @@ export class ForeignSpan {
   /** Set when the span started in a run undecided: its number in LateToolSpans. */
   lateSeq: number | undefined = undefined;
   settled = false;
+  /** The alm protocol call (alm.mcpClient) active where this span started: of the same tool, the same call. */
+  within: AlmToolCall | undefined = undefined;
+  /**
+   * The trace the span was started from, when its instrumentation parented it into another trace
+   * (OpenLLMetry's MCP spans, under the session span made at connect()): its events carry this one.
+   */
+  callerTraceId: string | undefined = undefined;
   /** Its key in LateToolSpans.byCallId, while it is the open span of its call. */
   callKey: string | undefined = undefined;
   /**
@@ -166,6 +175,10 @@ export class ForeignSpan {
    * span, or an alm.llm() call (which then takes the usage this span reports, if it has none).
    */
   withinModelCall: ModelCallOwner | ForeignSpan | undefined = undefined;
+  /** Started in a run, outside any model call, and not known yet whether it is a model span (model-spans.ts). */
+  modelPending = false;
+  /** Meanwhile: the model budget its run had reached when it started. */
+  overAtStart: BudgetDetails | undefined = undefined;
 
   constructor(
     /** Writable until it ends. */
@@ -240,8 +253,15 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
   const twin = callId === undefined ? undefined : rt.lateToolSpans.byCallId.get(callId);
   if (twin !== undefined && twin !== s && !twin.ended && twin.run === s.run) return joinCall(rt, s, twin);
 
-  // Named late, and an alm tool of that name ran meanwhile in the same run: the framework ran it.
-  const almCall = s.lateSeq === undefined ? undefined : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
+  // Started inside an alm protocol call of that tool (its request, traced by the protocol's own
+  // instrumentation); or named late, and an alm tool of that name ran meanwhile in the same run: the
+  // framework ran it.
+  const almCall =
+    s.within !== undefined && s.within.toolName === name
+      ? s.within
+      : s.lateSeq === undefined
+        ? undefined
+        : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
   if (almCall !== undefined) {
     s.claimed = true;
     rt.lateToolSpans.settle(s);

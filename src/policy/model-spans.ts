@@ -2,30 +2,83 @@
  * Other instrumentations' model-call spans (policy/model-conventions.ts) counted toward the enclosing
  * run's model budgets by the policy SpanProcessor: the call, its tokens and its cost, when the span ends,
  * so the next alm.llm() or tool call after a limit is refused. A processor cannot stop a call that has
- * started; one that starts when a budget is already reached is flagged as a violation on its span.
+ * started; one that starts when a budget is already reached (or whose model has no price under a cost
+ * budget) is flagged as a violation on its span, and counted in its run's summary (`budget_exceeded`).
+ * Some instrumentations set a span's attributes only after starting it (OpenInference's tracer starts
+ * every span bare and sets its kind right after): such a span keeps the budget as it stood when it
+ * started, and is decided as a model span when its attributes arrive.
  */
-import type { Span } from '@opentelemetry/api';
+import { context, trace, type Span } from '@opentelemetry/api';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
-import { chargeLlm } from './budgets';
-import type { ForeignSpan } from './foreign';
+import { countModelSpan } from './admission';
+import { budgetDetails, type BudgetDetails } from './budgets';
+import type { ForeignSpan, ModelCallOwner } from './foreign';
 import { modelConvention, modelSpanUsage } from './model-conventions';
 
-const NO_TOKENS = { inputTokens: 0, outputTokens: 0 };
+/** What a counted model span carries until it ends: the budget it started over, and usage of spans inside it. */
+interface ModelSpanState {
+  over: BudgetDetails | undefined;
+  nestedInput: number;
+  nestedOutput: number;
+}
 
-/** At start: note whether the span is inside a model call counted elsewhere, and flag a budget already spent. */
+const states = new WeakMap<ForeignSpan, ModelSpanState>();
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/**
+ * At start: note whether the span is inside a model call counted elsewhere; if not, and it is in a run,
+ * keep the budget as it stands now, and decide it as a model span if its attributes say it is one.
+ */
 export function startModelSpan(rt: Runtime, state: ForeignSpan, parentSpan: Span | undefined): void {
   const parent = state.parent;
   state.withinModelCall =
     (parentSpan === undefined ? undefined : rt.llmSpans.get(parentSpan)) ??
     parent?.withinModelCall ??
-    (parent !== undefined && modelConvention(parent.attributes() as never) !== undefined ? parent : undefined);
+    (parent !== undefined && modelConvention(parent.attributes() as never) !== undefined ? parent : undefined) ??
+    activeModelCall(rt, parentSpan);
   if (state.withinModelCall !== undefined || state.run === undefined) return;
-  if (modelConvention(state.attributes() as never) === undefined) return;
-  const exceeded = rt.models.exceeded(state.run);
-  if (exceeded === undefined) return;
+  state.modelPending = true;
+  state.overAtStart = rt.models.exceeded(state.run);
+  recogniseModelSpan(rt, state);
+}
+
+/**
+ * The alm.llm() call running where the span starts, when its parent is another: OpenInference's OpenAI
+ * Agents tracer parents a model's span to the SDK's agent span, even inside alm.openaiAgentsModel.
+ */
+function activeModelCall(rt: Runtime, parentSpan: Span | undefined): ModelCallOwner | undefined {
+  const active = trace.getSpan(context.active());
+  return active === undefined || active === parentSpan ? undefined : rt.llmSpans.get(active);
+}
+
+/**
+ * Decide a span started in a run as a model span once its attributes make it one: at start, or later
+ * (when a child starts, when an attribute is set on an SDK without onEnding, when it ends). Its budget
+ * is the one that stood when it started; it is flagged while the span is still writable.
+ */
+export function recogniseModelSpan(rt: Runtime, state: ForeignSpan): void {
+  const run = state.run;
+  if (!state.modelPending || run === undefined) return;
+  const attributes = state.attributes();
+  if (modelConvention(attributes as never) === undefined) return;
+  state.modelPending = false;
+  const models = rt.models;
+  let over = state.overAtStart;
+  state.overAtStart = undefined;
+  const model = text(attributes[sc.ATTR_GEN_AI_REQUEST_MODEL]) ?? text(attributes['ai.model.id']);
+  if (over === undefined && models.refuseUnpriced && model !== undefined && !models.mayBePricedByResponse(model)) {
+    if (models.price(model) === undefined) {
+      over = budgetDetails('cost', models.limits.maxCostPerRun!, run.costUsed, 0, { model });
+    }
+  }
+  states.set(state, { over, nestedInput: 0, nestedOutput: 0 });
+  if (over === undefined || state.ended) return;
   try {
-    state.span.setAttributes({ [sc.ATTR_ALM_BUDGET]: exceeded.budget, [sc.ATTR_ALM_POLICY_VIOLATION]: true });
+    state.span.setAttributes({ [sc.ATTR_ALM_BUDGET]: over.budget, [sc.ATTR_ALM_POLICY_VIOLATION]: true });
   } catch (error) {
     rt.report(error);
   }
@@ -37,13 +90,34 @@ export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record
   if (usage === undefined) return;
   const owner = state.withinModelCall;
   if (owner !== undefined) {
-    // The enclosing model span counts the call; an enclosing alm.llm() takes the usage if it has none.
-    if ('adoptUsage' in owner) owner.adoptUsage(usage.inputTokens, usage.outputTokens);
-    return;
+    if ('adoptUsage' in owner) {
+      // An enclosing alm.llm() is the same call: it takes the usage (counted once, the larger of the two).
+      owner.adoptUsage(usage.inputTokens, usage.outputTokens);
+      return;
+    }
+    const outer = states.get(owner);
+    if (outer !== undefined && !owner.ended) {
+      // An enclosing model span (a framework's, around an instrumented client's) is the same call:
+      // it counts this usage when it ends, unless it reports more of its own.
+      outer.nestedInput += usage.inputTokens;
+      outer.nestedOutput += usage.outputTokens;
+      return;
+    }
+    // Otherwise (the enclosing span ended first): counted as a call of its own, never dropped.
   }
   const run = state.run;
   if (run === undefined) return;
-  chargeLlm(run, 1, 0, 0);
-  run.recordLlmCall();
-  rt.models.charge(run, usage.model ?? '(unnamed)', undefined, NO_TOKENS, usage, rt.report);
+  recogniseModelSpan(rt, state); // named a model span only as it ended: its budget as it started
+  const own = states.get(state);
+  countModelSpan(
+    rt.models,
+    run,
+    {
+      model: usage.model ?? '(unnamed)',
+      responseModel: text(attributes[sc.ATTR_GEN_AI_RESPONSE_MODEL]) ?? text(attributes['ai.response.model']),
+      inputTokens: Math.max(usage.inputTokens, own?.nestedInput ?? 0),
+      outputTokens: Math.max(usage.outputTokens, own?.nestedOutput ?? 0),
+    },
+    own?.over,
+  );
 }

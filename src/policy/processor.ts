@@ -8,15 +8,18 @@
  * call should have been denied (a processor cannot block it), and adds them to the ALM event stream.
  * It never throws into the pipeline.
  */
-import { trace, type Context } from '@opentelemetry/api';
+import { context, trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
+import type { RunState } from '../instrument/run-state';
 import type { ReadableSpan, Span, SpanProcessor } from '../otel-types';
 import { WITHHELD_INPUTS, WITHHELD_OUTPUTS, truncateString } from '../events/capture';
 import { Phase } from '../events/pipeline';
 import { recordFromSpan } from '../events/record';
+import { emit } from '../instrument/operation';
 import type { Runtime } from '../instrument/runtime';
+import { adoptRemoteRun } from '../instrument/remote-run';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
-import { endModelSpan, startModelSpan } from './model-spans';
+import { endModelSpan, recogniseModelSpan, startModelSpan } from './model-spans';
 import { cannotBeAgentCall } from './unrelated';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
@@ -40,13 +43,16 @@ export class PolicySpanProcessor implements SpanProcessor {
       const parent = parentSpan === undefined ? undefined : this.rt.foreignCalls.get(parentSpan);
       // onStart runs synchronously in the caller's async context, so the current run is at hand; a
       // span started from a callback outside it (LangChain's tracer) belongs to its parent's run.
-      const run = this.rt.storage.getStore()?.run ?? parent?.run;
+      const run = this.rt.storage.getStore()?.run ?? parent?.run ?? adoptRemoteRun(this.rt, parentContext);
       const state = new ForeignSpan(span, run, parent);
       this.rt.foreignCalls.set(span, state);
+      const active = trace.getSpan(context.active());
+      if (active !== undefined) placeInCaller(this.rt, state, active, parentSpan, run);
       startModelSpan(this.rt, state, parentSpan);
       const late = this.rt.lateToolSpans;
       late.seq++;
       // A child starting is a moment the parent's late attributes may have arrived: decide it now.
+      if (parent?.modelPending === true) recogniseModelSpan(this.rt, parent);
       if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
       // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
       if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
@@ -64,7 +70,9 @@ export class PolicySpanProcessor implements SpanProcessor {
   onEnding(span: Span): void {
     this.endingCalled = true;
     const state = this.rt.foreignCalls.get(span);
-    if (state === undefined || state.call !== undefined) return;
+    if (state === undefined) return;
+    if (state.modelPending) recogniseModelSpan(this.rt, state);
+    if (state.call !== undefined) return;
     try {
       decideForeign(this.rt, state);
       this.rt.lateToolSpans.settle(state);
@@ -98,8 +106,9 @@ export class PolicySpanProcessor implements SpanProcessor {
       record.reason = call.decision.reason;
       record.policyMs = call.policyMs;
       record.runId = state.run?.runId ?? null;
+      if (state.callerTraceId !== undefined) record.traceId = state.callerTraceId;
       state.run?.recordToolCall(call.decision.allow, record.status, record.toolMs, call.policyMs);
-      this.rt.events.enqueue(record, Phase.Both);
+      emit(this.rt, state.run, record, Phase.Both); // none after its run.end
     } catch (error) {
       this.rt.report(error);
     }
@@ -114,4 +123,22 @@ export class PolicySpanProcessor implements SpanProcessor {
   shutdown(): Promise<void> {
     return this.rt.events.flush();
   }
+}
+
+/**
+ * Where the span was started from, when that is not where it says it is: an alm protocol call it is
+ * part of, and, in a run, the caller's trace when its instrumentation parented it into another one
+ * (OpenLLMetry's MCP instrumentation parents each request under the session span made at connect()).
+ */
+function placeInCaller(
+  rt: Runtime,
+  state: ForeignSpan,
+  active: ApiSpan,
+  parentSpan: ApiSpan | undefined,
+  run: RunState | undefined,
+): void {
+  state.within = rt.protocolCalls.get(active);
+  if (run === undefined || parentSpan === undefined) return;
+  const callerTrace = active.spanContext().traceId;
+  if (callerTrace !== parentSpan.spanContext().traceId) state.callerTraceId = callerTrace;
 }

@@ -2,6 +2,7 @@
  * Appends each batch to a file as JSON lines. The file is opened in append mode (O_APPEND) and each
  * batch goes out in one write, so two processes appending to the same file never interleave lines.
  */
+import { appendFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { EventSink } from '../delivery/delivery';
 import { ALMDeliveryError } from '../errors';
@@ -37,6 +38,10 @@ export class FileSink implements EventSink {
         cause: error,
       });
     }
+  }
+
+  writeSync(lines: readonly string[]): void {
+    appendFileSync(this.path, lines.join('\n') + '\n');
   }
 
   async shutdown(): Promise<void> {

@@ -16,6 +16,30 @@ export interface HttpSinkOptions {
 }
 
 const EXCERPT_LENGTH = 200;
+/** Most bytes of an error answer's body read (and scrubbed); the rest is discarded unread. */
+export const ERROR_BODY_LIMIT = 8192;
+
+/** The first `limit` bytes of a body as text; the rest of the stream is cancelled, never buffered. */
+async function bodyExcerpt(response: Response, limit: number): Promise<string> {
+  const body = response.body;
+  if (body === null) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.byteLength;
+    }
+  } finally {
+    if (length >= limit) void reader.cancel().catch(() => {});
+    else reader.releaseLock();
+  }
+  // A cut inside a multi-byte character decodes to U+FFFD; the excerpt is only for messages.
+  return Buffer.concat(chunks, length).subarray(0, limit).toString('utf8');
+}
 
 function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
@@ -95,7 +119,6 @@ export class HttpSink implements EventSink {
   async write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
     const count = events.length;
     let response: Response;
-    let body: string;
     try {
       response = await fetch(this.#url, {
         method: 'POST',
@@ -103,15 +126,24 @@ export class HttpSink implements EventSink {
         body: lines === undefined ? JSON.stringify({ events }) : `{"events":[${lines.join(',')}]}`,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
-      body = await response.text();
+      if (response.ok) {
+        // Read (a bounded part of) the acknowledgement, so that the connection can be kept alive.
+        await bodyExcerpt(response, ERROR_BODY_LIMIT);
+        return;
+      }
     } catch (error) {
       // No instanceof: fetch's errors may come from another realm (test runners, vm contexts).
       const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
       const reason = timedOut ? `no answer within ${this.#timeoutMs} ms` : this.#scrub(describeFailure(error));
       throw new ALMDeliveryError(`POST ${this.#shownUrl} failed: ${reason}`, count, { retryable: true });
     }
-    if (response.ok) return;
     const status = response.status;
+    let body = '';
+    try {
+      body = await bodyExcerpt(response, ERROR_BODY_LIMIT);
+    } catch {
+      // The body broke off: the status says enough.
+    }
     // Scrubbed before it is cut, so that no part of the key survives at the cut.
     const excerpt = this.#scrub(body).slice(0, EXCERPT_LENGTH).replace(/\s+/g, ' ').trim();
     throw new ALMDeliveryError(

@@ -12,15 +12,10 @@
  * registered globally, so tests never see each other's spans, in any order, in parallel or not. No
  * timers keep a test runner alive and no process-exit hooks are installed.
  */
-import type { Context, Tracer } from '@opentelemetry/api';
-import {
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  TracerProvider,
-  type ReadableSpan,
-  type Span,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import { SpanStatusCode, type Context, type Tracer } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
+import type * as SdkTrace from '@opentelemetry/sdk-trace';
+import type { InMemorySpanExporter, ReadableSpan, Span, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 // The package's own entry, not its files: the published helpers then use the very ALM class (and its
 // errors) the application imports, not a second bundled copy (tsup keeps 'alm-otel' external).
 import { ALM, ALMEventSchema, type ALMEvent, type ALMEventType, type ALMOptions } from 'alm-otel';
@@ -42,6 +37,35 @@ export interface SpanNode {
   readonly name: string;
   readonly span: ReadableSpan;
   readonly children: SpanNode[];
+}
+
+const SDK_TRACE = '@opentelemetry/sdk-trace';
+
+/** The install lines that resolve, by Node version (npm picks sdk-trace 2.x on Node 20, whose peer is api < 1.10). */
+const SDK_TRACE_INSTALL =
+  'on Node 22.15 or newer: npm install --save-dev @opentelemetry/sdk-trace@^3 (beside @opentelemetry/api 1.10); ' +
+  'on Node 18.19/20: npm install --save-dev @opentelemetry/sdk-trace@^2.9.0 @opentelemetry/api@~1.9.0 (sdk-trace 2.x accepts api < 1.10, 3.x needs Node 22.15)';
+
+let sdkTrace: typeof SdkTrace | undefined;
+
+/**
+ * The SDK, loaded when the first test ALM is made rather than when this module is imported, so that a
+ * missing package gets an error that says what to install instead of a bare ERR_MODULE_NOT_FOUND.
+ */
+function loadSdkTrace(): typeof SdkTrace {
+  if (sdkTrace !== undefined) return sdkTrace;
+  try {
+    sdkTrace = createRequire(__filename)(SDK_TRACE) as typeof SdkTrace;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      `alm-otel/testing needs ${SDK_TRACE} (>=2.9.0 <4), an optional peer dependency of alm-otel that is not installed. ` +
+        `Install it as a dev dependency: ${SDK_TRACE_INSTALL}.`,
+      { cause: error },
+    );
+  }
+  return sdkTrace;
 }
 
 /** Hands spans to the ALM's own processors, which exist only once the ALM does. */
@@ -69,6 +93,25 @@ function parentId(span: ReadableSpan): string | undefined {
   return span.parentSpanContext?.spanId ?? (span as { parentSpanId?: string }).parentSpanId;
 }
 
+/** What spanTreeText prints after a span's name. */
+function outcomeOf(span: ReadableSpan): string {
+  const a = span.attributes;
+  const errorType = typeof a[sc.ATTR_ERROR_TYPE] === 'string' ? ` ${a[sc.ATTR_ERROR_TYPE]}` : '';
+  const status = a[sc.ATTR_ALM_TOOL_STATUS] ?? a[sc.ATTR_ALM_LLM_STATUS];
+  let outcome: string;
+  if (status === 'success') outcome = '✓';
+  else if (status === 'denied') outcome = '⊘ DENIED';
+  else if (status === 'error') outcome = `✗ ERROR${errorType}`;
+  else {
+    const success = a[sc.ATTR_ALM_RUN_SUCCESS] ?? a[sc.ATTR_ALM_TASK_SUCCESS];
+    if (success === true) outcome = '✓';
+    else if (success === false || span.status.code === SpanStatusCode.ERROR) outcome = `✗ ERROR${errorType}`;
+    else outcome = '';
+  }
+  if (a[sc.ATTR_ALM_POLICY_DECISION] === 'deny' && status !== 'denied') outcome += ' (policy: deny, not blocked)';
+  return outcome;
+}
+
 function hrMs(t: readonly [number, number]): number {
   return t[0] * 1e3 + t[1] / 1e6;
 }
@@ -79,6 +122,8 @@ interface Internals {
   forward: Forward;
   captured: ALMEvent[];
   errors: Error[];
+  /** What the sink has received, and how many of the next ones belong to before the last reset(). */
+  sink: { received: number; discard: number };
 }
 
 export class TestALM extends ALM {
@@ -90,6 +135,7 @@ export class TestALM extends ALM {
   /** alm-otel's own problems (delivery, instrumentation) passed to onError, in order. */
   readonly errors: readonly Error[];
   private readonly captured: ALMEvent[];
+  private readonly sink: Internals['sink'];
   /** How many captured events were checked against the schema already. */
   private checked = 0;
 
@@ -100,6 +146,7 @@ export class TestALM extends ALM {
     this.provider = internals.provider;
     this.captured = internals.captured;
     this.errors = internals.errors;
+    this.sink = internals.sink;
     internals.forward.targets = this.spanProcessors;
     this.tracer = this.provider.getTracer('alm-otel-testing');
   }
@@ -180,20 +227,40 @@ export class TestALM extends ALM {
     return node(root);
   }
 
-  /** `spanTree` as indented span names, one per line: handy in assertions. */
+  /**
+   * `spanTree` as indented span names, one per line, each followed by its outcome: handy in
+   * assertions. `✓` success, `⊘ DENIED` a call the policy or a budget refused, `✗ ERROR` a call that
+   * failed (with its error.type when known); a call the policy would deny in monitor mode adds
+   * `(policy: deny, not blocked)`. Spans of your own show `✗ ERROR` when their status is an error.
+   *
+   *   invoke_agent test-agent  ✓
+   *     execute_tool read_file  ✓
+   *     execute_tool read_file  ⊘ DENIED
+   */
   spanTreeText(runId?: string): string {
     const lines: string[] = [];
-    const walk = (n: SpanNode, depth: number) => {
-      lines.push(`${'  '.repeat(depth)}${n.name}`);
-      for (const child of n.children) walk(child, depth + 1);
-    };
     const root = this.spanTree(runId);
-    if (root !== undefined) walk(root, 0);
+    const stack: { node: SpanNode; depth: number }[] = root === undefined ? [] : [{ node: root, depth: 0 }];
+    while (stack.length > 0) {
+      const { node, depth } = stack.pop()!;
+      const outcome = outcomeOf(node.span);
+      lines.push(`${'  '.repeat(depth)}${node.name}${outcome === '' ? '' : `  ${outcome}`}`);
+      for (let i = node.children.length - 1; i >= 0; i--) stack.push({ node: node.children[i]!, depth: depth + 1 });
+    }
     return lines.join('\n');
   }
 
-  /** Forget the events, spans and errors captured so far (the instance stays usable). */
+  /**
+   * Forget the events, spans and errors captured so far, and the events emitted but not delivered yet
+   * (still queued, or in a batch on its way): after reset(), `events()` returns only what is emitted
+   * after it. The instance stays usable.
+   */
   reset(): void {
+    // stats() turns every queued record into events; delivery keeps them in order, so the next
+    // `pending` events the sink receives are from before this call.
+    const stats = this.stats();
+    const pending = stats.emitted - this.sink.received - stats.failed - stats.dropped;
+    this.sink.discard = Math.max(0, pending);
     this.captured.length = 0;
     this.checked = 0;
     (this.errors as Error[]).length = 0;
@@ -221,11 +288,13 @@ export function createTestALM(options: TestALMOptions = {}): TestALM {
   if ('tracerProvider' in options) {
     throw new TypeError('createTestALM: tracerProvider is not an option here (each test ALM has its own SDK)');
   }
+  const { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } = loadSdkTrace();
   const exporter = new InMemorySpanExporter();
   const forward = new Forward();
   const provider = new TracerProvider({ spanProcessors: [forward, new SimpleSpanProcessor({ exporter })] });
   const captured: ALMEvent[] = [];
   const errors: Error[] = [];
+  const received = { received: 0, discard: 0 };
   const onError = options.onError;
   return new TestALM(
     {
@@ -234,7 +303,10 @@ export function createTestALM(options: TestALMOptions = {}): TestALM {
       events: {
         ...options.events,
         sink: (batch) => {
-          captured.push(...batch);
+          received.received += batch.length;
+          const skip = Math.min(received.discard, batch.length);
+          received.discard -= skip;
+          for (let i = skip; i < batch.length; i++) captured.push(batch[i]!);
         },
         flushOnExit: false,
       },
@@ -244,6 +316,6 @@ export function createTestALM(options: TestALMOptions = {}): TestALM {
         onError?.(error);
       },
     },
-    { exporter, provider, forward, captured, errors },
+    { exporter, provider, forward, captured, errors, sink: received },
   );
 }

@@ -108,8 +108,10 @@ describe('alm-otel (the installed binary)', () => {
       );
       expect(stdout).not.toContain(ESC); // not a terminal: no colour
       expect(modelRun!.split('\n').at(-1)).toMatch(
-        /^summary  0 tool calls .* · 3 model calls \(3600 input, 900 output tokens, \$0\.00108\)$/,
+        /^summary  0 tool calls .* · 3 model calls \(3600 input, 900 output tokens, \$0\.00108\) · budget exceeded: cost \$0\.00108\/\$0\.001$/,
       );
+      // The toy agent's model run passes its cost budget: the run's head line says so too.
+      expect(modelRun!.split('\n')[0]).toContain('over budget');
     });
 
     it('reads stdin, colours when asked, and never when NO_COLOR is set', async () => {

@@ -106,3 +106,18 @@ export function ofType<T extends ALMEvent['event_type']>(
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A tracer of a second provider whose only processor is `h.alm`'s, as an SDK older than sdk-trace-base
+ * 2.3 calls it: no onEnding (create the harness with `withAlmProcessors: false`).
+ */
+export function noOnEndingTracer(h: Harness): Tracer {
+  const [processor] = h.alm.spanProcessors;
+  const older = {
+    onStart: (span: never, ctx: never) => processor!.onStart(span, ctx),
+    onEnd: (span: ReadableSpan) => processor!.onEnd(span),
+    forceFlush: () => processor!.forceFlush(),
+    shutdown: () => processor!.shutdown(),
+  };
+  return new TracerProvider({ spanProcessors: [older] }).getTracer('old');
+}

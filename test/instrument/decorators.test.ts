@@ -61,11 +61,11 @@ describe('@alm.toolMethod', () => {
     ]);
     expect(alm.spanTreeText()).toBe(
       [
-        'invoke_agent test-agent',
-        '  execute_tool search',
-        '  execute_tool lookup',
-        '  execute_tool delete',
-        '  execute_tool static_tool',
+        'invoke_agent test-agent  ✓',
+        '  execute_tool search  ✓',
+        '  execute_tool lookup  ✓',
+        '  execute_tool delete  ⊘ DENIED',
+        '  execute_tool static_tool  ✓',
       ].join('\n'),
     );
   });

@@ -11,7 +11,7 @@ import {
   type HistogramMetricData,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
-import { ALMConfigError, BudgetExceededError, ToolDeniedError, type BudgetDetails } from '../../src';
+import { BudgetExceededError, ToolDeniedError, type BudgetDetails } from '../../src';
 import { createHarness, ofType, type Harness } from '../helpers/harness';
 
 const PRICES = { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } };
@@ -269,7 +269,7 @@ describe('alm.llm', () => {
           ran = true;
         }),
       ),
-    ).toThrow(ALMConfigError);
+    ).toThrow(BudgetExceededError);
     expect(ran).toBe(false);
     expect(() => createHarness({ alm: { policy: { maxCostPerRun: 1 } } })).toThrow(
       /policy\.prices: required with maxCostPerRun/,

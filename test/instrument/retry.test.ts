@@ -237,3 +237,42 @@ describe('timeoutMs', () => {
     expect(await sync(1)).toBe(2);
   });
 });
+
+describe('timeoutMs: an abandoned body that keeps running', () => {
+  it('emits no event of its run after run.end: they are dropped and counted', async () => {
+    alm = createTestALM();
+    const lookup = alm.tool('lookup', (q: string) => `found ${q}`);
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const slow = alm.tool(
+      'slow',
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 40)); // past its deadline, and past run.end
+        for (let i = 0; i < 5; i++) lookup(String(i));
+        await alm.task({ type: 'late' }, async () => lookup('in a task'));
+        alm.handoff({ toAgentId: 'other' });
+        finished();
+      },
+      { timeoutMs: 10 },
+    );
+    await alm.run(() => slow().catch(() => undefined));
+    await done;
+    const events = await alm.events();
+    const end = events.findIndex((e) => e.event_type === 'run.end');
+    expect(end).toBe(events.length - 1);
+    expect(events[end]!.metadata).toMatchObject({ summary: { tool_calls: { total: 1 } } });
+    // 6 tool calls (3 events each), a task (2) and a handoff (1), dropped and counted.
+    expect(alm.stats().dropped).toBe(6 * 3 + 2 + 1);
+  });
+
+  it('a timed-out attempt that never settles leaves no AsyncLocalStorage enabled after shutdown', async () => {
+    const { ALM } = await import('../../src');
+    const instance = new ALM({ agentId: 'a', events: { sink: 'none' } });
+    const never = instance.tool('never', () => new Promise<never>(() => {}), { timeoutMs: 5 });
+    await instance.run(() => never().catch(() => undefined));
+    await instance.shutdown();
+    const storage = (instance as unknown as { rt: { storage: { enabled?: boolean } } }).rt.storage;
+    // Node's async_hooks-based AsyncLocalStorage (Node 20, 22) has `enabled`; 24's AsyncContextFrame costs nothing.
+    if (storage.enabled !== undefined) expect(storage.enabled).toBe(false);
+  });
+});

@@ -8,7 +8,7 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { TOOL_CONVENTIONS } from '../../src/policy/conventions';
-import { createHarness, ofType, type Harness } from '../helpers/harness';
+import { createHarness, noOnEndingTracer, ofType, type Harness } from '../helpers/harness';
 
 interface Shape {
   /** Attributes that mark the span as a tool span, set at start. */
@@ -274,16 +274,8 @@ describe('late tool names', () => {
   it('is decided on an SDK that calls no onEnding: events and summary', async () => {
     const harness = createHarness({ withAlmProcessors: false, alm: { policy: { deniedTools: ['shell'] } } });
     h = harness;
-    const [processor] = harness.alm.spanProcessors;
-    // A processor of an SDK older than sdk-trace-base 2.3, which calls no onEnding.
-    const older = {
-      onStart: (span: never, ctx: never) => processor!.onStart(span, ctx),
-      onEnd: (span: ReadableSpan) => processor!.onEnd(span),
-      forceFlush: () => processor!.forceFlush(),
-      shutdown: () => processor!.shutdown(),
-    };
-    const { TracerProvider } = await import('@opentelemetry/sdk-trace');
-    const tracer = new TracerProvider({ spanProcessors: [older] }).getTracer('old');
+    // An SDK older than sdk-trace-base 2.3, which calls no onEnding.
+    const tracer = noOnEndingTracer(harness);
     await h.alm.run(async () => {
       tracer.startActiveSpan('tool', { attributes: { 'openinference.span.kind': 'TOOL' } }, (span) => {
         span.setAttributes({ 'tool.name': 'shell', 'input.value': 'rm -rf /' });
@@ -365,15 +357,7 @@ describe('framework tool spans that are never active', () => {
 
   it('is decided the moment its attributes name it, on an SDK that calls no onEnding', async () => {
     h = createHarness({ withAlmProcessors: false, alm: { policy: { deniedTools: ['delete_file'] } } });
-    const [processor] = h.alm.spanProcessors;
-    const older = {
-      onStart: (span: never, ctx: never) => processor!.onStart(span, ctx),
-      onEnd: (span: ReadableSpan) => processor!.onEnd(span),
-      forceFlush: () => processor!.forceFlush(),
-      shutdown: () => processor!.shutdown(),
-    };
-    const { TracerProvider } = await import('@opentelemetry/sdk-trace');
-    const tracer = new TracerProvider({ spanProcessors: [older] }).getTracer('old');
+    const tracer = noOnEndingTracer(h);
     let before: unknown;
     await h.alm.run(async () => {
       const span = tracer.startSpan('delete_file');

@@ -2,8 +2,10 @@
  * Model spans of other instrumentations (hand-made here in each convention's attribute names, through a
  * real in-process SDK) count toward the enclosing run's model budgets through the policy SpanProcessor.
  */
+import { context, trace } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { BudgetExceededError } from '../../src';
-import { createHarness, ofType, type Harness } from '../helpers/harness';
+import { createHarness, noOnEndingTracer, ofType, type Harness } from '../helpers/harness';
 
 function endedSpan(h: Harness, name: string, attributes: Record<string, string | number>, inner?: () => void): void {
   h.tracer.startActiveSpan(name, { attributes }, (span) => {
@@ -117,5 +119,54 @@ describe('foreign model spans', () => {
     });
     expect(h.span('chat 0').attributes['alm.policy.violation']).toBeUndefined();
     expect(h.span('chat 1').attributes).toMatchObject({ 'alm.policy.violation': true, 'alm.budget': 'llm_calls' });
+  });
+
+  it('flags a model span whose attributes arrive after start (OpenInference starts its spans bare)', async () => {
+    h = createHarness({ alm: { policy: { maxLlmCallsPerRun: 1 } } });
+    await h.alm.run(() => {
+      for (let i = 0; i < 3; i++) {
+        const span = h.tracer.startSpan(`llm ${i}`);
+        // The third is named a model span only after a child started, just before it ends.
+        if (i === 2) h.tracer.startSpan('child', {}, trace.setSpan(context.active(), span)).end();
+        span.setAttributes({ 'openinference.span.kind': 'LLM', 'llm.token_count.prompt': 1 });
+        span.end();
+      }
+    });
+    expect(h.span('llm 0').attributes['alm.policy.violation']).toBeUndefined();
+    for (const name of ['llm 1', 'llm 2']) {
+      expect(h.span(name).attributes).toMatchObject({ 'alm.policy.violation': true, 'alm.budget': 'llm_calls' });
+    }
+    expect(h.span('child').attributes['alm.policy.violation']).toBeUndefined();
+  });
+
+  it('flags a late model span on an SDK that calls no onEnding, when its attributes are set', async () => {
+    h = createHarness({ withAlmProcessors: false, alm: { policy: { maxTokensPerRun: 10 } } });
+    const tracer = noOnEndingTracer(h);
+    const flagged: unknown[] = [];
+    await h.alm.run(() => {
+      for (let i = 0; i < 2; i++) {
+        const span = tracer.startSpan(`llm ${i}`);
+        span.setAttributes({ 'openinference.span.kind': 'LLM', 'llm.token_count.prompt': 12 });
+        flagged.push((span as unknown as ReadableSpan).attributes['alm.policy.violation']);
+        span.end();
+      }
+    });
+    expect(flagged).toEqual([undefined, true]);
+  });
+
+  it('inside alm.llm, parented elsewhere (OpenInference under OpenAI Agents): the same call, counted once', async () => {
+    h = createHarness();
+    const agentSpan = h.tracer.startSpan('agent');
+    await h.alm.run(() =>
+      h.alm.llm({ provider: 'openai', model: 'gpt-4o-mini' }, async () => {
+        const span = h.tracer.startSpan('generation', {}, trace.setSpan(context.active(), agentSpan));
+        span.setAttributes({ 'openinference.span.kind': 'LLM', 'llm.token_count.prompt': 7 });
+        span.end();
+        return { usage: { inputTokens: 7, outputTokens: 2 } };
+      }),
+    );
+    agentSpan.end();
+    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
+    expect(summary).toMatchObject({ llm_calls: 1, tokens: { input: 7, output: 2 } });
   });
 });

@@ -357,3 +357,47 @@ describe('http sink configuration', () => {
     ).not.toThrow();
   });
 });
+
+describe('large error answers', () => {
+  it('reads only a bounded excerpt of a 50 MB error body, scrubbed, and never buffers the rest', async () => {
+    const { createServer } = await import('node:http');
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const total = 50 * 1024 * 1024;
+    let sent = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(503, { 'content-length': String(total) });
+        res.write('sk-test-secret is wrong ');
+        const more = () => {
+          while (sent < total - chunk.length && !res.destroyed) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', more);
+          }
+          if (!res.destroyed) res.end(Buffer.alloc(total - sent - 24, 'x'));
+        };
+        res.on('close', () => res.removeAllListeners('drain'));
+        more();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const { HttpSink } = await import('../../src/sinks/http');
+    const sink = new HttpSink({ endpoint: `http://127.0.0.1:${port}`, apiKey: 'sk-test-secret', timeoutMs: 10_000 });
+    const started = Date.now();
+    const error = await sink.write([], []).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    const took = Date.now() - started;
+    await sleep(200); // what the server managed to push after the client went
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    expect(error).toMatchObject({ name: 'ALMDeliveryError', status: 503, retryable: true });
+    expect(error!.message).toContain('answered 503: *** is wrong xxx');
+    expect(error!.message).not.toContain('sk-test');
+    // The client stopped reading after the excerpt: the server could not push more than socket buffers hold.
+    expect(sent).toBeLessThan(8 * 1024 * 1024);
+    expect(took).toBeLessThan(2000);
+  });
+});

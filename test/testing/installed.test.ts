@@ -38,7 +38,7 @@ test('a denied call is recorded', async (t) => {
   alm.run(() => assert.throws(() => rm(), ToolDeniedError));
   const [response] = await alm.eventsOfType('tool.response');
   assert.equal(response.metadata.status, 'denied');
-  assert.equal(alm.spanTreeText(), 'invoke_agent test-agent\\n  execute_tool rm');
+  assert.equal(alm.spanTreeText(), 'invoke_agent test-agent  ✓\\n  execute_tool rm  ⊘ DENIED');
 });
 
 test('instances do not share anything', async (t) => {

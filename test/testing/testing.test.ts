@@ -40,10 +40,10 @@ describe('createTestALM', () => {
 
     expect(alm.spanTreeText(first)).toBe(
       [
-        'invoke_agent test-agent',
-        '  task look',
-        '    execute_tool search',
-        '  execute_tool rm',
+        'invoke_agent test-agent  ✓',
+        '  task look  ✓',
+        '    execute_tool search  ✓',
+        '  execute_tool rm  ⊘ DENIED',
         '  handoff writer',
       ].join('\n'),
     );
@@ -89,7 +89,7 @@ describe('createTestALM', () => {
     expect(await alm.events()).toEqual([]);
     alm.run(() => tool());
     expect((await alm.events()).length).toBe(5);
-    expect(alm.spanTreeText()).toBe('invoke_agent test-agent\n  execute_tool t');
+    expect(alm.spanTreeText()).toBe('invoke_agent test-agent  ✓\n  execute_tool t  ✓');
   });
 
   it('installs no exit hooks and leaves no timer that would keep the test runner alive', async () => {
@@ -115,5 +115,63 @@ describe('createTestALM', () => {
     );
     expect(() => createTestALM({ policy: { mode: 'nope' } } as never)).toThrow('policy.mode');
     expect(seen).toEqual([]);
+  });
+});
+
+describe('createTestALM, between tests', () => {
+  it("reset also discards the events still queued: the next test never sees the last one's run", async () => {
+    const alm = testALM({ events: { batchSize: 2 } });
+    const tool = alm.tool('t', () => 1);
+    // Test 1 ends without asking for its events: they are still queued (or on their way).
+    const first = alm.run(() => (tool(), alm.currentRunId()));
+    alm.reset();
+    // Test 2.
+    const second = alm.run(() => (tool(), alm.currentRunId()));
+    const events = await alm.events();
+    expect(new Set(events.map((e) => e.run_id))).toEqual(new Set([second]));
+    expect(events.map((e) => e.event_type)).toEqual([
+      'run.start',
+      'tool.request',
+      'policy.decision',
+      'tool.response',
+      'run.end',
+    ]);
+    expect(first).not.toBe(second);
+    // Half delivered, half queued at the reset.
+    const half = alm.run(() => (tool(), tool(), alm.currentRunId()));
+    await new Promise((resolve) => setImmediate(resolve));
+    alm.reset();
+    alm.run(() => tool());
+    expect((await alm.events()).filter((e) => e.run_id === half)).toEqual([]);
+    expect(await alm.events()).toHaveLength(5);
+  });
+
+  it("spanTreeText shows each call's outcome, so identical calls are told apart", async () => {
+    const alm = testALM({ policy: { maxToolCallsPerRun: 2 } });
+    const read = alm.tool('read_file', (path: string) => {
+      if (path === 'missing') throw Object.assign(new Error('no such file'), { name: 'NotFound' });
+      return path;
+    });
+    await alm.run(async () => {
+      read('a');
+      for (const path of ['missing', 'b']) {
+        try {
+          read(path);
+        } catch {
+          // the error, then the budget's denial
+        }
+      }
+    });
+    expect(alm.spanTreeText()).toBe(
+      [
+        'invoke_agent test-agent  ✓',
+        '  execute_tool read_file  ✓',
+        '  execute_tool read_file  ✗ ERROR NotFound',
+        '  execute_tool read_file  ⊘ DENIED',
+      ].join('\n'),
+    );
+    const monitor = testALM({ policy: { deniedTools: ['rm'], mode: 'monitor' } });
+    monitor.run(() => monitor.tool('rm', () => 'done')());
+    expect(monitor.spanTreeText()).toBe('invoke_agent test-agent  ✓\n  execute_tool rm  ✓ (policy: deny, not blocked)');
   });
 });

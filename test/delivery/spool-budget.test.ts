@@ -1,0 +1,172 @@
+/**
+ * spoolMaxBytes under an outage (issue 15, items 1 and 2): a spool of any size never keeps fewer
+ * events than no spool, keeps each run's run.start/run.end on disk while anything of the run is
+ * there, and its files never exceed spoolMaxBytes; a backlog replayed into a smaller budget is
+ * trimmed, not dropped. A real receiver on 127.0.0.1, real files.
+ */
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ALM, type ALMEvent, type ALMOptions } from '../../src';
+import { sleep } from '../helpers/harness';
+import { Receiver, freePort } from '../helpers/receiver';
+
+const spoolFiles = (dir: string) => readdirSync(dir).filter((name) => name.endsWith('.spool'));
+function spoolBytes(dir: string): number {
+  let n = 0;
+  for (const name of spoolFiles(dir)) {
+    try {
+      n += statSync(join(dir, name)).size;
+    } catch {
+      // deleted meanwhile
+    }
+  }
+  return n;
+}
+const spoolEvents = (dir: string) =>
+  spoolFiles(dir).flatMap((name) =>
+    readFileSync(join(dir, name), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as ALMEvent),
+  );
+
+function agent(receiver: Receiver, events: NonNullable<ALMOptions['events']>, errors: Error[] = []): ALM {
+  return new ALM({
+    agentId: 'outage',
+    events: {
+      sink: 'http',
+      endpoint: receiver.url,
+      flushOnExit: false,
+      retryInitialDelayMs: 20,
+      retryMaxDelayMs: 100,
+      ...events,
+    },
+    onError: (error) => errors.push(error),
+  });
+}
+
+/** `runs` runs of `calls` tool calls each (20 events a run with 6 calls), the loop turning between runs; returns the largest spool size seen. */
+async function outage(alm: ALM, runs: number, calls: number, dir?: string): Promise<number> {
+  const t = alm.tool('t', (args: { i: number; pad: string }) => args.i);
+  let most = 0;
+  for (let r = 0; r < runs; r++) {
+    alm.run({ purpose: `run ${r}` }, () => {
+      for (let i = 0; i < calls; i++) t({ i, pad: 'p'.repeat(200) });
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    if (dir !== undefined) most = Math.max(most, spoolBytes(dir));
+  }
+  for (let i = 0; i < 20; i++) {
+    await sleep(5);
+    if (dir !== undefined) most = Math.max(most, spoolBytes(dir));
+  }
+  return most;
+}
+
+/** Runs by id, with the kinds of their events in `events`. */
+function runsOf(events: Iterable<ALMEvent>): Map<string, Set<string>> {
+  const byRun = new Map<string, Set<string>>();
+  for (const e of events) {
+    const kinds = byRun.get(e.run_id!) ?? new Set<string>();
+    kinds.add(e.event_type);
+    byRun.set(e.run_id!, kinds);
+  }
+  return byRun;
+}
+
+const whole = (kinds: Set<string>) => kinds.has('run.start') && kinds.has('run.end');
+
+describe('spoolMaxBytes during an outage', () => {
+  let receiver: Receiver;
+  beforeEach(async () => {
+    receiver = new Receiver();
+    receiver.port = await freePort();
+  });
+  afterEach(() => receiver.stop());
+
+  it.each([64 * 1024, 1024 * 1024])(
+    'a %i-byte spool keeps at least what no spool keeps, and its files never exceed it',
+    async (spoolMaxBytes) => {
+      const dir = mkdtempSync(join(tmpdir(), 'alm-budget-'));
+      const errors: Error[] = [];
+      const spooled = agent(receiver, { spoolDir: dir, spoolMaxBytes, maxQueueSize: 1500 }, errors);
+      const most = await outage(spooled, 100, 6, dir); // 2,000 events, ~700 KB of JSON
+      const plain = agent(receiver, { maxQueueSize: 1500 });
+      await outage(plain, 100, 6);
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(spoolMaxBytes);
+      await receiver.start();
+      await spooled.shutdown();
+      const withSpool = spooled.stats();
+      await plain.shutdown();
+      const without = plain.stats();
+      expect(without.delivered).toBe(1500);
+      expect(withSpool).toMatchObject({ emitted: 2000, delivered: without.delivered, queued: 0, failed: 0 });
+      expect(receiver.events.size).toBe(withSpool.delivered + without.delivered);
+      expect(spoolFiles(dir)).toEqual([]);
+    },
+    30_000,
+  );
+
+  it('what is left on disk at shutdown fits spoolMaxBytes, and the next process delivers it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alm-budget-'));
+    const spoolMaxBytes = 64 * 1024;
+    const errors: Error[] = [];
+    const alm = agent(receiver, { spoolDir: dir, spoolMaxBytes, shutdownTimeoutMs: 100 }, errors);
+    const most = await outage(alm, 100, 6, dir);
+    await alm.shutdown();
+    expect(most).toBeLessThanOrEqual(spoolMaxBytes);
+    expect(spoolBytes(dir)).toBeLessThanOrEqual(spoolMaxBytes);
+    const left = spoolEvents(dir);
+    // The newest events, and the run boundaries that fit, survive.
+    expect(left.length).toBeGreaterThan(10);
+    expect(errors.some((e) => /spoolMaxBytes 65536 reached: \d+ events .* kept in memory only/.test(e.message))).toBe(
+      true,
+    );
+    await receiver.start();
+    const next = agent(receiver, { spoolDir: dir, spoolMaxBytes });
+    await next.shutdown();
+    expect(receiver.events.size).toBe(new Set(left.map((e) => e.event_id)).size);
+    expect(spoolFiles(dir)).toEqual([]);
+  }, 30_000);
+
+  describe('a backlog replayed into a smaller spoolMaxBytes', () => {
+    async function backlog(): Promise<{ dir: string; events: number; bytes: number }> {
+      const dir = mkdtempSync(join(tmpdir(), 'alm-backlog-'));
+      const alm = agent(receiver, { spoolDir: dir, spoolMaxBytes: 8 << 20, shutdownTimeoutMs: 50 });
+      await outage(alm, 450, 6, dir); // 9,000 events
+      await alm.shutdown();
+      return { dir, events: spoolEvents(dir).length, bytes: spoolBytes(dir) };
+    }
+
+    it('is delivered in full by a healthy receiver', async () => {
+      const { dir, events, bytes } = await backlog();
+      expect(events).toBe(9000);
+      expect(bytes).toBeGreaterThan(2 << 20);
+      await receiver.start();
+      const next = agent(receiver, { spoolDir: dir, spoolMaxBytes: 1 << 20 });
+      await next.shutdown();
+      expect(next.stats()).toMatchObject({ emitted: 9000, delivered: 9000, dropped: 0, failed: 0 });
+      expect(receiver.events.size).toBe(9000);
+      expect(spoolFiles(dir)).toEqual([]);
+    }, 60_000);
+
+    it('with the receiver still down, is trimmed to the budget, oldest non-lifecycle first, not dropped whole', async () => {
+      const { dir } = await backlog();
+      const errors: Error[] = [];
+      const next = agent(receiver, { spoolDir: dir, spoolMaxBytes: 1 << 20, shutdownTimeoutMs: 50 }, errors);
+      for (let i = 0; i < 400 && spoolBytes(dir) > 1 << 20; i++) await sleep(10);
+      await outage(next, 10, 6, dir);
+      expect(next.stats()).toMatchObject({ emitted: 9200, dropped: 0, queued: 9200 });
+      await next.shutdown();
+      expect(spoolBytes(dir)).toBeLessThanOrEqual(1 << 20);
+      const left = spoolEvents(dir);
+      expect(left.length).toBeGreaterThan(1000);
+      // Every run's boundaries are still there; the oldest tool events went first.
+      const runs = runsOf(left);
+      expect(runs.size).toBe(460);
+      expect([...runs.values()].every(whole)).toBe(true);
+    }, 60_000);
+  });
+});
