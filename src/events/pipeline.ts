@@ -15,9 +15,6 @@ import { endEvents, eventCount, serializeEvent, startEvents, type Envelope } fro
 
 export type { EventSink };
 
-/** The most events one record yields (a tool call: tool.request, policy.decision, tool.response). */
-const MAX_EVENTS_PER_RECORD = 3;
-
 /** Which events of a record to emit. */
 export const Phase = { Start: 1, End: 2, Both: 3 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
@@ -51,6 +48,8 @@ export class EventPipeline {
   private phases: Phase[] = [];
   /** Records before it were dropped (makeRoom). */
   private head = 0;
+  /** Events the waiting records will make. */
+  private waiting = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private emitted = 0;
@@ -125,9 +124,9 @@ export class EventPipeline {
   }
 
   /**
-   * Hot path: O(1), no I/O; no translation unless what is held for delivery reaches maxQueueSize
-   * (an agent that never yields): then the records become events at once, so that the bound and its
-   * drop policy hold for everything held, whether or not the event loop turns.
+   * Hot path: O(1), no I/O, no translation. What waits (counted in the events it will make) and what
+   * is held for delivery stay within maxQueueSize, whether or not the event loop turns (an agent that
+   * never yields): makeRoom drops the oldest.
    */
   enqueue(record: OpRecord, phase: Phase): void {
     if (this.delivery === undefined) return;
@@ -140,7 +139,8 @@ export class EventPipeline {
     }
     this.records.push(record);
     this.phases.push(phase);
-    if ((this.records.length - this.head) * MAX_EVENTS_PER_RECORD + this.delivery.held > this.options.maxQueueSize) {
+    this.waiting += eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+    if (this.waiting + this.delivery.held > this.options.maxQueueSize) {
       this.makeRoom();
     } else if (this.records.length - this.head >= this.options.batchSize || this.spool !== undefined) {
       // With a spool, records become events (and go to disk) on the next turn of the event loop.
@@ -161,7 +161,7 @@ export class EventPipeline {
     const delivery = this.delivery!;
     const records = this.records;
     const phases = this.phases;
-    let over = (records.length - this.head) * MAX_EVENTS_PER_RECORD + delivery.held - this.options.maxQueueSize;
+    let over = this.waiting + delivery.held - this.options.maxQueueSize;
     if (over > 0) over -= delivery.makeRoom(over);
     for (let i = this.head; over > 0 && i < records.length;) {
       const record = records[i]!;
@@ -180,8 +180,9 @@ export class EventPipeline {
       this.head++;
       i++;
       this.emitted += count;
+      this.waiting -= count;
       delivery.dropUnheld(count);
-      over -= MAX_EVENTS_PER_RECORD;
+      over -= count;
     }
     if (this.head > 1024 && this.head * 2 > records.length) {
       this.records = records.slice(this.head);
@@ -285,6 +286,7 @@ export class EventPipeline {
     this.records = [];
     this.phases = [];
     this.head = 0;
+    this.waiting = 0;
     const events: ALMEvent[] = [];
     for (let i = head; i < records.length; i++) {
       try {
