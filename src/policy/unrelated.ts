@@ -3,14 +3,14 @@
  * SpanProcessor leaves them alone (no state, no late-naming watch): every other span of the
  * application (HTTP, database, messaging, file system) passes through it at almost no cost.
  *
- * A span is unrelated when, at start, it carries none of the attributes any tool or model convention
- * (policy/conventions.ts, policy/model-conventions.ts) is marked by, and either
+ * A span is unrelated when
  *   - it comes from one of OpenTelemetry's own instrumentations of HTTP, databases, messaging, RPC,
  *     web frameworks or the runtime (by instrumentation scope name: none of them ever writes a GenAI,
  *     OpenInference, OpenLLMetry or AI SDK attribute), or
- *   - its start attributes already say what it is: an HTTP request, a database, messaging or RPC
- *     call (`http.request.method`, `db.system`, `url.full`, ...). No instrumentation that marks tool or
- *     model spans, at start or later, writes these on such a span.
+ *   - its start attributes already say what it is, an HTTP request, a database, messaging or RPC
+ *     call (`http.request.method`, `db.system`, `url.full`, ...), and it carries none of the attributes
+ *     any tool or model convention (policy/conventions.ts, policy/model-conventions.ts) is marked by.
+ *     No instrumentation that marks tool or model spans, at start or later, writes these on such a span.
  * Everything else stays tracked, since any span may be named a tool or model span after start.
  */
 import type { Attributes } from '@opentelemetry/api';
@@ -81,7 +81,8 @@ const AGENT_KEYS = [
 
 /** Whether a span, as it starts, can never become a tool or model span. */
 export function cannotBeAgentCall(scopeName: string | undefined, a: Attributes): boolean {
-  let protocol = scopeName !== undefined && UNRELATED_SCOPES.has(scopeName);
+  if (scopeName !== undefined && UNRELATED_SCOPES.has(scopeName)) return true;
+  let protocol = false;
   for (let i = 0; !protocol && i < PROTOCOL_KEYS.length; i++) protocol = a[PROTOCOL_KEYS[i]!] !== undefined;
   if (!protocol) return false;
   for (let i = 0; i < AGENT_KEYS.length; i++) if (a[AGENT_KEYS[i]!] !== undefined) return false;
