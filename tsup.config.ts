@@ -17,10 +17,18 @@ const shared: Options = {
   outDir: 'dist',
   splitting: false,
   // 'alm-otel': the testing helpers load the library's own entry, so there is one ALM class.
-  external: ['@opentelemetry/api', '@opentelemetry/sdk-trace', 'alm-otel'],
+  external: ['@opentelemetry/api', '@opentelemetry/sdk-trace', '@opentelemetry/otlp-transformer', 'alm-otel', 'redis'],
   noExternal: ['zod', '@opentelemetry/semantic-conventions', '@opentelemetry/core'],
   // __filename in the ES module build (the testing helpers resolve @opentelemetry/sdk-trace from it).
   shims: true,
+  // The ES module build gets a `require` of its own, for the optional packages loaded only when an
+  // option asks for them (the otlp sink's encoder, the Redis client): synchronously, so that a missing one fails at `new ALM()`.
+  banner: ({ format }) =>
+    format === 'esm'
+      ? {
+          js: "import { createRequire as __almCreateRequire } from 'node:module';\nconst require = __almCreateRequire(import.meta.url);",
+        }
+      : {},
 };
 
 export default defineConfig([

@@ -36,6 +36,7 @@ const PROJECTS = {
     '@opentelemetry/sdk-trace': '2.12.0',
     '@opentelemetry/sdk-trace-node': '2.12.0',
     '@opentelemetry/sdk-node': '0.223.0',
+    '@opentelemetry/otlp-transformer': '0.223.0',
     typescript: TYPESCRIPT,
     '@types/node': TYPES_NODE,
   },
@@ -45,6 +46,7 @@ const PROJECTS = {
     '@opentelemetry/context-async-hooks': '3.1.1',
     '@opentelemetry/sdk-trace': '3.1.1',
     '@opentelemetry/sdk-node': '0.301.0',
+    '@opentelemetry/otlp-transformer': '0.301.0',
     typescript: TYPESCRIPT,
     '@types/node': TYPES_NODE,
   },
@@ -304,7 +306,7 @@ function summarize(out) {
   const line = out.trim().split('\n').pop() ?? '';
   try {
     const r = JSON.parse(line);
-    return `${r.build} build, ${r.spans} spans, ${r.events} events in trace ${r.traceId.slice(0, 8)}…${
+    return `${r.build} build, ${r.spans} spans, ${r.events} events in trace ${r.traceId.slice(0, 8)}…, ${r.otlpRecords} otlp records${
       r.apiCopies === undefined ? '' : `, api copies: ${r.apiCopies}`
     }`;
   } catch {

@@ -118,7 +118,66 @@ async function runScenario({ ALM, ToolDeniedError, setup }) {
     (e) => e.event_type === 'policy.decision' && e.metadata.tool_name === 'delete_files',
   );
   check(foreignDecision?.metadata.decision === 'deny', 'no deny policy.decision for the foreign tool span');
-  return { spans: spans.length, events: events.length, traceId };
+  const otlpRecords = await otlpSink(ALM);
+  return { spans: spans.length, events: events.length, traceId, otlpRecords };
+}
+
+/**
+ * The otlp sink, as this cell's module format loads it: the project's own @opentelemetry/otlp-transformer
+ * (the line of its other OpenTelemetry packages) encodes the events as log records, to an OTLP/HTTP
+ * receiver on 127.0.0.1. Returns the number of records received.
+ */
+async function otlpSink(ALM) {
+  const http = require('node:http');
+  const bodies = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      if (req.url === '/v1/logs') bodies.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const alm = new ALM({
+      agentId: 'consumer-agent',
+      policy: { deniedTools: ['delete_*'] },
+      events: {
+        sink: 'otlp',
+        endpoint: `http://127.0.0.1:${server.address().port}`,
+        otlpProtocol: 'http/json',
+        flushOnExit: false,
+      },
+    });
+    const search = alm.tool('search', async ({ query }) => `results for ${query}`);
+    const deleteAll = alm.tool('delete_all', () => undefined);
+    await alm.run({ purpose: 'consumer matrix' }, () =>
+      alm.task({ type: 'research', description: 'look it up' }, async () => {
+        await search({ query: 'otel' });
+        try {
+          deleteAll();
+        } catch {
+          // denied
+        }
+      }),
+    );
+    await alm.shutdown();
+    const stats = alm.stats();
+    check(stats.delivered === stats.emitted && stats.failed === 0, `otlp sink: ${JSON.stringify(stats)}`);
+    const records = bodies.flatMap((body) =>
+      JSON.parse(body).resourceLogs.flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords)),
+    );
+    check(records.length === stats.emitted, `otlp sink: ${records.length} records for ${stats.emitted} events`);
+    for (const record of records) {
+      const event = JSON.parse(record.body.stringValue);
+      check(record.eventName === `alm.${event.event_type}`, `otlp record named ${record.eventName}`);
+    }
+    return records.length;
+  } finally {
+    server.close();
+  }
 }
 
 module.exports = { runScenario, check };

@@ -46,7 +46,8 @@ fi
 # 3. The same merged with the test overlay, and the Jaeger config (ports are placeholders here).
 export ALM_E2E_COLLECTOR_GRPC_PORT=4317 ALM_E2E_COLLECTOR_HTTP_PORT=4318 ALM_E2E_COLLECTOR_HEALTH_PORT=13133 \
   ALM_E2E_COLLECTOR_METRICS_PORT=8888 ALM_E2E_METRICS_SINK_PORT=19090 ALM_E2E_JAEGER_GRPC_PORT=14317 ALM_E2E_JAEGER_QUERY_PORT=16686 \
-  ALM_E2E_JAEGER_QUERY_GRPC_PORT=16685 ALM_E2E_JAEGER_HEALTH_PORT=13134
+  ALM_E2E_JAEGER_QUERY_GRPC_PORT=16685 ALM_E2E_JAEGER_HEALTH_PORT=13134 ALM_E2E_EVENTS_SINK_PORT=19091 \
+  ALM_E2E_QUEUE_DIR=/tmp/alm-e2e-validate-queue
 if "$BIN_DIR/otelcol-alm-e2e" validate --config collector-config.yaml --config e2e/collector-overlay.yaml; then
   say "collector-config.yaml + e2e/collector-overlay.yaml: OK"
 else

@@ -5,8 +5,18 @@
  */
 import { inspect } from 'node:util';
 import { context } from '@opentelemetry/api';
-import { wrapAiSdkTool, type WrapForFramework } from './adapters/ai-sdk';
+import {
+  approveAiSdkToolCall,
+  wrapAiSdkModel,
+  wrapAiSdkTool,
+  type AiSdkLanguageModel,
+  type AiSdkToolApprovalRequest,
+  type AiSdkToolApprovalStatus,
+  type BeginModelCall,
+  type WrapForFramework,
+} from './adapters/ai-sdk';
 import { wrapLangchainTool } from './adapters/langchain';
+import { wrapMastraTool } from './adapters/mastra';
 import { wrapMcpClient, wrapMcpServer } from './adapters/mcp';
 import {
   wrapOpenaiAgentsModel,
@@ -20,19 +30,23 @@ import type { ALMOptions } from './config/schema';
 import { keyFilter } from './events/capture';
 import { EventPipeline, type PipelineStats } from './events/pipeline';
 import { toolMethodDecorator, type AsyncToolMethodDecorator, type ToolMethodDecorator } from './instrument/decorators';
-import { plainLlm, plainRun, plainTask, plainTool } from './instrument/disabled';
+import { beginPlainLlm, plainLlm, plainRun, plainTask, plainTool } from './instrument/disabled';
 import { type HandoffOptions, recordHandoff } from './instrument/handoff';
 import { startRun, type RunHandle, type RunOptions } from './instrument/run';
-import { startLlm, type LlmCallHandle, type LlmOptions } from './instrument/llm';
+import { beginLlm, startLlm, type LlmCallHandle, type LlmOptions } from './instrument/llm';
 import { Runtime } from './instrument/runtime';
 import { GlobalTracer } from './instrument/tracer';
 import { startTask, type TaskHandle, type TaskOptions } from './instrument/task';
 import type { RetryOptions } from './instrument/retry';
-import { wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
+import { refuseAhead, wrapTool, type AnyFunction, type ToolOptions } from './instrument/tool';
 import { PolicySpanProcessor } from './policy/processor';
 import { ModelPolicy } from './policy/models';
 import { spendOf, type RunSpend } from './policy/admission';
+import { RedisStore } from './policy/redis-store';
 import { ToolPolicy } from './policy/rules';
+import { ScopedBudgets } from './policy/scoped';
+import { MemoryStore } from './policy/store';
+import { checkLabels } from './instrument/labels';
 import { createErrorReporter } from './report';
 import { createSink } from './sinks';
 import { remoteRunId } from './propagation';
@@ -78,6 +92,30 @@ function checkToolOptions(name: string, options: unknown): asserts options is To
   }
 }
 
+/** A framework adapter's tool and its name, checked: a TypeError names the method and what it expected. */
+function checkFrameworkTool(method: string, name: unknown, tool: unknown, expected: string): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`alm.${method}: name must be a non-empty string`);
+  }
+  if (typeof tool !== 'object' || tool === null) {
+    throw new TypeError(`alm.${method}('${name}'): expected ${expected}, got ${tool === null ? 'null' : typeof tool}`);
+  }
+}
+
+/** Each tool of a tool set (`{ name: tool }`) through `one`, under its key. */
+function eachTool<S extends Record<string, object>>(
+  method: string,
+  tools: S,
+  one: (name: string, tool: object) => object,
+): S {
+  if (typeof tools !== 'object' || tools === null) {
+    throw new TypeError(`alm.${method}: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
+  }
+  const wrapped: Record<string, object> = {};
+  for (const name of Object.keys(tools)) wrapped[name] = one(name, tools[name]!);
+  return wrapped as S;
+}
+
 export class ALM {
   /**
    * Add these to your tracer provider (`NodeSDK({ spanProcessors: [...alm.spanProcessors, ...] })`)
@@ -109,7 +147,7 @@ export class ALM {
     // in private fields: nothing inspectable holds them.
     const { apiKey: _apiKey, endpoint: _endpoint, ...deliveryOptions } = config.events;
     // Disabled: no sink, so no delivery, no timers and no exit hooks (the pipeline drops records at once).
-    const sink = config.enabled ? createSink(config.events, report) : null;
+    const sink = config.enabled ? createSink(config.events, report, config.agentId) : null;
     const events = new EventPipeline(envelope, sink, deliveryOptions, report);
     this.rt = new Runtime(
       envelope,
@@ -134,6 +172,18 @@ export class ALM {
     this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
 
     this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
+    const { budgets, store } = config.policy;
+    if (budgets.length > 0) {
+      this.rt.scoped = new ScopedBudgets(
+        budgets,
+        store === undefined
+          ? new MemoryStore()
+          : new RedisStore(
+              { redis: store.redis, failMode: store.failMode, timeoutMs: store.timeoutMs, keyPrefix: store.keyPrefix },
+              report,
+            ),
+      );
+    }
   }
 
   /**
@@ -145,7 +195,9 @@ export class ALM {
   run<T>(a: RunOptions | ((run: RunHandle) => T), b?: (run: RunHandle) => T): T {
     const [options, fn] = splitArgs<RunOptions, (run: RunHandle) => T>('run', a, b);
     optionalString('run', 'purpose', options.purpose);
-    return this.enabled ? startRun(this.rt, options, fn) : plainRun(this.rt, fn);
+    const labels = checkLabels(options.labels);
+    const checked = options.labels === undefined ? options : { ...options, labels };
+    return this.enabled ? startRun(this.rt, checked, fn) : plainRun(this.rt, fn);
   }
 
   /** A unit of work inside a run. Returns what `fn` returns and rethrows its error unchanged. */
@@ -212,9 +264,11 @@ export class ALM {
       }
     }
     optionalString('llm', 'operation', options.operation);
-    const max = options.maxOutputTokens;
-    if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) {
-      throw new TypeError('alm.llm: maxOutputTokens must be a whole number of tokens, 0 or more');
+    for (const field of ['maxOutputTokens', 'inputTokens'] as const) {
+      const n = options[field];
+      if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0)) {
+        throw new TypeError(`alm.llm: ${field} must be a whole number of tokens, 0 or more`);
+      }
     }
     if (typeof fn !== 'function') throw new TypeError(`alm.llm: expected a function to run, got ${typeof fn}`);
     return this.llmForFramework(options, fn);
@@ -227,26 +281,56 @@ export class ALM {
    * without `execute` is returned unchanged.
    */
   aiSdkTool<T extends object>(name: string, tool: T): T {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError('alm.aiSdkTool: name must be a non-empty string');
-    }
-    if (typeof tool !== 'object' || tool === null) {
-      throw new TypeError(
-        `alm.aiSdkTool('${name}'): expected an AI SDK tool object, got ${tool === null ? 'null' : typeof tool}`,
-      );
-    }
+    checkFrameworkTool('aiSdkTool', name, tool, 'an AI SDK tool object');
     return wrapAiSdkTool(this.wrapForFramework, name, tool);
   }
 
   /** `aiSdkTool` for every tool of an AI SDK tool set (`{ name: tool }`), each under its key. */
   aiSdkTools<S extends Record<string, object>>(tools: S): S {
-    if (typeof tools !== 'object' || tools === null) {
-      throw new TypeError(`alm.aiSdkTools: expected a tool set object, got ${tools === null ? 'null' : typeof tools}`);
-    }
-    const wrapped: Record<string, object> = {};
-    for (const name of Object.keys(tools)) wrapped[name] = this.aiSdkTool(name, tools[name]!);
-    return wrapped as S;
+    return eachTool('aiSdkTools', tools, (name, tool) => this.aiSdkTool(name, tool));
   }
+
+  /** How the framework adapters' models begin a model call: the same admission as `alm.llm`. */
+  private readonly beginModelCall: BeginModelCall = (options, span, use) =>
+    this.enabled ? beginLlm(this.rt, options, use, use, span) : beginPlainLlm(this.rt, options, use, use);
+
+  /**
+   * Wrap a Vercel AI SDK language model (AI SDK 5, 6 or 7: a provider's model, or a mock from `ai/test`)
+   * so that each `doGenerate` / `doStream` is an alm model call, decided before it starts: once the
+   * run's model-call, token or cost budget is reached the call is refused with BudgetExceededError (the
+   * AI SDK reports it as the step's error) and the provider is never called. Its usage (a stream's from
+   * its `finish` part) counts once, when the provider returns it. With the AI SDK's telemetry on, its
+   * model span for the call is decorated rather than a second `chat` span started. Returns a new model;
+   * everything else reads through to `model`.
+   */
+  aiSdkModel<M extends AiSdkLanguageModel>(model: M): M {
+    if (typeof model !== 'object' || model === null) {
+      throw new TypeError(
+        `alm.aiSdkModel: expected an AI SDK language model, got ${model === null ? 'null' : typeof model}`,
+      );
+    }
+    for (const method of ['doGenerate', 'doStream'] as const) {
+      if (typeof model[method] !== 'function') {
+        throw new TypeError(
+          `alm.aiSdkModel: expected a language model object with ${method}() (a model id string must be resolved to a model first)`,
+        );
+      }
+    }
+    return wrapAiSdkModel(this.beginModelCall, model);
+  }
+
+  /**
+   * For AI SDK 7's `toolApproval` option: `generateText({ ..., toolApproval: alm.aiSdkToolApproval })`.
+   * Each tool call, wrapped or not, is decided by policy before it runs; a denied call is recorded
+   * (under the AI SDK's `toolCallId`) and answered `{ type: 'denied', reason }`, which the model reads
+   * as the call's output. Otherwise it answers undefined (`not-applicable`): the call runs and counts
+   * as it would without approval. Combine with your own: `(req) => alm.aiSdkToolApproval(req) ?? mine(req)`.
+   */
+  readonly aiSdkToolApproval = (request: AiSdkToolApprovalRequest): AiSdkToolApprovalStatus =>
+    approveAiSdkToolCall(
+      (name, input, toolCallId) => refuseAhead(this.rt, name, input, toolCallId, this.enabled),
+      request,
+    );
 
   /**
    * Wrap a LangChain.js tool function, for `tool(alm.langchainTool('name', func), { name, schema })`:
@@ -308,6 +392,23 @@ export class ALM {
   /** How alm.llm and the framework adapters run a model call (instrumented, or plain when disabled). */
   private readonly llmForFramework: StartModelCall = (options, fn) =>
     this.enabled ? startLlm(this.rt, options, fn) : plainLlm(this.rt, options, fn);
+
+  /**
+   * Wrap a Mastra tool (`createTool({ id, inputSchema, execute })`, @mastra/core 1.x) so that each call is
+   * decided and enforced before `execute` runs (a denied call never runs; Mastra gives the model the
+   * policy's reason as the tool's error), recorded under Mastra's `toolCallId`, with only the tool's
+   * input as arguments (not the context Mastra passes besides). Returns a copy; a tool without `execute`
+   * is returned unchanged.
+   */
+  mastraTool<T extends object>(name: string, tool: T): T {
+    checkFrameworkTool('mastraTool', name, tool, 'a Mastra tool object');
+    return wrapMastraTool(this.wrapForFramework, name, tool);
+  }
+
+  /** `mastraTool` for every tool of an agent's tool set (`{ name: tool }`), each under its key. */
+  mastraTools<S extends Record<string, object>>(tools: S): S {
+    return eachTool('mastraTools', tools, (name, tool) => this.mastraTool(name, tool));
+  }
 
   /**
    * Make an MCP client's tool calls alm tool calls (`@modelcontextprotocol/sdk` 1.x `Client`): each
@@ -392,7 +493,9 @@ export class ALM {
   /** Deliver everything, then stop. Calls after shutdown still run and are still policed; their events are dropped and counted. */
   shutdown(): Promise<void> {
     this.rt.stop();
-    return this.rt.events.shutdown();
+    // The Redis client alm-otel made for a URL is closed; one the application passed is its own.
+    const store = this.rt.scoped?.close().catch((error: unknown) => this.rt.report(error));
+    return Promise.all([this.rt.events.shutdown(), store]).then(() => undefined);
   }
 
   /** What `console.log(alm)` and `JSON.stringify(alm)` show: the identity, never the configuration's secrets. */

@@ -50,8 +50,12 @@ export class ToolDeniedError extends Error {
 export class BudgetExceededError extends Error {
   override readonly name = 'BudgetExceededError';
 
-  constructor(readonly details: BudgetDetails) {
-    super(budgetReason(details));
+  constructor(
+    readonly details: BudgetDetails,
+    /** The message, when the numbers alone do not say it (a scoped budget's key, a store that did not answer). */
+    message: string = budgetReason(details),
+  ) {
+    super(message);
   }
 }
 

@@ -19,6 +19,12 @@ export {
 export type { AsyncToolMethodDecorator, ToolMethodDecorator } from './instrument/decorators';
 export type { HandoffOptions } from './instrument/handoff';
 export type { LlmCallHandle, LlmOptions } from './instrument/llm';
+export type {
+  AiSdkCallOptions,
+  AiSdkLanguageModel,
+  AiSdkToolApprovalRequest,
+  AiSdkToolApprovalStatus,
+} from './adapters/ai-sdk';
 export type { OpenaiAgentsModelOptions } from './adapters/openai-agents';
 export type { BudgetDetails, BudgetName } from './policy/budgets';
 export type { RunSpend } from './policy/admission';

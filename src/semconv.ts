@@ -56,6 +56,8 @@ export const ATTR_ALM_RUN_TASKS_COMPLETED = 'alm.run.tasks.completed';
 export const ATTR_ALM_RUN_TASKS_FAILED = 'alm.run.tasks.failed';
 export const ATTR_ALM_RUN_HANDOFFS = 'alm.run.handoffs';
 export const ATTR_ALM_RUN_PARENT_ID = 'alm.run.parent_id';
+/** A run's label `<name>` is the attribute `alm.label.<name>`. */
+export const ATTR_ALM_LABEL_PREFIX = 'alm.label.';
 export const ATTR_ALM_RUN_LLM_CALLS = 'alm.run.llm_calls';
 export const ATTR_ALM_RUN_TOKENS_INPUT = 'alm.run.tokens.input';
 export const ATTR_ALM_RUN_TOKENS_OUTPUT = 'alm.run.tokens.output';

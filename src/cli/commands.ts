@@ -21,6 +21,7 @@ import {
 import { convertSpans, OtlpFormatError, parseOtlp } from './otlp';
 import { DEFAULT_JAEGER_URL, fetchTrace, jaegerUrlArg, TraceFetchError, traceIdArg } from './trace';
 import { drawRun, forDrawing, RunForest, type DrawOptions, type RunNode } from './tree';
+import { eventsFromOtlpLogs, isOtlpLogs } from './otlp-logs';
 
 export interface Command {
   summary: string;
@@ -224,8 +225,12 @@ ${MAX_LINE_HELP}
 };
 
 export const convert: Command = {
-  summary: 'turn OTLP/JSON traces (a collector file exporter) into ALM events',
+  summary: 'turn OTLP/JSON traces or logs (a collector file exporter) into ALM events',
   help: `Usage: alm-otel convert <otlp.json | -> [options]
+
+OTLP/JSON logs ({"resourceLogs": [...]} documents, as the otlp sink sends them through a collector)
+give back the ALM events they carry, exactly, in time order; other log records are skipped and an
+event delivered twice is kept once.
 
 Reads OTLP/JSON traces: the OpenTelemetry Collector's file exporter output (one {"resourceSpans": [...]}
 document per line), a single document, or Jaeger's answer to GET /api/v3/traces/<trace_id>. Translates alm-otel's spans (and other instrumentations'
@@ -257,6 +262,7 @@ Options:
     }
     const file = onlyFile(positionals, 'convert');
     const text = await readInput(io, file);
+    if (isOtlpLogs(text)) return convertLogs(text, values.output, io);
     let converted;
     try {
       converted = convertSpans(parseOtlp(text), {
@@ -282,15 +288,7 @@ Options:
       write(io.stderr, `alm-otel convert: none of the ${spans} spans is an alm-otel or execute_tool span`);
       return EXIT_INVALID;
     }
-    const out = events.map((e) => JSON.stringify(e) + '\n').join('');
-    if (values.output !== undefined) {
-      try {
-        await writeFile(values.output, out);
-      } catch (error) {
-        write(io.stderr, `alm-otel convert: cannot write ${values.output}: ${errorCode(error)}`);
-        return EXIT_INVALID;
-      }
-    } else await writeOut(io.stdout, out);
+    if (!(await writeEvents(io, values.output, events))) return EXIT_INVALID;
     write(
       io.stderr,
       `alm-otel convert: ${spans} spans, ${events.length} events` +
@@ -299,6 +297,50 @@ Options:
     return cycles.length === 0 ? EXIT_OK : EXIT_INVALID;
   },
 };
+
+/** `convert` of OTLP/JSON logs: the ALM events the otlp sink sent, rebuilt exactly. */
+/** `convert`'s output: JSON lines to `-o`'s file, else stdout; false (and a one-line error) when the file cannot be written. */
+async function writeEvents(io: Io, output: string | undefined, events: readonly object[]): Promise<boolean> {
+  const out = events.map((e) => JSON.stringify(e) + '\n').join('');
+  if (output === undefined) {
+    await writeOut(io.stdout, out);
+    return true;
+  }
+  try {
+    await writeFile(output, out);
+    return true;
+  } catch (error) {
+    write(io.stderr, `alm-otel convert: cannot write ${output}: ${errorCode(error)}`);
+    return false;
+  }
+}
+
+async function convertLogs(text: string, output: string | undefined, io: Io): Promise<number> {
+  let converted;
+  try {
+    converted = eventsFromOtlpLogs(text);
+  } catch (error) {
+    if (!(error instanceof OtlpFormatError)) throw error;
+    write(io.stderr, `alm-otel convert: ${error.message}`);
+    return EXIT_INVALID;
+  }
+  const { events, records, skipped, duplicates } = converted;
+  if (events.length === 0) {
+    write(io.stderr, `alm-otel convert: none of the ${records} log records is an ALM event (event name alm.*)`);
+    return EXIT_INVALID;
+  }
+  if (!(await writeEvents(io, output, events))) return EXIT_INVALID;
+  const notes = [
+    skipped > 0 ? `${skipped} records skipped: not ALM events` : '',
+    duplicates > 0 ? `${duplicates} redelivered records kept once` : '',
+  ].filter(Boolean);
+  write(
+    io.stderr,
+    `alm-otel convert: ${records} log records, ${events.length} events` +
+      (notes.length ? ` (${notes.join('; ')})` : ''),
+  );
+  return EXIT_OK;
+}
 
 /** Most runs kept while waiting for their run.end; past it the oldest is forgotten. */
 const MAX_OPEN_RUNS = 1000;

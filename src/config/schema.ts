@@ -6,6 +6,8 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import * as z from 'zod/mini';
 import type { ALMEvent } from '../events/schema';
+import type { RedisClientLike } from '../policy/redis-store';
+import { windowMs } from '../policy/windows';
 
 /** A function sink receives each batch of events; it may return a promise. */
 export type EventSinkFunction = (events: ALMEvent[]) => void | Promise<void>;
@@ -26,6 +28,63 @@ const price = () =>
   z
     .number({ error: 'must be a number of USD per million tokens' })
     .check(z.minimum(0, 'must be 0 or more'), z.maximum(1e9, 'must be at most 1e9 USD per million tokens'));
+
+/** A label's name, or 'run' / 'agent'. */
+const SCOPE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+
+const ScopedBudgetSchema = z
+  .strictObject({
+    /** 'run', 'agent' (the agentId), or the name of a run label ('tenant', 'user', …). */
+    scope: z
+      .string({ error: "must be 'run', 'agent' or a label's name" })
+      .check(z.regex(SCOPE_NAME, "must be 'run', 'agent' or a label's name (letters, digits, _ . -)")),
+    /** Absent: the scope's lifetime. Else a fixed window aligned to UTC: '10s', '1m', '1h', '1d', '30d'. */
+    window: z.optional(
+      z
+        .string()
+        .check(
+          z.refine(
+            (w) => windowMs(w) !== undefined,
+            "must be a duration: a whole number and s, m, h or d ('10s', '1m', '1h', '1d', '30d')",
+          ),
+        ),
+    ),
+    maxToolCalls: z.optional(wholeCount('tool calls')),
+    maxLlmCalls: z.optional(wholeCount('model calls')),
+    maxTokens: z.optional(wholeCount('tokens')),
+    maxCostUsd: z.optional(usd()),
+  })
+  .check(
+    z.refine(
+      (b) => [b.maxToolCalls, b.maxLlmCalls, b.maxTokens, b.maxCostUsd].some((limit) => limit !== undefined),
+      'needs at least one of maxToolCalls, maxLlmCalls, maxTokens, maxCostUsd',
+    ),
+  );
+
+const isRedisClient = (v: unknown) =>
+  typeof v === 'object' &&
+  v !== null &&
+  (isFunction((v as { sendCommand?: unknown }).sendCommand) || isFunction((v as { call?: unknown }).call));
+
+const StoreSchema = z.strictObject({
+  /** A redis:// or rediss:// URL (alm-otel creates a node-redis client), or a node-redis or ioredis client. */
+  redis: z.union(
+    [
+      z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL, or a node-redis or ioredis client' }),
+      z.custom<RedisClientLike>(isRedisClient),
+    ],
+    { error: 'must be a redis:// or rediss:// URL, or a node-redis or ioredis client' },
+  ),
+  /** When Redis does not answer within timeoutMs: 'closed' refuses the call, 'open' lets it run (counted locally). */
+  failMode: z._default(z.enum(['closed', 'open'], { error: "must be 'closed' or 'open'" }), 'closed'),
+  /** Longest a decision waits for Redis. */
+  timeoutMs: z._default(z.int().check(z.minimum(1), z.maximum(60_000)), 250),
+  /** Namespace of the keys (a hash tag: `{alm}:…`). */
+  keyPrefix: z._default(
+    z.string().check(z.regex(/^[^{}\s]{1,64}$/, 'must be 1-64 characters, no braces or spaces')),
+    'alm',
+  ),
+});
 
 export const PolicyConfigSchema = z
   .strictObject({
@@ -62,15 +121,23 @@ export const PolicyConfigSchema = z
      * 'allow' lets it run and counts its cost as $0 (onError says so once per model).
      */
     unpricedModels: z._default(z.enum(['refuse', 'allow'], { error: "must be 'refuse' or 'allow'" }), 'refuse'),
+    /**
+     * Budgets by scope and window, on top of the per-run ones: `{ scope, window?, maxToolCalls?,
+     * maxLlmCalls?, maxTokens?, maxCostUsd? }`, scope 'run', 'agent' or a label's name.
+     */
+    budgets: z._default(z.array(ScopedBudgetSchema), () => []),
+    /** Where `budgets` are counted: this process (default), or `{ redis }` shared by every process using it. */
+    store: z.optional(StoreSchema),
   })
   .check(
     z.superRefine((policy, ctx) => {
-      if (policy.maxCostPerRun !== undefined && Object.keys(policy.prices).length === 0) {
+      const costBudget = policy.maxCostPerRun !== undefined || policy.budgets.some((b) => b.maxCostUsd !== undefined);
+      if (costBudget && Object.keys(policy.prices).length === 0) {
         ctx.addIssue({
           code: 'custom',
           path: ['prices'],
           message:
-            "required with maxCostPerRun: USD per million tokens by model, e.g. { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } }",
+            "required with maxCostPerRun or a budget's maxCostUsd: USD per million tokens by model, e.g. { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } }",
         });
       }
     }),
@@ -80,17 +147,33 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 export const EventsConfigSchema = z
   .strictObject({
-    /** Where events go: 'stdout' (JSON lines), 'http', 'file' (JSON lines appended to `path`), 'none', or a function receiving each batch. */
+    /**
+     * Where events go: 'stdout' (JSON lines), 'http', 'file' (JSON lines appended to `path`), 'otlp'
+     * (OpenTelemetry log records over OTLP/HTTP), 'none', or a function receiving each batch.
+     */
     sink: z._default(
-      z.union([z.enum(['stdout', 'http', 'file', 'none']), z.custom<EventSinkFunction>(isFunction)], {
-        error: "must be 'stdout', 'http', 'file', 'none' or a function",
+      z.union([z.enum(['stdout', 'http', 'file', 'otlp', 'none']), z.custom<EventSinkFunction>(isFunction)], {
+        error: "must be 'stdout', 'http', 'file', 'otlp', 'none' or a function",
       }),
       'stdout',
     ),
-    /** Base URL of the ingest API for the http sink (events go to `{endpoint}/v1/events`); or ALM_ENDPOINT. */
+    /**
+     * http sink: base URL of the ingest API (events go to `{endpoint}/v1/events`); or ALM_ENDPOINT.
+     * otlp sink: the OTLP/HTTP base URL (records go to `{endpoint}/v1/logs`, unless the path already
+     * ends with /v1/logs); else OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, http://localhost:4318.
+     */
     endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })),
-    /** Sent as `Authorization: Bearer <apiKey>` by the http sink; or ALM_API_KEY. */
+    /** Sent as `Authorization: Bearer <apiKey>` by the http and otlp sinks; or ALM_API_KEY (http sink). */
     apiKey: z.optional(z.string().check(z.minLength(1))),
+    /** Extra request headers for the otlp sink, over OTEL_EXPORTER_OTLP_LOGS_HEADERS / OTEL_EXPORTER_OTLP_HEADERS. Never shown in a message. */
+    headers: z._default(z.record(z.string().check(z.minLength(1)), z.string()), () => ({})),
+    /** otlp sink encoding; else OTEL_EXPORTER_OTLP_LOGS_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL; default 'http/protobuf'. */
+    otlpProtocol: z.optional(z.enum(['http/protobuf', 'http/json'])),
+    /** otlp sink: resource attributes over the detected ones (service.name defaults to OTEL_SERVICE_NAME, else the agentId). */
+    resourceAttributes: z._default(
+      z.record(z.string().check(z.minLength(1)), z.union([z.string(), z.number(), z.boolean()])),
+      () => ({}),
+    ),
     /** Allow sending the API key over plain http:// to a host that is not loopback. */
     allowInsecure: z._default(z.boolean(), false),
     /** File the file sink appends to. */
@@ -135,7 +218,8 @@ export const EventsConfigSchema = z
           message: "required when sink is 'http': pass events.endpoint or set ALM_ENDPOINT",
         });
       }
-      if (events.sink === 'http' && url !== undefined && events.apiKey !== undefined && !events.allowInsecure) {
+      const keyed = events.sink === 'http' || events.sink === 'otlp';
+      if (keyed && url !== undefined && events.apiKey !== undefined && !events.allowInsecure) {
         if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname)) {
           ctx.addIssue({
             code: 'custom',

@@ -74,7 +74,7 @@ export class ALMEventExporter implements SpanExporter {
         agentVersion: config.agentVersion ?? null,
         policyVersion: config.policyVersion ?? null,
       },
-      createSink(config.events, report),
+      createSink(config.events, report, config.agentId),
       config.events,
       report,
     );

@@ -3,7 +3,7 @@
  * and handoff it instruments (sampled or not: the span and its record are written together), and
  * `recordFromSpan` reads one back from any finished OTel span, so both paths share one translation.
  */
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import type { ReadableSpan } from '../otel-types';
 import { toolArgsOf, toolCallIdOf, toolConvention, toolNameOf, toolResultOf } from '../policy/conventions';
 import * as sc from '../semconv';
@@ -28,6 +28,8 @@ export interface RunRecord extends RecordBase {
   purpose: string | undefined;
   /** The enclosing run's id, for a run started inside another run. */
   parentRunId: string | undefined;
+  /** The run's labels (its own and those it inherited), when it has any. */
+  labels: Readonly<Record<string, string>> | undefined;
   success: boolean;
   summary: RunSummary | undefined;
   error: StructuredError | undefined;
@@ -229,6 +231,7 @@ export function recordFromSpan(span: ReadableSpan, sensitive: KeyFilter = isSens
         ...base,
         purpose: str(a[sc.ATTR_ALM_RUN_PURPOSE]),
         parentRunId: str(a[sc.ATTR_ALM_RUN_PARENT_ID]),
+        labels: labelsFromSpan(a),
         success: a[sc.ATTR_ALM_RUN_SUCCESS] !== false && !failed,
         summary: ended ? summaryFromSpan(a) : undefined,
         error: errorFromSpan(span, 'agent'),
@@ -302,4 +305,16 @@ export function recordFromSpan(span: ReadableSpan, sensitive: KeyFilter = isSens
       };
     }
   }
+}
+
+/** A run span's labels (`alm.label.<name>` attributes), or undefined when it has none. */
+function labelsFromSpan(a: Attributes): Record<string, string> | undefined {
+  let labels: Record<string, string> | undefined;
+  for (const key of Object.keys(a)) {
+    if (!key.startsWith(sc.ATTR_ALM_LABEL_PREFIX)) continue;
+    const value = a[key];
+    if (typeof value !== 'string') continue;
+    (labels ??= {})[key.slice(sc.ATTR_ALM_LABEL_PREFIX.length)] = value;
+  }
+  return labels;
 }

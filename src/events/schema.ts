@@ -80,7 +80,15 @@ const llmIdentity = { llm_call_id: uuid, provider: nonEmpty(), model: nonEmpty()
 
 export const ALMEventSchema = z.discriminatedUnion('event_type', [
   // parent_run_id: additive, only for a run started inside another run.
-  event('run.start', z.strictObject({ purpose: z.optional(nonEmpty()), parent_run_id: z.optional(uuid) })),
+  // labels: additive, only for a run given labels (alm.run({ labels })).
+  event(
+    'run.start',
+    z.strictObject({
+      purpose: z.optional(nonEmpty()),
+      parent_run_id: z.optional(uuid),
+      labels: z.optional(z.record(z.string(), z.string())),
+    }),
+  ),
   event(
     'run.end',
     z.strictObject({ success: z.boolean(), summary: RunSummarySchema, error: z.optional(StructuredErrorSchema) }),

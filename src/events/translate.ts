@@ -151,24 +151,16 @@ export function eventCount(rec: OpRecord, start: boolean, end: boolean): number 
 /** Events that describe the start of an operation. Appends to `out`. */
 export function startEvents(rec: OpRecord, env: Envelope, out: ALMEvent[]): void {
   switch (rec.kind) {
-    case 'run':
-      // As the reference, an empty purpose is left out; parent_run_id is additive, for child runs only.
-      out.push(
-        envelopeEvent(
-          rec,
-          env,
-          'run.start',
-          rec.startTime,
-          rec.parentRunId === undefined
-            ? rec.purpose
-              ? { purpose: rec.purpose }
-              : {}
-            : rec.purpose
-              ? { purpose: rec.purpose, parent_run_id: rec.parentRunId }
-              : { parent_run_id: rec.parentRunId },
-        ),
-      );
+    case 'run': {
+      // As the reference, an empty purpose is left out; parent_run_id and labels are additive, only
+      // for child runs and runs with labels.
+      const metadata: EventOf<'run.start'>['metadata'] = {};
+      if (rec.purpose) metadata.purpose = rec.purpose;
+      if (rec.parentRunId !== undefined) metadata.parent_run_id = rec.parentRunId;
+      if (rec.labels !== undefined) metadata.labels = { ...rec.labels };
+      out.push(envelopeEvent(rec, env, 'run.start', rec.startTime, metadata));
       return;
+    }
     case 'task': {
       const metadata: EventOf<'task.start'>['metadata'] = { task_id: rec.taskId };
       if (rec.taskType) metadata.task_type = rec.taskType;

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
 import { truncateString } from '../events/capture';
-import { CallUsage, admitted, type LlmCallHandle, type LlmOptions } from './llm';
+import { CallUsage, admitted, type LlmCallHandle, type LlmOptions, type ModelCall } from './llm';
 import { runHandle, type RunHandle } from './run';
 import { RunState } from './run-state';
 import type { Runtime } from './runtime';
@@ -85,28 +85,35 @@ export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
 }
 
 /**
- * A model call without a span, events or metrics: its budgets still hold (admitted as alm.llm's are,
- * and its usage, from the result, the error it threw or `call.setUsage`, counted toward the run and
- * every enclosing run).
+ * A model call without a span, events or metrics (`beginLlm` with nothing observed): its budgets still
+ * hold (admitted as alm.llm's are, and its usage, from the result, the error it threw or
+ * `call.setUsage`, counted toward the run and every enclosing run).
  */
-export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+export function beginPlainLlm<T>(rt: Runtime, options: LlmOptions, fn: unknown, use: (call: ModelCall) => T): T {
   const run = rt.storage.getStore()?.run;
   return admitted(rt, run, options, fn, (ticket) => {
     const usage = new CallUsage(ticket, run, () => {});
-    const call: LlmCallHandle = {
+    return use({
       llmCallId: randomUUID(),
+      otelContext: context.active(),
       setUsage: (u) => usage.set(u, undefined),
       setResponse() {},
-    };
-    return observe(
-      () => fn(call),
-      (_failed, outcome) => {
+      finish(_failed, outcome) {
         try {
           usage.finish(usageFromResult(outcome), responseFromResult(outcome).model);
         } catch (error) {
           rt.report(error);
         }
       },
-    );
+    });
   });
+}
+
+export function plainLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+  return beginPlainLlm(rt, options, fn, (call) =>
+    observe(
+      () => fn(call),
+      (failed, outcome) => call.finish(failed, outcome),
+    ),
+  );
 }

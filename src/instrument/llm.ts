@@ -6,14 +6,16 @@
  * limit completes and is counted, since its usage is only known afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { SpanKind, context, type Attributes, type Context } from '@opentelemetry/api';
-import type { BudgetExceededError } from '../errors';
+import { SpanKind, context, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { BudgetExceededError } from '../errors';
 import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { LlmRecord, LlmStatus } from '../events/record';
 import { admitLlm, admitLlmWhenRoom, mayWait, type LlmEstimate, type LlmTicket } from '../policy/admission';
-import { saturatedTokens } from '../policy/budgets';
+import { budgetDetails, costOf, saturatedTokens } from '../policy/budgets';
+import { BudgetStoreError } from '../policy/redis-store';
+import { ScopedBudgets, callScope, type ScopedBudgetDetails, type ScopedHold } from '../policy/scoped';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { adoptRemoteRun } from './remote-run';
@@ -36,6 +38,12 @@ export interface LlmOptions {
    * while in flight, so parallel calls cannot overrun the budget (docs/budgets.md).
    */
   maxOutputTokens?: number;
+  /**
+   * The call's input tokens, when counted before the call (a tokenizer). With `maxOutputTokens`, the
+   * call's reservation is a true maximum: a scoped budget (`policy.budgets`) then admits it only if it
+   * fits, and is never passed (docs/budgets.md).
+   */
+  inputTokens?: number;
 }
 
 /** Passed to the model call's function. */
@@ -158,7 +166,7 @@ export class CallUsage {
   }
 }
 
-class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
+class LlmCall extends Operation implements LlmRecord, ModelCall {
   readonly kind = 'llm';
   status: LlmStatus = 'success';
   responseModel: string | undefined = undefined;
@@ -167,6 +175,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
   error: StructuredError | undefined = undefined;
   private explicitResponse: ResponseDetails = {};
   private usage: CallUsage | undefined = undefined;
+  /** Decorating another instrumentation's span for this call (which may have flagged it at start). */
+  private readonly joined: boolean;
 
   constructor(
     private readonly rt: Runtime,
@@ -177,6 +187,7 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
     readonly operation: string,
     parent: Context,
     startTime: number,
+    joined: Span | undefined,
   ) {
     super(
       rt,
@@ -192,7 +203,9 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       startTime,
       run?.runId ?? null,
       SpanKind.CLIENT,
+      joined,
     );
+    this.joined = joined !== undefined;
   }
 
   get inputTokens(): number {
@@ -244,6 +257,8 @@ class LlmCall extends Operation implements LlmRecord, LlmCallHandle {
       this.status = 'denied';
       this.error = { type: refusal.name, message: refusal.message, source: 'policy', retryable: false };
       this.setSpanAttributes({ [sc.ATTR_ALM_LLM_STATUS]: 'denied', [sc.ATTR_ALM_BUDGET]: refusal.details.budget });
+      // The policy SpanProcessor flags a model span that starts over budget; this one was blocked.
+      if (this.joined) this.setSpanAttributes({ [sc.ATTR_ALM_POLICY_VIOLATION]: false });
       this.markSpanFailed(this.error, refusal);
       this.close(now());
       this.rt.metrics.budgetExceeded(refusal.details.budget);
@@ -316,15 +331,25 @@ export function admitted<T, F>(
   onAdmit: (ticket: LlmTicket) => T,
   onRefuse: (error: BudgetExceededError) => void = () => {},
 ): T {
-  const estimate: LlmEstimate = { model: options.model, maxOutputTokens: options.maxOutputTokens };
+  const estimate: LlmEstimate = {
+    model: options.model,
+    maxOutputTokens: options.maxOutputTokens,
+    inputTokens: options.inputTokens,
+  };
   if (run?.ended) rt.detached = true; // a model call of a run that has ended: see Runtime.detached
+  const scoped = rt.scoped;
+  // Budgets by scope and window come after the run's own: a call the run refuses takes nothing there.
+  const admit =
+    scoped === undefined || !scoped.models
+      ? onAdmit
+      : (ticket: LlmTicket): T => admitScoped(rt, scoped, run, estimate, ticket, fn, onAdmit, onRefuse);
   let ticket: LlmTicket;
   try {
     ticket = admitLlm(rt.models, run, estimate, rt.enforcing);
   } catch (error) {
     const refusal = error as BudgetExceededError;
     if (isAsyncFunction(fn) && mayWait(rt.models, run, estimate)) {
-      return admitLlmWhenRoom(rt.models, run, estimate, rt.enforcing).then(onAdmit, (late: BudgetExceededError) => {
+      return admitLlmWhenRoom(rt.models, run, estimate, rt.enforcing).then(admit, (late: BudgetExceededError) => {
         onRefuse(late);
         throw late;
       }) as T;
@@ -332,10 +357,108 @@ export function admitted<T, F>(
     onRefuse(refusal);
     return fail(fn, refusal);
   }
-  return onAdmit(ticket);
+  return admit(ticket);
 }
 
-export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+/**
+ * A model call the run admitted, before the scoped budgets (`policy.budgets`): one unit of their model
+ * calls and a reservation of their tokens and cost (strict when the call declared both its input and its
+ * maximum output); settled to what it used when its usage is final. Refused there, it never starts.
+ */
+function admitScoped<T, F>(
+  rt: Runtime,
+  scoped: ScopedBudgets,
+  run: RunState | undefined,
+  estimate: LlmEstimate,
+  ticket: LlmTicket,
+  fn: F,
+  onAdmit: (ticket: LlmTicket) => T,
+  onRefuse: (error: BudgetExceededError) => void,
+): T {
+  const output = estimate.maxOutputTokens;
+  const input = estimate.inputTokens ?? 0;
+  const declared = output !== undefined && estimate.inputTokens !== undefined;
+  const price = rt.models.price(estimate.model);
+  const tokens = saturatedTokens((output ?? 0) + input);
+  const cost = price === undefined || output === undefined ? 0 : costOf(price, input, output);
+  const refuse = (error: BudgetExceededError): never => {
+    ticket.release();
+    onRefuse(error);
+    throw error;
+  };
+  const go = (verdict: { refused: ScopedBudgetDetails } | ScopedHold): T => {
+    if ('refused' in verdict) {
+      const error = new BudgetExceededError(verdict.refused, ScopedBudgets.reason(verdict.refused));
+      if (rt.enforcing) refuse(error);
+      return onAdmit(ticket); // monitor mode: runs, over the budget
+    }
+    return onAdmit(settling(ticket, verdict));
+  };
+  const unavailable = (error: unknown): T => {
+    const reason = error instanceof BudgetStoreError ? error.message : 'the budget could not be checked';
+    if (!(error instanceof BudgetStoreError)) rt.report(error);
+    return refuse(new BudgetExceededError(budgetDetails('llm_calls', 0, 0, 1), reason));
+  };
+  try {
+    const verdict = scoped.admitLlm(callScope(rt.envelope.agentId, run), tokens, cost, declared);
+    if (verdict instanceof Promise) return verdict.then(go, unavailable) as T;
+    return go(verdict);
+  } catch (error) {
+    if (error instanceof BudgetExceededError) return fail(fn, error);
+    try {
+      return unavailable(error);
+    } catch (refusal) {
+      return fail(fn, refusal as BudgetExceededError);
+    }
+  }
+}
+
+/** The ticket, whose final usage also settles the scoped budgets' reservation. */
+function settling(ticket: LlmTicket, hold: ScopedHold): LlmTicket {
+  return {
+    get overBudget() {
+      return ticket.overBudget;
+    },
+    get inputTokens() {
+      return ticket.inputTokens;
+    },
+    get outputTokens() {
+      return ticket.outputTokens;
+    },
+    get costUsd() {
+      return ticket.costUsd;
+    },
+    settle: (usage, responseModel) => ticket.settle(usage, responseModel),
+    returned: () => ticket.returned(),
+    release: () => {
+      ticket.release();
+      hold.settle(ticket.inputTokens + ticket.outputTokens, ticket.costUsd ?? 0);
+    },
+  };
+}
+
+/** A model call admitted and open, for a framework adapter that ends it itself (a stream, after its function returned). */
+export interface ModelCall extends LlmCallHandle {
+  /** The context the provider call runs in (the call's span active). */
+  readonly otelContext: Context;
+  /** The provider call settled: `outcome` is its result or error. Never throws. */
+  finish(failed: boolean, outcome: unknown): void;
+}
+
+/**
+ * Admit a model call (as `admitted` does: `fn` says whether a refusal throws or rejects, and whether
+ * the call may wait for calls in flight), open it, and hand it to `use`, which must `finish` it; a
+ * refused call never reaches `use`. `joined`: another instrumentation's open span for this same call
+ * (the AI SDK's own), decorated instead of starting a second one. `alm.llm` and the framework
+ * adapters' models all begin here.
+ */
+export function beginLlm<T>(
+  rt: Runtime,
+  options: LlmOptions,
+  fn: unknown,
+  use: (call: ModelCall) => T,
+  joined?: Span,
+): T {
   const scope = rt.storage.getStore();
   const run = scope?.run ?? adoptRemoteRun(rt, context.active());
   const open = (startTime: number): LlmCall => {
@@ -348,6 +471,7 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
       truncateString(options.operation ?? sc.GEN_AI_OPERATION_NAME_VALUE_CHAT),
       rt.parentContext(scope),
       startTime,
+      joined,
     );
     if (rt.llmEvents) emit(rt, run, call, Phase.Start);
     return call;
@@ -361,11 +485,17 @@ export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCall
     (ticket) => {
       const call = open(startTime);
       call.admitted(ticket);
-      return observe(
-        () => context.with(call.otelContext, fn, undefined, call),
-        (failed, outcome) => call.finish(failed, outcome),
-      );
+      return use(call);
     },
     (refusal) => open(startTime).refuse(refusal),
+  );
+}
+
+export function startLlm<T>(rt: Runtime, options: LlmOptions, fn: (call: LlmCallHandle) => T): T {
+  return beginLlm(rt, options, fn, (call) =>
+    observe(
+      () => context.with(call.otelContext, fn, undefined, call),
+      (failed, outcome) => call.finish(failed, outcome),
+    ),
   );
 }

@@ -23,6 +23,12 @@ import type { ErrorReporter } from '../report';
 import type { RunState } from './run-state';
 import type { Runtime } from './runtime';
 
+function defined(attributes: Attributes): Attributes {
+  const kept: Attributes = {};
+  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) kept[key] = value;
+  return kept;
+}
+
 /**
  * Queue a record's events, unless its run has ended: no event of a run follows its run.end (a
  * timed-out tool's body that kept running, a background loop), so those are dropped and counted.
@@ -44,6 +50,8 @@ export abstract class Operation {
   endTime = 0;
   private readonly recording: boolean;
   private readonly report: ErrorReporter;
+  /** False when the span is another instrumentation's, joined: it ends it, not this operation. */
+  private readonly ownsSpan: boolean;
 
   protected constructor(
     rt: Runtime,
@@ -54,11 +62,14 @@ export abstract class Operation {
     readonly startTime: number,
     readonly runId: string | null,
     kind: SpanKind = SpanKind.INTERNAL,
+    /** Another instrumentation's open span for the same operation: decorated instead of starting one. */
+    joined?: Span,
   ) {
     this.report = rt.report;
+    this.ownsSpan = joined === undefined;
     let span: Span;
     try {
-      span = rt.tracer.startSpan(name, { kind, attributes }, parent);
+      span = joined ?? rt.tracer.startSpan(name, { kind, attributes }, parent);
     } catch (error) {
       // A broken tracer must not stop the agent: carry on with a non-recording span.
       rt.report(error);
@@ -66,6 +77,7 @@ export abstract class Operation {
     }
     this.span = span;
     this.recording = span.isRecording();
+    if (joined !== undefined) this.setSpanAttributes(defined(attributes));
     const ids = span.spanContext();
     const valid = isValidSpanContext(ids);
     this.traceId = valid ? ids.traceId : null;
@@ -131,7 +143,7 @@ export abstract class Operation {
   protected endSpan(endTime: number): void {
     this.endTime = endTime;
     try {
-      this.span?.end();
+      if (this.ownsSpan) this.span?.end();
     } catch (error) {
       this.report(error);
     }

@@ -44,6 +44,9 @@ export class RunState implements BudgetUsage {
   private outputTokens = 0;
   private costUsd = 0;
 
+  /** The run's labels (inherited from its parent, its own over them), if any. */
+  labels: Readonly<Record<string, string>> | undefined = undefined;
+
   constructor(
     readonly runId: string,
     /** The enclosing run: this run's calls count toward its budgets too. */

@@ -18,6 +18,12 @@ import { withRunBaggage } from '../propagation';
 export interface RunOptions {
   /** What the run is for; recorded on run.start and the span. */
   purpose?: string;
+  /**
+   * Who and what the run is for: `{ tenant: 'acme', user: 'u-42' }`. On the span as `alm.label.<name>`,
+   * on run.start, inherited by child runs, carried to other services with the run (baggage), and the
+   * keys of `policy.budgets` scoped by label.
+   */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /** Passed to the run's function. */
@@ -54,6 +60,7 @@ class RunOperation extends Operation implements RunRecord {
   error: StructuredError | undefined = undefined;
 
   readonly parentRunId: string | undefined;
+  readonly labels: Readonly<Record<string, string>> | undefined;
 
   constructor(
     rt: Runtime,
@@ -74,8 +81,12 @@ class RunOperation extends Operation implements RunRecord {
       [sc.ATTR_ALM_RUN_PURPOSE]: purpose || undefined,
       [sc.ATTR_ALM_RUN_PARENT_ID]: state.parent?.runId,
     };
+    const labels = state.labels;
+    if (labels !== undefined)
+      for (const name of Object.keys(labels)) attributes[sc.ATTR_ALM_LABEL_PREFIX + name] = labels[name];
     super(rt, `invoke_agent ${env.agentId}`, attributes, parent, startTime, state.runId);
     this.parentRunId = state.parent?.runId;
+    this.labels = labels;
   }
 
   finish(rt: Runtime, failed: boolean, outcome: unknown): void {
@@ -105,6 +116,9 @@ export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandl
   const scope = rt.storage.getStore();
   // A run inside a run is a child run: its calls count toward the parent's budgets too.
   const state = new RunState(randomUUID(), scope?.run, rt.models.priced);
+  // A child run inherits its parent's labels; its own win.
+  const inherited = scope?.run?.labels;
+  state.labels = options.labels === undefined ? inherited : { ...inherited, ...options.labels };
   const purpose = options.purpose ? truncateString(options.purpose) : undefined;
   const op = new RunOperation(rt, state, purpose, rt.parentContext(scope), startTime);
   rt.events.enqueue(op, Phase.Start);
@@ -112,7 +126,7 @@ export function startRun<T>(rt: Runtime, options: RunOptions, fn: (run: RunHandl
   return runInScope(
     rt,
     // The run's id goes into the baggage of its context, so propagators carry it to other processes.
-    { run: state, otelContext: withRunBaggage(op.otelContext, state.runId) },
+    { run: state, otelContext: withRunBaggage(op.otelContext, state.runId, state.labels) },
     () => fn(handle),
     (failed, outcome) => op.finish(rt, failed, outcome),
   );

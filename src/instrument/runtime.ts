@@ -6,6 +6,7 @@ import type { EventPipeline } from '../events/pipeline';
 import type { Envelope } from '../events/translate';
 import { LateToolSpans, type AlmToolCall, type ForeignSpan, type ModelCallOwner } from '../policy/foreign';
 import type { ModelPolicy } from '../policy/models';
+import type { ScopedBudgets } from '../policy/scoped';
 import type { ToolPolicy } from '../policy/rules';
 import type { ErrorReporter } from '../report';
 import { GenAiMetrics } from './metrics';
@@ -50,6 +51,8 @@ export class Runtime {
   readonly protocolCalls = new WeakMap<object, AlmToolCall>();
   /** Runs of other processes that calls here were made in (instrument/remote-run.ts). */
   readonly remoteRuns: RemoteRuns;
+  /** Budgets by scope and window (`policy.budgets`), when any are configured. */
+  scoped: ScopedBudgets | undefined = undefined;
   /** Runs and tasks whose function has not settled yet. */
   private openScopes = 0;
   private stopped = false;

@@ -16,8 +16,11 @@ import {
 } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
+import { chargeToolCalls } from '../policy/budgets';
 import { claimForeign } from '../policy/foreign';
+import { BudgetStoreError } from '../policy/redis-store';
 import type { PolicyDecision } from '../policy/rules';
+import { ScopedBudgets, callScope, type ScopedBudgetDetails } from '../policy/scoped';
 import * as sc from '../semconv';
 import { now } from './clock';
 import { adoptRemoteRun } from './remote-run';
@@ -276,6 +279,81 @@ function ask<R>(
   }
 }
 
+/** A blocked call ends denied: its record and span say so; returns the error the caller gets. */
+function refused(
+  rt: Runtime,
+  tool: ToolDefinition,
+  call: ToolCall | undefined,
+  run: RunState | undefined,
+  decision: PolicyDecision,
+  toolCallId: string,
+  policyMs: number,
+): ToolDeniedError {
+  const denied = new ToolDeniedError(tool.name, toolCallId, decision.reason, decision.details);
+  if (decision.details !== undefined) rt.metrics.budgetExceeded(decision.details.budget);
+  // Denials carry the reference SDK's error type, so ALM backends see what they expect.
+  const error: StructuredError = {
+    type: 'PermissionError',
+    message: denied.message,
+    source: 'policy',
+    retryable: false,
+  };
+  if (call !== undefined) call.finish(rt, 'denied', undefined, error, denied);
+  else run?.recordToolCall(false, 'denied', 0, policyMs);
+  return denied;
+}
+
+/**
+ * A tool call a framework asks about before running it (AI SDK 7's `toolApproval`), for tools alm does
+ * not wrap. When policy refuses it (enforce mode), it is recorded here as a denied call (span and
+ * events, under the framework's call id, with `input` as its arguments) and the refusal is returned: the
+ * framework must not run it. An allowed call is only looked at, not counted: running it counts it (its
+ * alm wrapper, or another instrumentation's tool span). `observed` false (disabled mode): decided only.
+ */
+export function refuseAhead(
+  rt: Runtime,
+  fullName: string,
+  input: unknown,
+  frameworkCallId: string | undefined,
+  observed: boolean,
+): ToolDeniedError | undefined {
+  if (!rt.enforcing) return undefined;
+  const startTime = now();
+  const scope = rt.storage.getStore();
+  const run = scope?.run ?? adoptRemoteRun(rt, context.active());
+  const rule = rt.policy.ruleFor(fullName);
+  const decision = rt.policy.decide(rule, run, true);
+  if (decision.allow) {
+    chargeToolCalls(run, -1); // decide() took the call's slot: its execution takes it instead
+    return undefined;
+  }
+  const name = truncateString(fullName);
+  const toolCallId = frameworkCallId === undefined ? randomUUID() : truncateString(frameworkCallId);
+  const policyMs = now() - startTime;
+  const tool: ToolDefinition = {
+    name,
+    spanName: `execute_tool ${name}`,
+    rule,
+    isAsync: false,
+    fn: () => undefined,
+    framework: undefined,
+    inputs: rt.content.inputs,
+    outputs: rt.content.outputs,
+  };
+  if (!observed) return new ToolDeniedError(name, toolCallId, decision.reason, decision.details);
+  let call: ToolCall | undefined;
+  try {
+    const parent = rt.parentContext(scope);
+    call = new ToolCall(rt, tool, toolCallId, run, decision, true, policyMs, parent, startTime, 1, undefined);
+    call.captureArguments(rt, [input], tool.inputs);
+    emit(rt, run, call, Phase.Start);
+  } catch (error) {
+    rt.report(error);
+    call = undefined;
+  }
+  return refused(rt, tool, call, run, decision, toolCallId, policyMs);
+}
+
 function callTool(
   rt: Runtime,
   tool: ToolDefinition,
@@ -299,6 +377,66 @@ function callTool(
   const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
   const claim = outer === undefined ? undefined : claimForeign(rt, tool.name, tool.rule, run, outer);
   const decision = claim === undefined ? rt.policy.decide(tool.rule, run, rt.enforcing) : claim.decision;
+  const scoped = rt.scoped;
+  if (scoped !== undefined && scoped.tools && (decision.allow || !rt.enforcing)) {
+    // Budgets by scope and window (policy.budgets): with a shared store the decision waits for it, so
+    // the call's wrapper returns a promise.
+    const verdict = admitScopedTool(rt, scoped, run, decision);
+    if (verdict instanceof Promise) {
+      return verdict.then((d) =>
+        proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, d, true),
+      );
+    }
+    return proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, verdict, false);
+  }
+  return proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, decision, false);
+}
+
+/**
+ * The scoped budgets' word on a call the local policy lets run: the same decision when they admit it,
+ * a denial (its local allowance given back) when one of them is reached or cannot be checked.
+ */
+function admitScopedTool(
+  rt: Runtime,
+  scoped: ScopedBudgets,
+  run: RunState | undefined,
+  decision: PolicyDecision,
+): PolicyDecision | Promise<PolicyDecision> {
+  const refused = (reason: string, details: ScopedBudgetDetails | undefined): PolicyDecision => {
+    // Monitor mode: the call runs over the budget, flagged, and counts where it could not be admitted.
+    if (rt.enforcing && run !== undefined) chargeToolCalls(run, -1);
+    return decision.allow ? { allow: false, reason, details } : decision;
+  };
+  const verdict = (details: ScopedBudgetDetails | undefined): PolicyDecision =>
+    details === undefined ? decision : refused(ScopedBudgets.reason(details), details);
+  const unavailable = (error: unknown): PolicyDecision => {
+    if (!(error instanceof BudgetStoreError)) rt.report(error);
+    return refused(error instanceof BudgetStoreError ? error.message : 'the budget could not be checked', undefined);
+  };
+  try {
+    const result = scoped.admitTool(callScope(rt.envelope.agentId, run));
+    return result instanceof Promise ? result.then(verdict, unavailable) : verdict(result);
+  } catch (error) {
+    return unavailable(error);
+  }
+}
+
+function proceed(
+  rt: Runtime,
+  tool: ToolDefinition,
+  self: unknown,
+  args: unknown[],
+  shared: SharedCallId | undefined,
+  attempt: number,
+  startTime: number,
+  run: RunState | undefined,
+  parent: Context,
+  claim: ReturnType<typeof claimForeign>,
+  decision: PolicyDecision,
+  /** Decided asynchronously (a shared store): a denial rejects, whatever the tool is. */
+  waited: boolean,
+): unknown {
+  const framework = tool.framework;
   const toolStart = now();
   const policyMs = toolStart - startTime;
   const blocked = !decision.allow && rt.enforcing;
@@ -323,18 +461,8 @@ function callTool(
   }
 
   if (blocked) {
-    const denied = new ToolDeniedError(tool.name, toolCallId, decision.reason, decision.details);
-    if (decision.details !== undefined) rt.metrics.budgetExceeded(decision.details.budget);
-    // Denials carry the reference SDK's error type, so ALM backends see what they expect.
-    const error: StructuredError = {
-      type: 'PermissionError',
-      message: denied.message,
-      source: 'policy',
-      retryable: false,
-    };
-    if (call !== undefined) call.finish(rt, 'denied', undefined, error, denied);
-    else run?.recordToolCall(false, 'denied', 0, policyMs);
-    if (tool.isAsync) return Promise.reject(denied);
+    const denied = refused(rt, tool, call, run, decision, toolCallId, policyMs);
+    if (tool.isAsync || waited) return Promise.reject(denied);
     throw denied;
   }
   if (call === undefined) return tool.fn.apply(self, args);

@@ -18,7 +18,7 @@ export interface ResponseDetails {
   finishReasons?: string[];
 }
 
-function read(o: unknown, key: string): unknown {
+export function read(o: unknown, key: string): unknown {
   if (o === null || typeof o !== 'object') return undefined;
   try {
     return (o as Record<string, unknown>)[key];
@@ -28,7 +28,7 @@ function read(o: unknown, key: string): unknown {
 }
 
 /** A count in a result: NaN, Infinity and huge numbers count as the most tokens (never as none), negatives not at all. */
-function count(v: unknown): number | undefined {
+export function count(v: unknown): number | undefined {
   if (typeof v !== 'number' || v < 0) return undefined;
   return saturatedTokens(v);
 }

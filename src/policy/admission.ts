@@ -286,9 +286,13 @@ function open(
   model: string,
   reservation: Reservation,
   over: BudgetDetails | undefined,
+  /** Whether this is a model call of its own (else only its usage counts: Mastra's chat span). */
+  call = true,
 ): Ticket {
-  chargeLlm(run, 1, 0, 0);
-  run?.recordLlmCall();
+  if (call) {
+    chargeLlm(run, 1, 0, 0);
+    run?.recordLlmCall();
+  }
   if (over !== undefined) noteReached(run, over, true);
   const tracked = models.spendBudget && run !== undefined;
   if (tracked) {
@@ -382,8 +386,9 @@ export function countModelSpan(
   run: UsageRun,
   usage: { model: string; responseModel?: string | undefined; inputTokens: number; outputTokens: number },
   over: BudgetDetails | undefined,
+  call = true,
 ): void {
-  const ticket = open(models, run, usage.model, NONE, over);
+  const ticket = open(models, run, usage.model, NONE, over, call);
   ticket.settle(usage, usage.responseModel);
   ticket.release();
 }

@@ -40,8 +40,11 @@ export interface ForeignCall {
  * alm tool calls made while a foreign span that may still turn into a tool span is open in a run. Some
  * instrumentations never make their tool span active, and mark it as one only after start
  * (OpenInference's LangChain tracer starts it from a callback and sets its kind right after), so an alm
- * tool the framework runs cannot see it; when that span's name arrives, an alm call of the same tool,
- * in the same run, begun after the span started, is the same call.
+ * tool the framework runs cannot see it; when that span's name arrives, an alm call of the same tool in
+ * the same run is the same call: the one with the span's call id, when the span has one by then; else
+ * the first unpaired one begun after the span's enclosing foreign span started (its own start, without
+ * one). Not after the span's own start: LangChain runs its callbacks in the background, so with tools
+ * run in parallel (LangGraph's ToolNode) a tracer may start a tool's span after the tool body began.
  */
 export class LateToolSpans {
   /** Open foreign spans, started in a run, not decided yet. */
@@ -57,12 +60,20 @@ export class LateToolSpans {
     this.next = (this.next + 1) % MAX_NOTED_CALLS;
   }
 
-  /** The first unpaired alm call of `name` in `run` begun after the span numbered `seq` started. */
-  pair(name: string, run: RunState | undefined, seq: number): AlmToolCall | undefined {
+  /**
+   * The unpaired alm call of `name` in `run` with the call id `callId`, when given and noted; else the
+   * first one begun after the span numbered `seq` started.
+   */
+  pair(name: string, callId: string | undefined, run: RunState | undefined, seq: number): AlmToolCall | undefined {
     let found: { call: AlmToolCall; seq: number; paired: boolean } | undefined;
     for (const entry of this.calls) {
-      if (entry === undefined || entry.paired || entry.seq < seq) continue;
+      if (entry === undefined || entry.paired) continue;
       if (entry.call.toolName !== name || entry.call.run !== run) continue;
+      if (callId !== undefined && entry.call.toolCallId === callId) {
+        found = entry;
+        break;
+      }
+      if (entry.seq < seq) continue;
       if (found === undefined || entry.seq < found.seq) found = entry;
     }
     if (found === undefined) return undefined;
@@ -136,6 +147,7 @@ export function watch(rt: Runtime, s: ForeignSpan): void {
 /** What the late pairing needs of an alm tool call (instrument/tool.ts's ToolCall). */
 export interface AlmToolCall {
   readonly toolName: string;
+  readonly toolCallId: string;
   readonly run: RunState | undefined;
   readonly decision: 'allow' | 'deny';
   readonly reason: string;
@@ -149,7 +161,7 @@ const MAX_OPEN_CALLS = 10_000;
 const MAX_ANCESTORS = 8;
 
 export class ForeignSpan {
-  /** The tool convention, once recognised (a span does not change kind). */
+  /** The tool convention, once recognised. */
   convention: ToolConvention | undefined = undefined;
   /** Set once decided, or when joined to the enclosing span's call. */
   call: ForeignCall | undefined = undefined;
@@ -160,6 +172,12 @@ export class ForeignSpan {
   ended = false;
   /** Set when the span started in a run undecided: its number in LateToolSpans. */
   lateSeq: number | undefined = undefined;
+  /** The number of foreign span starts when this one started (LateToolSpans.seq). */
+  startSeq = 0;
+  /** Model calls already counted for this model span, one per step span inside it (Mastra). */
+  modelSteps = 0;
+  /** An alm model call ran inside: alm counted that model work, so this span counts none. */
+  almModelCalls = false;
   settled = false;
   /** The alm protocol call (alm.mcpClient) active where this span started: of the same tool, the same call. */
   within: AlmToolCall | undefined = undefined;
@@ -192,9 +210,13 @@ export class ForeignSpan {
     return (this.span as unknown as { attributes?: Record<string, unknown> }).attributes ?? {};
   }
 
-  /** This span's tool convention, if it is a tool span (by now). */
+  /**
+   * This span's tool convention, if it is a tool span (by now). Looked up again until the call is
+   * decided: attributes may arrive one by one, and a more specific row may match once all have (OpenLLMetry's
+   * LangChain spans show gen_ai's kind first).
+   */
   recognise(): ToolConvention | undefined {
-    if (this.convention === undefined) this.convention = toolConvention(this.attributes() as never);
+    if (this.call === undefined) this.convention = toolConvention(this.attributes() as never) ?? this.convention;
     return this.convention;
   }
 }
@@ -261,7 +283,7 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
       ? s.within
       : s.lateSeq === undefined
         ? undefined
-        : rt.lateToolSpans.pair(name, s.run, s.lateSeq);
+        : rt.lateToolSpans.pair(name, callId, s.run, s.parent?.startSeq ?? s.lateSeq);
   if (almCall !== undefined) {
     s.claimed = true;
     rt.lateToolSpans.settle(s);

@@ -12,7 +12,7 @@ import { context, trace, type Span } from '@opentelemetry/api';
 import type { Runtime } from '../instrument/runtime';
 import * as sc from '../semconv';
 import { countModelSpan } from './admission';
-import { budgetDetails, type BudgetDetails } from './budgets';
+import { budgetDetails, chargeLlm, type BudgetDetails } from './budgets';
 import type { ForeignSpan, ModelCallOwner } from './foreign';
 import { modelConvention, modelSpanUsage } from './model-conventions';
 
@@ -84,8 +84,27 @@ export function recogniseModelSpan(rt: Runtime, state: ForeignSpan): void {
   }
 }
 
+/**
+ * Mastra (`@mastra/otel-bridge`): a `chat` span (`mastra.span.type = model_generation`) covers a whole
+ * `generate()` and alone carries tokens (the sum of its steps); each model call is a `model_step` span
+ * inside it, without usage. Each step counts as one model call when it ends; the chat span then adds
+ * only its tokens.
+ */
+const MASTRA_TYPE = 'mastra.span.type';
+
+function countMastraStep(state: ForeignSpan): void {
+  // Its parent is the chat span, whose attributes arrive only when it ends.
+  const chat = state.parent;
+  if (chat === undefined || chat.withinModelCall !== undefined || state.run === undefined) return;
+  chat.modelSteps++;
+  chargeLlm(state.run, 1, 0, 0);
+  state.run.recordLlmCall();
+}
+
 /** At end: count a model span toward its run's budgets and summary, once per model call. */
 export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record<string, unknown>): void {
+  if (state.almModelCalls) return;
+  if (attributes[MASTRA_TYPE] === 'model_step') return countMastraStep(state);
   const usage = modelSpanUsage(attributes as never);
   if (usage === undefined) return;
   const owner = state.withinModelCall;
@@ -119,5 +138,7 @@ export function endModelSpan(rt: Runtime, state: ForeignSpan, attributes: Record
       outputTokens: Math.max(usage.outputTokens, own?.nestedOutput ?? 0),
     },
     own?.over,
+    // Mastra: its model_step spans counted the calls; the chat span adds only its tokens.
+    state.modelSteps === 0,
   );
 }

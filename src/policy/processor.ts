@@ -24,33 +24,54 @@ import { cannotBeAgentCall } from './unrelated';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
+const MAX_OPEN_SPANS = 10_000;
+/** Enclosing spans marked around an alm model call. */
+const MAX_ANCESTORS = 8;
 
 export class PolicySpanProcessor implements SpanProcessor {
   /** Whether the SDK calls onEnding (sdk-trace-base 2.3 and later); until one call is seen, assume not. */
   private endingCalled = false;
 
+  /**
+   * Open foreign spans by span id, for a parent known only by its span context: instrumentations that
+   * parent a span explicitly (OpenInference's LangChain tracer: `trace.setSpanContext`) hand a wrapper,
+   * not the span object the WeakMap knows.
+   */
+  private readonly bySpanId = new Map<string, ForeignSpan>();
+
   constructor(private readonly rt: Runtime) {}
+
+  private parentOf(parentSpan: ApiSpan | undefined): ForeignSpan | undefined {
+    if (parentSpan === undefined) return undefined;
+    return this.rt.foreignCalls.get(parentSpan) ?? this.bySpanId.get(parentSpan.spanContext().spanId);
+  }
 
   onStart(span: Span, parentContext: Context): void {
     try {
       // alm-otel's own spans carry their decision from the start.
       const scope = (span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name;
-      if (scope === ALM_SCOPE) return;
+      if (scope === ALM_SCOPE) {
+        if (span.attributes[sc.ATTR_ALM_LLM_CALL_ID] !== undefined) this.almModelCallIn(parentContext);
+        return;
+      }
       // The application's HTTP, database, messaging spans: never tracked, so they cost (almost) nothing.
       if (cannotBeAgentCall(scope, span.attributes)) return;
       if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
       const parentSpan = trace.getSpan(parentContext);
-      const parent = parentSpan === undefined ? undefined : this.rt.foreignCalls.get(parentSpan);
+      const parent = this.parentOf(parentSpan);
       // onStart runs synchronously in the caller's async context, so the current run is at hand; a
       // span started from a callback outside it (LangChain's tracer) belongs to its parent's run.
       const run = this.rt.storage.getStore()?.run ?? parent?.run ?? adoptRemoteRun(this.rt, parentContext);
       const state = new ForeignSpan(span, run, parent);
       this.rt.foreignCalls.set(span, state);
+      this.bySpanId.set(span.spanContext().spanId, state);
+      // Spans that never end must not grow it without bound: the oldest go first.
+      if (this.bySpanId.size > MAX_OPEN_SPANS) this.bySpanId.delete(this.bySpanId.keys().next().value!);
       const active = trace.getSpan(context.active());
       if (active !== undefined) placeInCaller(this.rt, state, active, parentSpan, run);
       startModelSpan(this.rt, state, parentSpan);
       const late = this.rt.lateToolSpans;
-      late.seq++;
+      state.startSeq = ++late.seq;
       // A child starting is a moment the parent's late attributes may have arrived: decide it now.
       if (parent?.modelPending === true) recogniseModelSpan(this.rt, parent);
       if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
@@ -64,6 +85,16 @@ export class PolicySpanProcessor implements SpanProcessor {
     } catch (error) {
       this.rt.report(error);
     }
+  }
+
+  /**
+   * An alm model call (alm.llm, alm.aiSdkModel) started inside other instrumentations' spans: an enclosing
+   * model span (Mastra's chat span around a whole generate(), its model_step spans) is the same model
+   * work, which alm counts, call by call: those spans count nothing.
+   */
+  private almModelCallIn(parentContext: Context): void {
+    let s = this.parentOf(trace.getSpan(parentContext));
+    for (let depth = 0; s !== undefined && depth < MAX_ANCESTORS; depth++, s = s.parent) s.almModelCalls = true;
   }
 
   /** The last moment the span is writable: a tool name set after start is decided here at the latest. */
@@ -85,6 +116,7 @@ export class PolicySpanProcessor implements SpanProcessor {
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined) return;
     this.rt.foreignCalls.delete(span);
+    this.bySpanId.delete(span.spanContext().spanId);
     try {
       // An SDK without onEnding (before sdk-trace-base 2.3): decided now, too late to write on the span.
       state.ended = true;

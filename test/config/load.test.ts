@@ -71,7 +71,7 @@ describe('configuration', () => {
 
   it('rejects a sink that is neither a known name nor a function', () => {
     expect(configError({ agentId: 'a', events: { sink: 'kafka' } }).issues).toEqual([
-      "events.sink: must be 'stdout', 'http', 'file', 'none' or a function",
+      "events.sink: must be 'stdout', 'http', 'file', 'otlp', 'none' or a function",
     ]);
   });
 

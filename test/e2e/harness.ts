@@ -219,7 +219,44 @@ export interface Stack {
   readonly processes: readonly ManagedProcess[];
   /** OTLP/JSON metrics requests the collector's metrics exporter delivered to the test (see the overlay). */
   readonly metricsReceived: readonly OtlpMetricsRequest[];
+  /** The ALM event stream's backend (the collector's otlp_http/alm_events exporter delivers to it). */
+  readonly eventsBackend: EventsBackend;
+  /** SIGKILL the collector (no graceful shutdown), then start it again on the same ports and queue directory. */
+  killAndRestartCollector(downMs?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** An OTLP/HTTP logs receiver on 127.0.0.1 standing in for an ALM event backend: records every JSON request it accepts. */
+export interface EventsBackend {
+  /** Accepted request bodies (OTLP/JSON ExportLogsServiceRequest text), in arrival order. */
+  readonly accepted: string[];
+  /** Requests answered with `failWith` (the backend "down"). */
+  refused: number;
+  /** While set, every request is answered with this status and not accepted. */
+  failWith: number | undefined;
+}
+
+async function startEventsBackend(backend: EventsBackend): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (backend.failWith !== undefined) {
+        backend.refused++;
+        res.writeHead(backend.failWith).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      const body = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw;
+      if (req.url === '/v1/logs') backend.accepted.push(body.toString('utf8'));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return server;
 }
 
 /** The parts of an OTLP/JSON ExportMetricsServiceRequest the tests read. */
@@ -273,11 +310,44 @@ export async function startStack(): Promise<Stack> {
   const processes: ManagedProcess[] = [];
   const metricsReceived: OtlpMetricsRequest[] = [];
   const metricsSink = await startMetricsSink(metricsReceived);
+  const eventsBackend: EventsBackend = { accepted: [], refused: 0, failWith: undefined };
+  const eventsSink = await startEventsBackend(eventsBackend);
+  const queueDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alm-e2e-queue-'));
   const stop = async () => {
     // Collector first, so it does not spend its shutdown retrying a Jaeger that is gone.
     for (const p of [...processes].reverse()) await p.stop();
     await new Promise<void>((resolve) => metricsSink.close(() => resolve()));
+    eventsSink.closeAllConnections();
+    await new Promise<void>((resolve) => eventsSink.close(() => resolve()));
+    fs.rmSync(queueDir, { recursive: true, force: true });
     if (!parentLogDir) fs.rmSync(logDir, { recursive: true, force: true });
+  };
+  let collectorStarts = 0;
+  const startCollector = async (): Promise<ManagedProcess> => {
+    const collector = startProcess(
+      collectorStarts++ === 0 ? 'collector' : `collector-${collectorStarts}`,
+      otelcolBin,
+      [
+        '--config',
+        path.join(REPO_ROOT, 'collector-config.yaml'),
+        '--config',
+        path.join(REPO_ROOT, 'e2e', 'collector-overlay.yaml'),
+      ],
+      {
+        ALM_E2E_COLLECTOR_GRPC_PORT: String(colGrpc),
+        ALM_E2E_COLLECTOR_HTTP_PORT: String(colHttp),
+        ALM_E2E_COLLECTOR_HEALTH_PORT: String(colHealth),
+        ALM_E2E_COLLECTOR_METRICS_PORT: String(colMetrics),
+        ALM_E2E_JAEGER_GRPC_PORT: String(jaegerOtlpGrpc),
+        ALM_E2E_METRICS_SINK_PORT: String((metricsSink.address() as net.AddressInfo).port),
+        ALM_E2E_EVENTS_SINK_PORT: String((eventsSink.address() as net.AddressInfo).port),
+        ALM_E2E_QUEUE_DIR: queueDir,
+      },
+      logDir,
+    );
+    processes.push(collector);
+    await waitForHttp(`http://127.0.0.1:${colHealth}/`, [collector, ...processes.filter((p) => p.name === 'jaeger')]);
+    return collector;
   };
   try {
     const jaeger = startProcess(
@@ -296,27 +366,7 @@ export async function startStack(): Promise<Stack> {
     await waitForHttp(`http://127.0.0.1:${jaegerHealth}/status`, [jaeger]);
     await waitForHttp(`http://127.0.0.1:${jaegerQuery}/api/v3/services`, [jaeger]);
 
-    const collector = startProcess(
-      'collector',
-      otelcolBin,
-      [
-        '--config',
-        path.join(REPO_ROOT, 'collector-config.yaml'),
-        '--config',
-        path.join(REPO_ROOT, 'e2e', 'collector-overlay.yaml'),
-      ],
-      {
-        ALM_E2E_COLLECTOR_GRPC_PORT: String(colGrpc),
-        ALM_E2E_COLLECTOR_HTTP_PORT: String(colHttp),
-        ALM_E2E_COLLECTOR_HEALTH_PORT: String(colHealth),
-        ALM_E2E_COLLECTOR_METRICS_PORT: String(colMetrics),
-        ALM_E2E_JAEGER_GRPC_PORT: String(jaegerOtlpGrpc),
-        ALM_E2E_METRICS_SINK_PORT: String((metricsSink.address() as net.AddressInfo).port),
-      },
-      logDir,
-    );
-    processes.push(collector);
-    await waitForHttp(`http://127.0.0.1:${colHealth}/`, [collector, jaeger]);
+    await startCollector();
   } catch (err) {
     await stop();
     throw err;
@@ -330,6 +380,16 @@ export async function startStack(): Promise<Stack> {
     logDir,
     processes,
     metricsReceived,
+    eventsBackend,
+    async killAndRestartCollector(downMs = 0) {
+      const collector = processes.filter((p) => p.name.startsWith('collector') && p.running).pop();
+      if (collector === undefined) throw new Error('no collector is running');
+      signalGroup(collector.pid, 'SIGKILL');
+      await collector.exited;
+      await collector.stop();
+      if (downMs > 0) await sleep(downMs);
+      await startCollector();
+    },
     stop,
   };
 }

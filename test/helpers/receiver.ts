@@ -5,6 +5,37 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ALMEvent } from '../../src';
+import { eventFromLogRecord, type JsonLogRecord } from '../../src/events/otlp-log';
+
+/** An OTLP/JSON log record as a receiver gets it, with its resource's attributes. */
+export interface ReceivedLogRecord extends JsonLogRecord {
+  timeUnixNano?: string | number;
+  traceId?: string;
+  spanId?: string;
+  severityNumber?: number;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+  resource: Record<string, unknown>;
+}
+
+interface LogsRequest {
+  resourceLogs?: {
+    resource?: { attributes?: { key: string; value: Record<string, unknown> }[] };
+    scopeLogs?: { logRecords?: JsonLogRecord[] }[];
+  }[];
+}
+
+/** The records of an OTLP/JSON ExportLogsServiceRequest, each with its resource's attributes flattened. */
+export function logRecordsOf(request: LogsRequest): ReceivedLogRecord[] {
+  const records: ReceivedLogRecord[] = [];
+  for (const resourceLogs of request.resourceLogs ?? []) {
+    const resource: Record<string, unknown> = {};
+    for (const { key, value } of resourceLogs.resource?.attributes ?? []) resource[key] = Object.values(value)[0];
+    for (const scopeLogs of resourceLogs.scopeLogs ?? []) {
+      for (const record of scopeLogs.logRecords ?? []) records.push({ ...record, resource });
+    }
+  }
+  return records;
+}
 
 export type Behaviour =
   | { kind: 'ok' }
@@ -29,6 +60,10 @@ export class Receiver {
   /** Behaviours for the next requests, in order; when empty, `fallback` applies. */
   readonly script: Behaviour[] = [];
   fallback: (events: ALMEvent[]) => Behaviour = () => ({ kind: 'ok' });
+  /** OTLP/JSON log records accepted at /v1/logs, in arrival order (redeliveries included). */
+  readonly logRecords: ReceivedLogRecord[] = [];
+  /** The accepted OTLP/JSON logs requests' bodies, as sent. */
+  readonly logBodies: string[] = [];
   /** TCP connections accepted so far. */
   connections = 0;
   private server: Server | undefined;
@@ -81,7 +116,11 @@ export class Receiver {
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       const path = (req.url ?? '').split('?', 1)[0]!;
-      const events = path.endsWith('/v1/events') ? ((JSON.parse(body) as { events: ALMEvent[] }).events ?? []) : [];
+      const logs = path.endsWith('/v1/logs') && req.headers['content-type'] === 'application/json';
+      const records = logs ? logRecordsOf(JSON.parse(body) as LogsRequest) : [];
+      const events = path.endsWith('/v1/events')
+        ? ((JSON.parse(body) as { events: ALMEvent[] }).events ?? [])
+        : records.map((record) => eventFromLogRecord(record) as ALMEvent);
       const behaviour = this.script.shift() ?? this.fallback(events);
       this.requests.push({
         at: Date.now(),
@@ -94,6 +133,8 @@ export class Receiver {
       switch (behaviour.kind) {
         case 'ok':
           for (const event of events) this.events.set(event.event_id, event);
+          this.logRecords.push(...records);
+          if (logs) this.logBodies.push(body);
           res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":true}');
           return;
         case 'status':

@@ -5,7 +5,7 @@
  * name is known (at start, or later), counted once, flagged when denied, and reported with the
  * framework's call id.
  */
-import type { Attributes, Span } from '@opentelemetry/api';
+import { context, trace, type Attributes, type Span } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { TOOL_CONVENTIONS } from '../../src/policy/conventions';
 import { createHarness, noOnEndingTracer, ofType, type Harness } from '../helpers/harness';
@@ -355,6 +355,91 @@ describe('framework tool spans that are never active', () => {
     expect(h.spans().find((s) => s.name === 'delete_file')!.attributes['alm.tool.wrapped']).toBeUndefined();
   });
 
+  /** A LangChain ToolMessage as both LangChain instrumentations serialize a tool run's output. */
+  const toolMessage = (name: string, id: string) => ({
+    lc: 1,
+    type: 'constructor',
+    id: ['langchain_core', 'messages', 'ToolMessage'],
+    kwargs: { status: 'success', content: 'done', tool_call_id: id, name },
+  });
+
+  it('started after the alm call began (LangChain callbacks run in the background): paired through its enclosing span', async () => {
+    h = createHarness({ alm: { policy: { deniedTools: ['delete_file'] } } });
+    const del = h.alm.tool('delete_file', () => 'deleted');
+    await h.alm.run(async () => {
+      // As LangGraph's ToolNode under OpenInference: the node's span, then the tool body, then its tool span,
+      // parented by span context only (trace.setSpanContext), as OpenInference does.
+      const node = h.tracer.startSpan('tools');
+      expect(() => del()).toThrow('denied');
+      const parent = trace.setSpanContext(context.active(), node.spanContext());
+      const span = h.tracer.startSpan('delete_file', { attributes: { 'openinference.span.kind': 'TOOL' } }, parent);
+      span.setStatus({ code: 2 });
+      span.setAttributes({ 'tool.name': 'delete_file' });
+      span.end();
+      node.end();
+    });
+    expect(h.span('delete_file').attributes).toMatchObject({
+      'alm.tool.wrapped': true,
+      'alm.policy.violation': false,
+      'alm.tool.status': 'denied',
+    });
+    const events = await h.flushEvents();
+    expect(ofType(events, 'tool.request')).toHaveLength(1);
+  });
+
+  it('pairs by the call id in its ToolMessage, whatever the order the spans end in', async () => {
+    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1 } } });
+    const read = h.alm.langchainTool('read_file', (_input: object, _config: object) => 'text');
+    await h.alm.run(async () => {
+      const node = h.tracer.startSpan('tools');
+      const parent = trace.setSpanContext(context.active(), node.spanContext());
+      read({}, { toolCall: { id: 'call-1' } });
+      expect(() => read({}, { toolCall: { id: 'call-2' } })).toThrow('denied'); // over the budget
+      for (const id of ['call-2', 'call-1']) {
+        const span = h.tracer.startSpan(id, { attributes: { 'openinference.span.kind': 'TOOL' } }, parent);
+        span.setAttributes({
+          'tool.name': 'read_file',
+          'output.value': JSON.stringify({ output: toolMessage('read_file', id) }),
+        });
+        span.end();
+      }
+      node.end();
+    });
+    expect(h.span('call-1').attributes['alm.policy.decision']).toBe('allow');
+    expect(h.span('call-2').attributes['alm.policy.decision']).toBe('deny');
+    const events = await h.flushEvents();
+    expect(ofType(events, 'tool.request').map((e) => e.metadata.tool_call_id)).toEqual(['call-1', 'call-2']);
+  });
+
+  it("OpenLLMetry's LangChain spans: named from their ToolMessage, never by the tool's class", async () => {
+    h = createHarness({ alm: { policy: { deniedTools: ['delete_file'] } } });
+    const traceloopTool = (output: unknown) => {
+      const span = h.tracer.startSpan('execute_tool DynamicStructuredTool');
+      span.setAttributes({
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.provider.name': 'langchain',
+        'traceloop.span.kind': 'task',
+        'traceloop.entity.name': 'DynamicStructuredTool',
+        'traceloop.entity.input': JSON.stringify({ args: [JSON.stringify({ path: '/etc' })] }),
+      });
+      span.setAttribute('traceloop.entity.output', JSON.stringify(output));
+      span.end();
+      return span;
+    };
+    await h.alm.run(async () => {
+      traceloopTool(toolMessage('delete_file', 'call-7'));
+      traceloopTool('invoked directly: no ToolMessage, so no name');
+    });
+    const [named, unnamed] = h.spans().filter((s) => s.name.startsWith('execute_tool'));
+    expect(named!.attributes).toMatchObject({ 'alm.policy.decision': 'deny', 'alm.policy.violation': true });
+    expect(unnamed!.attributes['alm.policy.decision']).toBeUndefined();
+    const events = await h.flushEvents();
+    expect(
+      ofType(events, 'tool.request').map((e) => [e.metadata.tool_name, e.metadata.tool_call_id, e.metadata.args]),
+    ).toEqual([['delete_file', 'call-7', { inputs: { path: '/etc' } }]]);
+    expect(ofType(events, 'run.end')[0]!.metadata.summary.tool_calls).toMatchObject({ total: 1, denied: 1 });
+  });
+
   it('is decided the moment its attributes name it, on an SDK that calls no onEnding', async () => {
     h = createHarness({ withAlmProcessors: false, alm: { policy: { deniedTools: ['delete_file'] } } });
     const tracer = noOnEndingTracer(h);
@@ -555,7 +640,7 @@ describe('the processor stays out of the way', () => {
     h = createHarness({ alm: { policy: { deniedTools: ['x'] } } });
     await h.alm.run(async () => {
       for (const c of TOOL_CONVENTIONS) {
-        const kind = { [c.kindKey]: c.kindValue };
+        const kind = { [c.kindKey]: c.kindValue, ...(c.alsoKey ? { [c.alsoKey]: c.alsoValue! } : {}) };
         h.tracer.startActiveSpan('odd', { attributes: { ...kind, [c.nameKey]: '' } }, (s) => s.end());
         h.tracer.startActiveSpan('odd', { attributes: { ...kind, [c.argsKey]: 'not json {' } }, (s) => {
           s.setAttributes({ [c.nameKey]: 'x', [c.resultKey]: '[1,', ...(c.callIdKey ? { [c.callIdKey]: 7 } : {}) });
@@ -565,10 +650,10 @@ describe('the processor stays out of the way', () => {
     });
     expect(h.errors).toEqual([]);
     const events = await h.flushEvents();
-    expect(ofType(events, 'tool.request')).toHaveLength(4);
+    expect(ofType(events, 'tool.request')).toHaveLength(5);
     expect(ofType(events, 'tool.request').map((e) => [e.metadata.tool_name, e.metadata.args])).toEqual(
-      Array(4).fill(['x', { args: ['not json {'] }]),
+      Array(5).fill(['x', { args: ['not json {'] }]),
     );
-    expect(ofType(events, 'tool.response').map((e) => e.metadata.result)).toEqual(Array(4).fill('[1,'));
+    expect(ofType(events, 'tool.response').map((e) => e.metadata.result)).toEqual(Array(5).fill('[1,'));
   });
 });

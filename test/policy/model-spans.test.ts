@@ -170,3 +170,56 @@ describe('foreign model spans', () => {
     expect(summary).toMatchObject({ llm_calls: 1, tokens: { input: 7, output: 2 } });
   });
 });
+
+describe("Mastra's model spans (@mastra/otel-bridge)", () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  // As the bridge makes them: spans start bare and get every attribute when they end; the chat span
+  // covers the whole generate() and carries the steps' summed tokens, each model call is a model_step.
+  const CHAT = {
+    'gen_ai.operation.name': 'chat',
+    'mastra.span.type': 'model_generation',
+    'gen_ai.request.model': 'mock-model-id',
+    'gen_ai.usage.input_tokens': 20,
+    'gen_ai.usage.output_tokens': 10,
+  };
+  const STEP = { 'gen_ai.operation.name': 'model_step', 'mastra.span.type': 'model_step' };
+
+  function generate(steps: number, inStep?: () => Promise<unknown>): Promise<void> {
+    return h.tracer.startActiveSpan("llm: 'mock-model-id'", async (chat) => {
+      for (let i = 0; i < steps; i++) {
+        await h.tracer.startActiveSpan(`step: ${i}`, async (step) => {
+          await inStep?.();
+          step.setAttributes(STEP);
+          step.end();
+        });
+      }
+      chat.setAttributes(CHAT);
+      chat.end();
+    });
+  }
+
+  it('each step is a model call; the chat span adds its tokens once', async () => {
+    h = createHarness();
+    await h.alm.run(() => generate(2));
+    const events = await h.flushEvents();
+    const summary = ofType(events, 'run.end')[0]!.metadata.summary;
+    expect(summary.llm_calls).toBe(2);
+    expect(summary.tokens).toEqual({ input: 20, output: 10 });
+  });
+
+  it('count nothing around an alm model call, which counts the calls and tokens itself', async () => {
+    h = createHarness();
+    const call = () =>
+      h.alm.llm({ provider: 'mock', model: 'mock-model-id' }, async (c) => {
+        c.setUsage({ inputTokens: 10, outputTokens: 5 });
+        return 'ok';
+      });
+    await h.alm.run(() => generate(2, call));
+    const events = await h.flushEvents();
+    const summary = ofType(events, 'run.end')[0]!.metadata.summary;
+    expect(summary.llm_calls).toBe(2);
+    expect(summary.tokens).toEqual({ input: 20, output: 10 });
+  });
+});
