@@ -5,6 +5,7 @@
  * and batches put back for a retry return to their place.
  */
 import type { ALMEvent } from '../events/schema';
+import { serializeEvent } from '../events/translate';
 
 export interface BufferedEvent {
   readonly seq: number;
@@ -72,7 +73,7 @@ export interface TakeLimits {
 
 export function serialize(entry: Entry): void {
   if (entry.line !== undefined) return;
-  entry.line = JSON.stringify(entry.event);
+  entry.line = serializeEvent(entry.event);
   entry.bytes = Buffer.byteLength(entry.line);
 }
 

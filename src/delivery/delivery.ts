@@ -187,6 +187,19 @@ export class Delivery {
     this.counts.dropped += count;
   }
 
+  /** Events dropped before they were handed over (records the pipeline dropped for want of room). */
+  dropUnheld(count: number): void {
+    this.counts.dropped += count;
+    this.overflowed(count);
+  }
+
+  /** Room for `count` more events: the oldest held go, as when the queue is full. Returns how many went. */
+  makeRoom(count: number): number {
+    const before = this.counts.dropped;
+    this.trim(count);
+    return this.counts.dropped - before;
+  }
+
   /** Send what is queued now, without waiting out a backoff; resolves when drained or an attempt failed. */
   async flush(): Promise<void> {
     this.retryAt = this.notBefore;
@@ -478,13 +491,18 @@ export class Delivery {
     }
   }
 
-  /** Keep what is held within maxQueueSize events, counting in-flight and split batches. */
-  private trim(): void {
-    const dropped = this.buffer.trim(this.options.maxQueueSize - this.splitEvents - this.inflightEvents);
-    const count = dropped.length;
-    if (count === 0) return;
-    this.counts.dropped += count;
+  /** Keep what is held within maxQueueSize events (less `reserve`), counting in-flight and split batches. */
+  private trim(reserve = 0): void {
+    const dropped = this.buffer.trim(this.options.maxQueueSize - this.splitEvents - this.inflightEvents - reserve);
+    if (dropped.length === 0) return;
+    this.counts.dropped += dropped.length;
     this.listener?.settled(dropped);
+    this.overflowed(dropped.length);
+  }
+
+  /** `count` events were dropped for want of room: onError hears of it, at most once per OVERFLOW_REPORT_MS. */
+  private overflowed(count: number): void {
+    if (count === 0) return;
     this.overflowUnreported += count;
     const wait = this.overflowReportedAt + OVERFLOW_REPORT_MS - Date.now();
     if (wait <= 0) this.reportOverflow();

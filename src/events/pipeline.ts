@@ -11,12 +11,9 @@ import { Spool } from '../delivery/spool';
 import type { ErrorReporter } from '../report';
 import type { OpRecord } from './record';
 import type { ALMEvent } from './schema';
-import { endEvents, startEvents, type Envelope } from './translate';
+import { endEvents, eventCount, serializeEvent, startEvents, type Envelope } from './translate';
 
 export type { EventSink };
-
-/** The most events one record yields (a tool call: tool.request, policy.decision, tool.response). */
-const MAX_EVENTS_PER_RECORD = 3;
 
 /** Which events of a record to emit. */
 export const Phase = { Start: 1, End: 2, Both: 3 } as const;
@@ -49,6 +46,10 @@ export interface PipelineStats {
 export class EventPipeline {
   private records: OpRecord[] = [];
   private phases: Phase[] = [];
+  /** Records before it were dropped (makeRoom). */
+  private head = 0;
+  /** Events the waiting records will make. */
+  private waiting = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private emitted = 0;
@@ -123,9 +124,9 @@ export class EventPipeline {
   }
 
   /**
-   * Hot path: O(1), no I/O; no translation unless what is held for delivery reaches maxQueueSize
-   * (an agent that never yields): then the records become events at once, so that the bound and its
-   * drop policy hold for everything held, whether or not the event loop turns.
+   * Hot path: O(1), no I/O, no translation. What waits (counted in the events it will make) and what
+   * is held for delivery stay within maxQueueSize, whether or not the event loop turns (an agent that
+   * never yields): makeRoom drops the oldest.
    */
   enqueue(record: OpRecord, phase: Phase): void {
     if (this.delivery === undefined) return;
@@ -138,15 +139,58 @@ export class EventPipeline {
     }
     this.records.push(record);
     this.phases.push(phase);
-    if (this.records.length * MAX_EVENTS_PER_RECORD + this.delivery.held >= this.options.maxQueueSize) {
-      this.translate(false);
-    } else if (this.records.length >= this.options.batchSize || this.spool !== undefined) {
+    this.waiting += eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+    if (this.waiting + this.delivery.held > this.options.maxQueueSize) {
+      this.makeRoom();
+    } else if (this.records.length - this.head >= this.options.batchSize || this.spool !== undefined) {
       // With a spool, records become events (and go to disk) on the next turn of the event loop.
       this.immediate ??= detached(() => setImmediate(this.onFull));
     } else if (this.timer === undefined) {
       this.timer = detached(() => setTimeout(this.onTimer, this.options.flushIntervalMs));
       this.timer.unref();
     }
+  }
+
+  /**
+   * What is held (records waiting, at most three events each, and events held for delivery) reached
+   * maxQueueSize, the agent not yielding: the oldest go, as the drop policy says: events held for
+   * delivery first, then the oldest waiting records other than a run's (their events counted as
+   * emitted and dropped). Records are not turned into events here: they are cheaper to hold.
+   */
+  private makeRoom(): void {
+    const delivery = this.delivery!;
+    const records = this.records;
+    const phases = this.phases;
+    let over = this.waiting + delivery.held - this.options.maxQueueSize;
+    if (over > 0) over -= delivery.makeRoom(over);
+    for (let i = this.head; over > 0 && i < records.length;) {
+      const record = records[i]!;
+      if (record.kind === 'run') {
+        i++;
+        continue;
+      }
+      const phase = phases[i]!;
+      const count = eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+      // Drop it: the runs' records before it move up one place, and the head past it.
+      for (let j = i; j > this.head; j--) {
+        records[j] = records[j - 1]!;
+        phases[j] = phases[j - 1]!;
+      }
+      records[this.head] = undefined as unknown as OpRecord;
+      this.head++;
+      i++;
+      this.emitted += count;
+      this.waiting -= count;
+      delivery.dropUnheld(count);
+      over -= count;
+    }
+    if (this.head > 1024 && this.head * 2 > records.length) {
+      this.records = records.slice(this.head);
+      this.phases = phases.slice(this.head);
+      this.head = 0;
+    }
+    // Only runs' records left: they become events (the buffer keeps run.start/run.end longest).
+    if (over > 0) this.translate(false);
   }
 
   /** Drop a record's events, counted as emitted and dropped (an operation of a run that has ended). */
@@ -235,13 +279,16 @@ export class EventPipeline {
   private translate(urgent: boolean): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.records.length === 0 || this.delivery === undefined) return;
+    if (this.records.length === this.head || this.delivery === undefined) return;
     const records = this.records;
     const phases = this.phases;
+    const head = this.head;
     this.records = [];
     this.phases = [];
+    this.head = 0;
+    this.waiting = 0;
     const events: ALMEvent[] = [];
-    for (let i = 0; i < records.length; i++) {
+    for (let i = head; i < records.length; i++) {
       try {
         this.appendEvents(records[i]!, phases[i]!, events);
       } catch (error) {
@@ -255,7 +302,7 @@ export class EventPipeline {
     }
     let lines: string[];
     try {
-      lines = events.map((e) => JSON.stringify(e));
+      lines = events.map(serializeEvent);
     } catch (error) {
       this.report(error);
       this.delivery.push(events, urgent);

@@ -44,7 +44,7 @@ function envelopeEvent<T extends ALMEvent['event_type']>(
   metadata: EventOf<T>['metadata'],
 ): EventOf<T> {
   // Key order follows the reference SDK's serialisation; trace_id/span_id are additive.
-  return {
+  const event = {
     event_id: randomUUID(),
     timestamp: isoTimestamp(time),
     event_type: eventType,
@@ -59,6 +59,69 @@ function envelopeEvent<T extends ALMEvent['event_type']>(
     trace_id: rec.traceId,
     span_id: rec.spanId,
   } as EventOf<T>;
+  built.add(event);
+  return event;
+}
+
+/**
+ * Events made by envelopeEvent: their top-level fields are set once, here, and never changed (sinks
+ * see them after they are serialised), so serializeEvent may write those fields itself.
+ */
+const built = new WeakSet<object>();
+
+/** The envelope's fields as JSON, for the last agent seen (one per ALM instance; rarely more). */
+let envelopeJson = {
+  agentId: '',
+  env: '',
+  agentVersion: null as unknown,
+  policyVersion: null as unknown,
+  head: '',
+  tail: '',
+};
+
+function envelopeJsonOf(e: ALMEvent): typeof envelopeJson {
+  const c = envelopeJson;
+  if (
+    c.agentId === e.agent_id &&
+    c.env === e.env &&
+    c.agentVersion === e.agent_version &&
+    c.policyVersion === e.policy_version
+  ) {
+    return c;
+  }
+  envelopeJson = {
+    agentId: e.agent_id,
+    env: e.env,
+    agentVersion: e.agent_version,
+    policyVersion: e.policy_version,
+    head: `,"agent_id":${JSON.stringify(e.agent_id)},"env":${JSON.stringify(e.env)},"run_id":`,
+    tail:
+      `,"schema_version":${JSON.stringify(SCHEMA_VERSION)},"sdk_version":${JSON.stringify(SDK_VERSION)}` +
+      `,"agent_version":${JSON.stringify(e.agent_version)},"policy_version":${JSON.stringify(e.policy_version)}`,
+  };
+  return envelopeJson;
+}
+
+/**
+ * An event as JSON: exactly `JSON.stringify(event)`, byte for byte. For events built here, the
+ * envelope (agent, env, versions) is written from JSON made once per agent and the ids and timestamp
+ * as they are (a UUID, an RFC 3339 time, a type name: nothing to escape); only the metadata, the run
+ * id and the trace ids go through JSON.stringify. Any other object is JSON.stringify'd whole.
+ */
+export function serializeEvent(event: ALMEvent): string {
+  const e = event as ALMEvent & { run_id: unknown; trace_id?: unknown; span_id?: unknown };
+  if (!built.has(e) || (e.run_id !== null && typeof e.run_id !== 'string')) return JSON.stringify(e);
+  const c = envelopeJsonOf(e);
+  let json =
+    `{"event_id":"${e.event_id}","timestamp":"${e.timestamp}","event_type":"${e.event_type}"` +
+    c.head +
+    (e.run_id === null ? 'null' : JSON.stringify(e.run_id)) +
+    ',"metadata":' +
+    JSON.stringify(e.metadata) +
+    c.tail;
+  if (e.trace_id !== undefined) json += ',"trace_id":' + JSON.stringify(e.trace_id);
+  if (e.span_id !== undefined) json += ',"span_id":' + JSON.stringify(e.span_id);
+  return json + '}';
 }
 
 /** Milliseconds rounded to the microsecond, never negative. */
@@ -71,6 +134,18 @@ function toolArgs(value: unknown): ToolArgs {
   if (value === undefined) return { args: [] };
   if (isPlainObject(value)) return { inputs: value };
   return { args: Array.isArray(value) ? value : [value] };
+}
+
+/** How many events startEvents (`start`) and endEvents (`end`) make of `rec`, without making them. */
+export function eventCount(rec: OpRecord, start: boolean, end: boolean): number {
+  switch (rec.kind) {
+    case 'tool':
+      return (start ? (rec.decision === undefined ? 1 : 2) : 0) + (end ? 1 : 0);
+    case 'handoff':
+      return start ? 1 : 0;
+    default:
+      return (start ? 1 : 0) + (end ? 1 : 0);
+  }
 }
 
 /** Events that describe the start of an operation. Appends to `out`. */

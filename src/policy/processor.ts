@@ -20,6 +20,7 @@ import { adoptRemoteRun } from '../instrument/remote-run';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
 import { endModelSpan, recogniseModelSpan, startModelSpan } from './model-spans';
+import { cannotBeAgentCall } from './unrelated';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
@@ -48,10 +49,13 @@ export class PolicySpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
     try {
       // alm-otel's own spans carry their decision from the start.
-      if ((span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name === ALM_SCOPE) {
+      const scope = (span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name;
+      if (scope === ALM_SCOPE) {
         if (span.attributes[sc.ATTR_ALM_LLM_CALL_ID] !== undefined) this.almModelCallIn(parentContext);
         return;
       }
+      // The application's HTTP, database, messaging spans: never tracked, so they cost (almost) nothing.
+      if (cannotBeAgentCall(scope, span.attributes)) return;
       if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
       const parentSpan = trace.getSpan(parentContext);
       const parent = this.parentOf(parentSpan);
