@@ -169,7 +169,9 @@ export class ALM {
     this.enabled = config.enabled;
     // A budget that can refuse a tool call: its own count, or the run's token or cost spend.
     const { maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun } = config.policy;
-    this.hasBudget = [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined);
+    this.hasBudget =
+      [maxToolCallsPerRun, maxTokensPerRun, maxCostPerRun].some((limit) => limit !== undefined) ||
+      config.policy.budgets.some((budget) => budget.maxToolCalls !== undefined);
 
     this.spanProcessors = Object.freeze(config.enabled ? [new PolicySpanProcessor(this.rt)] : []);
     const { budgets, store } = config.policy;
@@ -197,7 +199,7 @@ export class ALM {
     optionalString('run', 'purpose', options.purpose);
     const labels = checkLabels(options.labels);
     const checked = options.labels === undefined ? options : { ...options, labels };
-    return this.enabled ? startRun(this.rt, checked, fn) : plainRun(this.rt, fn);
+    return this.enabled ? startRun(this.rt, checked, fn) : plainRun(this.rt, fn, labels);
   }
 
   /** A unit of work inside a run. Returns what `fn` returns and rethrows its error unchanged. */

@@ -19,7 +19,8 @@ import type { Runtime } from './runtime';
 import { isAsyncFunction, observe } from './settle';
 import type { TaskHandle } from './task';
 import { resilienceOf, retrying, withTimeout } from './retry';
-import type { AnyFunction, ToolOptions } from './tool';
+import { admitScopedTool, type AnyFunction, type ToolOptions } from './tool';
+import type { PolicyDecision } from '../policy/rules';
 import { responseFromResult, usageFromResult } from './usage';
 
 /**
@@ -52,9 +53,18 @@ export function plainTool<F extends AnyFunction>(
   const checked = function (this: unknown, ...args: unknown[]): unknown {
     const run = rt.storage.getStore()?.run;
     if (run?.ended) rt.detached = true; // see Runtime.detached
-    const decision = rt.policy.decide(rule, run, true);
+    let decision = rt.policy.decide(rule, run, true);
+    const scoped = rt.scoped;
+    if (decision.allow && scoped !== undefined && scoped.tools) {
+      // Budgets by scope and window hold while disabled too; with a shared store the call waits for them.
+      const verdict = admitScopedTool(rt, scoped, run, decision);
+      if (verdict instanceof Promise) {
+        return verdict.then((d) => (d.allow ? fn.apply(this, args) : Promise.reject(deniedBy(shownName, d))));
+      }
+      decision = verdict;
+    }
     if (!decision.allow) {
-      const denied = new ToolDeniedError(shownName, randomUUID(), decision.reason, decision.details);
+      const denied = deniedBy(shownName, decision);
       if (isAsync) return Promise.reject(denied);
       throw denied;
     }
@@ -65,9 +75,15 @@ export function plainTool<F extends AnyFunction>(
   return checked as F;
 }
 
-/** A run without a span or events; it keeps its scope, so its budget and `currentRunId()` still hold. */
-export function plainRun<T>(rt: Runtime, fn: (run: RunHandle) => T): T {
-  const state = new RunState(randomUUID(), rt.storage.getStore()?.run, rt.models.priced);
+function deniedBy(toolName: string, decision: PolicyDecision): ToolDeniedError {
+  return new ToolDeniedError(toolName, randomUUID(), decision.reason, decision.details);
+}
+
+/** A run without a span or events; it keeps its scope, so its budgets (scoped ones too) and `currentRunId()` still hold. */
+export function plainRun<T>(rt: Runtime, fn: (run: RunHandle) => T, labels?: Readonly<Record<string, string>>): T {
+  const parent = rt.storage.getStore()?.run;
+  const state = new RunState(randomUUID(), parent, rt.models.priced);
+  state.labels = labels === undefined ? parent?.labels : { ...parent?.labels, ...labels };
   const handle = runHandle(rt, state, null, null);
   rt.enterScope();
   return observe(

@@ -396,7 +396,7 @@ function callTool(
  * The scoped budgets' word on a call the local policy lets run: the same decision when they admit it,
  * a denial (its local allowance given back) when one of them is reached or cannot be checked.
  */
-function admitScopedTool(
+export function admitScopedTool(
   rt: Runtime,
   scoped: ScopedBudgets,
   run: RunState | undefined,

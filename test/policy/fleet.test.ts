@@ -305,6 +305,38 @@ describe('windows', () => {
   });
 });
 
+describe('enabled: false', () => {
+  test('scoped budgets and labels still hold; nothing is recorded', async () => {
+    const alm = new ALM({
+      agentId: 'off',
+      enabled: false,
+      events: { sink: 'none' },
+      policy: {
+        budgets: [
+          { scope: 'tenant', maxToolCalls: 2 },
+          { scope: 'user', maxLlmCalls: 1 },
+        ],
+      },
+    });
+    let ran = 0;
+    const sync = alm.tool('sync', () => ++ran);
+    await alm.run({ labels: { tenant: 'acme', user: 'u-1' } }, async () => {
+      sync();
+      sync();
+      expect(() => sync()).toThrow(/Budget exceeded: 2\/2 tool calls \(tenant=acme\)/);
+      await alm.llm({ provider: 'p', model: 'm' }, async () => 'ok');
+      await expect(alm.llm({ provider: 'p', model: 'm' }, async () => 'no')).rejects.toBeInstanceOf(
+        BudgetExceededError,
+      );
+    });
+    // Another tenant has its own budget.
+    await alm.run({ labels: { tenant: 'globex' } }, async () => sync());
+    expect(ran).toBe(3);
+    expect(alm.stats().emitted).toBe(0);
+    await alm.shutdown();
+  });
+});
+
 describe('configuration', () => {
   test('budgets and the store are checked at construction, naming the field', () => {
     const error = (policy: unknown) => {
