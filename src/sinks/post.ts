@@ -8,8 +8,10 @@
 import { parseRetryAfter } from '../delivery/backoff';
 import { ALMDeliveryError } from '../errors';
 
-/** Most bytes of an answer read: enough for an error message or an OTLP partial-success response. */
+/** Most bytes of a successful answer read: enough for an OTLP partial-success response. */
 const ANSWER_LIMIT = 64 * 1024;
+/** Most bytes of an error answer read (and scrubbed): enough for its message. */
+const ERROR_LIMIT = 8 * 1024;
 /** Characters of an error answer shown in a message. */
 const EXCERPT_LENGTH = 200;
 
@@ -44,22 +46,20 @@ function decodeOnce(text: string): string {
 }
 
 /**
- * Text the receiver sent back (or an error's message), made safe to show: decoded until nothing
- * changes (a few rounds at most), then every occurrence of the key, in any letter case, replaced.
+ * Text a receiver sent back (or an error's message), made safe to show: decoded until nothing changes
+ * (a few rounds at most), then every occurrence of each secret, in any letter case, replaced.
  */
-export function scrubSecret(text: string, secret: string | undefined): string {
-  if (secret === undefined || secret.length === 0) return text;
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  const shown = secrets.filter((secret) => secret.length > 0);
+  if (shown.length === 0) return text;
   for (let round = 0; round < 4; round++) {
     const decoded = decodeOnce(text);
     if (decoded === text) break;
     text = decoded;
   }
-  return text.replace(new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '***');
-}
-
-/** Every occurrence of each secret in `text` replaced, after decoding what a receiver may have escaped. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  for (const secret of secrets) text = scrubSecret(text, secret);
+  for (const secret of shown) {
+    text = text.replace(new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '***');
+  }
   return text;
 }
 
@@ -124,7 +124,7 @@ export async function post(options: PostOptions): Promise<Uint8Array> {
       body: options.body,
       signal: AbortSignal.timeout(options.timeoutMs),
     });
-    answer = await readBounded(response, ANSWER_LIMIT);
+    answer = await readBounded(response, response.ok ? ANSWER_LIMIT : ERROR_LIMIT);
   } catch (error) {
     // No instanceof: fetch's errors may come from another realm (test runners, vm contexts).
     const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
