@@ -16,7 +16,7 @@
  * beyond their reservations (docs/budgets.md).
  */
 import type { BudgetDetails, BudgetName } from './budgets';
-import { MemoryStore, type BudgetStore, type Charge } from './store';
+import { MemoryStore, type Admission, type BudgetStore, type Charge } from './store';
 import { windowAt, windowMs } from './windows';
 
 export interface ScopedBudgetConfig {
@@ -166,51 +166,50 @@ export class ScopedBudgets {
    * (which rejects with BudgetStoreError when the budget could not be checked and failMode is 'closed').
    */
   admitTool(scope: CallScope): ScopedBudgetDetails | undefined | Promise<ScopedBudgetDetails | undefined> {
-    return this.admitCount(scope, 'tool_calls');
+    const { charges, admit } = this.admit(scope, [{ measure: 'tool_calls', amount: 1, strict: true }]);
+    return charges.length === 0 ? undefined : admit();
   }
 
-  private admitCount(
+  /**
+   * The charges of a call on every budget that applies to it (one per budget and wanted measure it
+   * limits), and the admission of all of them at once: undefined when admitted, else the details of
+   * the first one refused.
+   */
+  private admit(
     scope: CallScope,
-    measure: 'tool_calls' | 'llm_calls',
-    extra: (applied: Applied[]) => { charges: Charge[]; measures: BudgetName[]; owners: Applied[] } = () => ({
-      charges: [],
-      measures: [],
-      owners: [],
-    }),
-  ): ScopedBudgetDetails | undefined | Promise<ScopedBudgetDetails | undefined> {
-    const applied = this.applied(scope, this.clock());
-    const charges: Charge[] = [];
-    const measures: BudgetName[] = [];
+    wanted: readonly { measure: BudgetName; amount: number; strict: boolean }[],
+  ): {
+    charges: readonly (Charge & { measure: BudgetName })[];
+    admit(): ScopedBudgetDetails | undefined | Promise<ScopedBudgetDetails | undefined>;
+  } {
+    const charges: (Charge & { measure: BudgetName })[] = [];
     const owners: Applied[] = [];
-    for (const a of applied) {
-      const limit = a.budget.limits[measure];
-      if (limit === undefined) continue;
-      charges.push({ key: `${a.prefix}:${measure}`, limit, amount: 1, strict: true, ttlMs: a.ttlMs });
-      measures.push(measure);
-      owners.push(a);
+    for (const a of this.applied(scope, this.clock())) {
+      for (const { measure, amount, strict } of wanted) {
+        const limit = a.budget.limits[measure];
+        if (limit === undefined) continue;
+        charges.push({ key: `${a.prefix}:${measure}`, limit, amount, strict, ttlMs: a.ttlMs, measure });
+        owners.push(a);
+      }
     }
-    const more = extra(applied);
-    charges.push(...more.charges);
-    measures.push(...more.measures);
-    owners.push(...more.owners);
-    if (charges.length === 0) return undefined;
-    const verdict = (admission: Awaited<ReturnType<BudgetStore['admit']>>) =>
-      admission.ok
-        ? undefined
-        : this.details(
-            owners[admission.index]!,
-            measures[admission.index]!,
-            admission.current,
-            charges[admission.index]!.amount,
-          );
-    const admission = this.store.admit(charges);
-    return admission instanceof Promise ? admission.then(verdict) : verdict(admission);
+    const verdict = (admission: Admission) => {
+      if (admission.ok) return undefined;
+      const charge = charges[admission.index]!;
+      return this.details(owners[admission.index]!, charge.measure, admission.current, charge.amount);
+    };
+    return {
+      charges,
+      admit: () => {
+        const admission = this.store.admit(charges);
+        return admission instanceof Promise ? admission.then(verdict) : verdict(admission);
+      },
+    };
   }
 
   /**
    * Admit a model call: one unit of every model-call budget, and a reservation of `tokens` and `cost`
    * (what it may use) on every token and cost budget that applies; `declared` makes the reservation
-   * strict. Returns the hold to settle, or throws/rejects with the refusal's details.
+   * strict. Returns the hold to settle, or the refusal's details.
    */
   admitLlm(
     scope: CallScope,
@@ -218,27 +217,13 @@ export class ScopedBudgets {
     cost: number,
     declared: boolean,
   ): { refused: ScopedBudgetDetails } | ScopedHold | Promise<{ refused: ScopedBudgetDetails } | ScopedHold> {
-    let reserved: { key: string; measure: BudgetName; amount: number; ttlMs: number }[] = [];
-    const verdict = this.admitCount(scope, 'llm_calls', (applied) => {
-      const charges: Charge[] = [];
-      const measures: BudgetName[] = [];
-      const owners: Applied[] = [];
-      for (const a of applied) {
-        for (const [measure, amount] of [
-          ['tokens', tokens],
-          ['cost', cost],
-        ] as const) {
-          const limit = a.budget.limits[measure];
-          if (limit === undefined) continue;
-          const key = `${a.prefix}:${measure}`;
-          charges.push({ key, limit, amount, strict: declared, ttlMs: a.ttlMs });
-          measures.push(measure);
-          owners.push(a);
-          reserved.push({ key, measure, amount, ttlMs: a.ttlMs });
-        }
-      }
-      return { charges, measures, owners };
-    });
+    const { charges, admit } = this.admit(scope, [
+      { measure: 'llm_calls', amount: 1, strict: true },
+      { measure: 'tokens', amount: tokens, strict: declared },
+      { measure: 'cost', amount: cost, strict: declared },
+    ]);
+    if (charges.length === 0) return NO_HOLD;
+    const reserved = charges.filter((c) => c.measure !== 'llm_calls');
     const hold = (refused: ScopedBudgetDetails | undefined): { refused: ScopedBudgetDetails } | ScopedHold => {
       if (refused !== undefined) return { refused };
       if (reserved.length === 0) return NO_HOLD;
@@ -254,11 +239,11 @@ export class ScopedBudgets {
               ttlMs: r.ttlMs,
             }))
             .filter((c) => c.delta !== 0 && Number.isFinite(c.delta));
-          reserved = [];
           if (changes.length > 0) this.track(this.store.adjust(changes));
         },
       };
     };
+    const verdict = admit();
     return verdict instanceof Promise ? verdict.then(hold) : hold(verdict);
   }
 
