@@ -8,6 +8,7 @@ import * as z from 'zod/mini';
 import type { ALMEvent } from '../events/schema';
 import type { RedisClientLike } from '../policy/redis-store';
 import { windowMs } from '../policy/windows';
+import { LABEL_NAME } from '../instrument/labels';
 
 /** A function sink receives each batch of events; it may return a promise. */
 export type EventSinkFunction = (events: ALMEvent[]) => void | Promise<void>;
@@ -29,15 +30,12 @@ const price = () =>
     .number({ error: 'must be a number of USD per million tokens' })
     .check(z.minimum(0, 'must be 0 or more'), z.maximum(1e9, 'must be at most 1e9 USD per million tokens'));
 
-/** A label's name, or 'run' / 'agent'. */
-const SCOPE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
-
 const ScopedBudgetSchema = z
   .strictObject({
     /** 'run', 'agent' (the agentId), or the name of a run label ('tenant', 'user', …). */
     scope: z
       .string({ error: "must be 'run', 'agent' or a label's name" })
-      .check(z.regex(SCOPE_NAME, "must be 'run', 'agent' or a label's name (letters, digits, _ . -)")),
+      .check(z.regex(LABEL_NAME, "must be 'run', 'agent' or a label's name (letters, digits, _ . -)")),
     /** Absent: the scope's lifetime. Else a fixed window aligned to UTC: '10s', '1m', '1h', '1d', '30d'. */
     window: z.optional(
       z

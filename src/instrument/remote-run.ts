@@ -10,7 +10,7 @@ import type { Context } from '@opentelemetry/api';
 import { remoteRunId, remoteRunLabels } from '../propagation';
 import { RunState } from './run-state';
 import type { Runtime } from './runtime';
-import { LABEL_NAME, MAX_LABELS, MAX_LABEL_VALUE } from './labels';
+import { acceptedLabels } from './labels';
 
 /** Remote runs remembered at once; the least recently seen goes first. */
 const MAX_REMOTE_RUNS = 1000;
@@ -41,19 +41,8 @@ export function adoptRemoteRun(rt: Runtime, ctx: Context): RunState | undefined 
   const state = rt.remoteRuns.get(runId);
   // The caller's labels travel with its run: they choose the scoped budgets here too.
   if (state.labels === undefined) {
-    const labels = boundedLabels(remoteRunLabels(ctx));
+    const labels = acceptedLabels(remoteRunLabels(ctx));
     if (labels !== undefined) state.labels = labels;
   }
   return state;
-}
-
-/** Labels from another process, as many and as long as alm.run accepts; undefined when none. */
-function boundedLabels(labels: Record<string, string>): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined;
-  let n = 0;
-  for (const [name, value] of Object.entries(labels)) {
-    if (n++ >= MAX_LABELS || !LABEL_NAME.test(name) || value.length > MAX_LABEL_VALUE) continue;
-    (out ??= {})[name] = value;
-  }
-  return out;
 }
