@@ -24,7 +24,8 @@
  *   policy to keep to it, and dropped events count as settled here.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { statSync, writeFileSync, writeSync } from 'node:fs';
 import { constants, readFileSync, readlinkSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -34,6 +35,9 @@ import type { ErrorReporter } from '../report';
 import type { BufferedEvent } from './buffer';
 import { describeError } from './delivery';
 import { detached } from './detached';
+
+/** Most runs remembered as taken off disk before their run.end (Spool.gone). */
+const GONE_RUNS = 10_000;
 
 /** onError hears that the spool is full at most this often. */
 const SPOOL_FULL_REPORT_MS = 20_000;
@@ -108,6 +112,14 @@ export class Segment {
   /** Read from an earlier process's file: its events are on disk already. */
   replayed = false;
   removed = false;
+  /** Its file is deleted (its bytes no longer count). */
+  unlinked = false;
+  /** Claimed from an earlier process and not read yet (its events are unknown: it cannot be trimmed). */
+  unread = false;
+  /** Being rewritten in place (compaction of a replayed file, see rewritePlan). */
+  rewriting = false;
+  /** Bytes of its file known to be written. */
+  flushed = 0;
   /** Events waiting for the next group commit, in order (one settled meanwhile is never written). */
   readonly pending = new Set<BufferedEvent>();
   writing = false;
@@ -134,6 +146,80 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** One step of an in-place rewrite: write `text` at byte `at`, after an fdatasync when `syncFirst`. */
+interface RewriteStep {
+  at: number;
+  text: string;
+  syncFirst: boolean;
+}
+
+/**
+ * How to rewrite a spool file in place so that it holds only the lines in `keep` (each once, in their
+ * order), without ever needing more room than the file takes: each kept line moves towards the start,
+ * over bytes of lines that are not kept or that were already moved (and fdatasynced since, so a power
+ * cut never finds a kept line nowhere). A line that would overlap its own old place stays where it is,
+ * and the gap before it becomes a line of spaces (skipped when read). No write overwrites a line it
+ * moves, so a crash (even kill -9 in the middle of a write) leaves every kept line in the file at
+ * least once, with at most one unreadable fragment after the moved ones. `length`: truncate to this
+ * once the steps are done and synced.
+ */
+export function rewritePlan(data: Buffer, keep: Set<string>): { steps: RewriteStep[]; length: number } {
+  const steps: RewriteStep[] = [];
+  let w = 0;
+  // The batch being built: its text goes at batchAt; none of its bytes may reach batchLimit (the old place
+  // of its first line) or unsynced (the first old place of lines moved since the last fdatasync).
+  let batch: string[] = [];
+  let batchAt = 0;
+  let batchLimit = Infinity;
+  let unsynced = Infinity;
+  let syncFirst = false;
+  const flush = () => {
+    if (batch.length === 0) return;
+    steps.push({ at: batchAt, text: batch.join(''), syncFirst });
+    syncFirst = false;
+    unsynced = Math.min(unsynced, batchLimit);
+    batch = [];
+    batchLimit = Infinity;
+  };
+  /** Add `text` (to go at w, ending at w + bytes); `from`: the old place it moves from, if it moves. */
+  const add = (text: string, bytes: number, from: number) => {
+    if (w + bytes > batchLimit) flush();
+    if (w + bytes > unsynced) {
+      flush();
+      syncFirst = true;
+      unsynced = Infinity;
+    }
+    if (batch.length === 0) {
+      batchAt = w;
+      batchLimit = from;
+    }
+    batch.push(text);
+    w += bytes;
+  };
+  for (let start = 0; start < data.length;) {
+    const end = data.indexOf(10, start);
+    if (end < 0) break; // a torn last line: not kept
+    const length = end + 1 - start;
+    const line = data.toString('utf8', start, end);
+    if (keep.delete(line)) {
+      if (w === start) {
+        flush();
+        w += length;
+      } else if (w + length <= start) {
+        add(line + '\n', length, start);
+      } else {
+        // Moving it would overwrite it: it stays, after a line of spaces over the gap.
+        add(' '.repeat(start - w - 1) + '\n', start - w, Infinity);
+        flush();
+        w = end + 1;
+      }
+    }
+    start = end + 1;
+  }
+  flush();
+  return { steps, length: w };
+}
+
 export class Spool {
   private readonly host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
   private readonly token = randomBytes(4).toString('hex');
@@ -154,8 +240,12 @@ export class Spool {
 
   /** Events delivery holds that are not in a file: no room when they came (lifecycle ones are admitted first once room is made). */
   private readonly waiting = new Set<BufferedEvent>();
-  /** Segments given up to make room, until their files are gone. */
+  /** Segments given up to make room, until their files are gone (or rewritten). */
   private readonly freeing = new Set<Segment>();
+  /** Removed segments whose files are not deleted yet. */
+  private readonly removing = new Set<Segment>();
+  /** Runs taken off disk whole before their run.end: their later events stay in memory only. */
+  private readonly gone = new Set<string>();
   private closing = false;
   /** Events taken off disk (or never written) for want of room since the last report. */
   private evictedUnreported = 0;
@@ -246,6 +336,16 @@ export class Spool {
 
   /** Hold a delivery entry in `segment`; `placed`: room is already known (compaction, admission). */
   private hold(segment: Segment, entry: BufferedEvent, placed = false): void {
+    if (this.gone.size > 0 && !segment.replayed) {
+      const run = entry.event.run_id;
+      if (run !== null && this.gone.has(run)) {
+        // Its run left the disk whole: not written, so that no run is on disk without its run.start.
+        if (entry.event.event_type === 'run.end') this.gone.delete(run);
+        entry.owner = undefined;
+        segment.count--;
+        return;
+      }
+    }
     if (!segment.replayed && !placed) {
       const bytes = entry.bytes + 1;
       if (this.size + bytes > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
@@ -292,26 +392,65 @@ export class Spool {
     if (this.freeing.size > 0 || this.closing || this.failed) return;
     for (const segment of this.segments) {
       if (segment === this.active || segment.removed || segment.copy !== undefined) continue;
+      if (segment.unread || segment.rewriting) continue;
       const evicted = this.takeOffDisk(segment, (entry) => !isLifecycle(entry));
       if (evicted === 0 && (segment.live.size === 0 || segment.liveBytes * 2 >= segment.size)) continue;
       this.evictedUnreported += evicted;
       this.reportEvicted();
       this.tidy(segment, true);
-      if (segment.removed || segment.copy !== undefined) {
+      if (segment.removed || segment.copy !== undefined || segment.rewriting) {
         this.freeing.add(segment);
         return;
       }
     }
-    // Only run boundaries left on disk, and still no room: the oldest segment goes whole (its runs are the oldest).
+    // Only run boundaries left on disk, and still no room: the runs of the oldest segment leave the disk
+    // whole (their events in every file), so that it empties and goes.
+    const oldest = this.oldestSegment(false);
+    if (oldest === undefined) return;
+    const runs = new Set<string | null>();
+    for (const entry of oldest.live) runs.add(entry.event.run_id);
+    for (const segment of this.takeRunsOffDisk(runs)) this.tidy(segment, true);
+    if (oldest.removed || oldest.rewriting) this.freeing.add(oldest);
+  }
+
+  /** The oldest segment with events on disk that can be trimmed now; the active one too with `active`. */
+  private oldestSegment(active: boolean): Segment | undefined {
     for (const segment of this.segments) {
-      if (segment === this.active || segment.removed || segment.copy !== undefined || segment.untracked > 0) continue;
-      if (segment.live.size === 0) continue;
-      this.evictedUnreported += this.takeOffDisk(segment, () => true);
-      this.reportEvicted();
-      this.maybeRemove(segment);
-      if (segment.removed) this.freeing.add(segment);
-      return;
+      if (segment.removed || segment.unread || segment.rewriting || segment.copy !== undefined) continue;
+      if (segment.live.size === 0 || segment.untracked > 0 || (segment === this.active && !active)) continue;
+      return segment;
     }
+    return undefined;
+  }
+
+  /**
+   * Take every event of these runs off disk (delivery keeps them), run.start/run.end included, in every
+   * segment; their events still to come are not written. Returns the segments that held some.
+   */
+  private takeRunsOffDisk(runs: Set<string | null>): Segment[] {
+    const touched: Segment[] = [];
+    const ended = new Set<string | null>();
+    const taken = (entry: BufferedEvent) => {
+      if (!runs.has(entry.event.run_id)) return false;
+      if (entry.event.event_type === 'run.end') ended.add(entry.event.run_id);
+      return true;
+    };
+    for (const segment of this.segments) {
+      if (segment.removed || segment.live.size === 0) continue;
+      const count = this.takeOffDisk(segment, taken);
+      if (count === 0) continue;
+      this.evictedUnreported += count;
+      touched.push(segment);
+    }
+    for (const entry of this.waiting) if (taken(entry)) this.waiting.delete(entry);
+    for (const run of runs) {
+      if (run === null || ended.has(run)) continue;
+      this.gone.add(run);
+      // A run whose run.end was delivered before never clears its mark: keep the newest marks only.
+      if (this.gone.size > GONE_RUNS) this.gone.delete(this.gone.values().next().value!);
+    }
+    this.reportEvicted();
+    return touched;
   }
 
   /** Take a segment's live events that `which` selects off disk (delivery keeps them); returns how many. */
@@ -385,18 +524,58 @@ export class Spool {
   private tidy(segment: Segment, evicting = false): void {
     if (
       (segment.closed || evicting) &&
+      segment !== this.active &&
       segment.copy === undefined &&
+      !segment.rewriting &&
       segment.live.size > 0 &&
       segment.untracked === 0 &&
       segment.liveBytes * 2 < segment.size &&
       (evicting || segment.size >= this.segmentBytes / 2) &&
-      // A replayed backlog over the budget can only shrink through its copy.
-      (this.fits(segment.liveBytes) || (evicting && segment.replayed)) &&
       !this.failed
     ) {
-      this.compact(segment);
+      // A replayed file is rewritten in place (it needs no room: the directory never grows for it).
+      if (segment.replayed) this.rewrite(segment);
+      else if (this.fits(segment.liveBytes)) this.compact(segment);
     }
     this.maybeRemove(segment);
+  }
+
+  /** Rewrite a replayed file in place with only its events still held (rewritePlan). */
+  private rewrite(segment: Segment): void {
+    segment.rewriting = true;
+    const keep = new Set<string>();
+    for (const entry of segment.live) keep.add(entry.line!);
+    const job = (async () => {
+      let handle: FileHandle | undefined;
+      try {
+        handle = await open(segment.path, constants.O_RDWR | constants.O_NONBLOCK);
+        const stat = await handle.stat();
+        if (!stat.isFile() || stat.size > REPLAY_FILE_LIMIT) throw new Error('not a regular file of a replayable size');
+        const plan = rewritePlan(await handle.readFile(), keep);
+        for (const step of plan.steps) {
+          if (step.syncFirst) await handle.datasync();
+          await handle.write(step.text, step.at, 'utf8');
+        }
+        await handle.datasync();
+        await handle.truncate(plan.length);
+        this.grow(segment, plan.length - segment.size);
+      } catch (error) {
+        this.report(new Error(`alm-otel spool: could not compact ${segment.path}: ${describeError(error)}`));
+      } finally {
+        try {
+          await handle?.close();
+        } catch {
+          // already closed
+        }
+        segment.rewriting = false;
+        this.freeing.delete(segment);
+      }
+      this.maybeRemove(segment);
+      if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
+      this.admitWaiting();
+    })();
+    this.removals.add(job);
+    void job.finally(() => this.removals.delete(job));
   }
 
   /** Move a segment's live events to the current segment; the old file goes once they are written. */
@@ -432,6 +611,9 @@ export class Spool {
       this.report(error);
       return;
     }
+    // Every file to replay is claimed first, so that its bytes count against spoolMaxBytes from the
+    // start (this process writes nothing while the directory is over it); then they are read one at a time.
+    const claimed: { segment: Segment; name: string }[] = [];
     const owners = new Map<string, boolean>();
     for (const name of names) {
       const m = FILE_NAME.exec(name);
@@ -442,6 +624,7 @@ export class Spool {
       if (alive) continue;
       // Only regular files of a sane size are claimed (a FIFO would block the read, a huge file exhaust memory).
       const from = join(this.dir, name);
+      let size: number;
       try {
         const stat = await lstat(from);
         if (!stat.isFile()) continue;
@@ -453,6 +636,7 @@ export class Spool {
           );
           continue;
         }
+        size = stat.size;
       } catch {
         continue; // gone meanwhile
       }
@@ -462,19 +646,32 @@ export class Spool {
       } catch {
         continue; // claimed by another process meanwhile
       }
+      segment.closed = segment.replayed = segment.unread = true;
+      segment.untracked = 1;
+      this.grow(segment, size);
+      claimed.push({ segment, name });
+    }
+    // Claimed files are older than this process's own: they are trimmed first.
+    const own = [...this.segments];
+    this.segments.clear();
+    for (const { segment } of claimed) this.segments.add(segment);
+    for (const segment of own) this.segments.add(segment);
+    if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
+    for (const { segment, name } of claimed) {
       let read: Awaited<ReturnType<Spool['read']>>;
       try {
         read = await this.read(segment.path);
       } catch (error) {
-        // Unreadable: left on disk (under this process's name, so the next process tries again), never deleted.
+        // Unreadable: left on disk (under this process's name, so the next process tries again), never
+        // deleted, and no longer counted.
         this.report(new Error(`alm-otel spool: ${name} could not be read, left as it is: ${describeError(error)}`));
+        this.segments.delete(segment);
+        this.grow(segment, -segment.size);
         continue;
       }
       const { events, lines, skipped, size } = read;
-      segment.closed = true;
-      segment.replayed = true;
-      this.segments.add(segment);
-      this.grow(segment, size);
+      segment.unread = false;
+      this.grow(segment, size - segment.size);
       segment.count = segment.untracked = events.length;
       if (skipped > 0) {
         this.report(new Error(`alm-otel spool: skipped ${skipped} torn or unreadable records in ${name}`));
@@ -496,27 +693,134 @@ export class Spool {
    */
   rescueSync(): void {
     if (this.failed) return;
-    this.admitWaiting();
     try {
       mkdirSync(this.dir, { recursive: true });
-      for (const segment of this.segments) {
-        if (segment.removed || (segment.pending.size === 0 && !segment.writing)) continue;
-        let text = '';
-        if (segment.writing) for (const entry of segment.writingEntries) text += entry.line! + '\n';
-        for (const entry of segment.pending) text += entry.line! + '\n';
-        segment.pending.clear();
-        if (text === '') continue;
-        const fd = openSync(segment.path, 'a');
-        try {
-          writeFileSync(fd, text);
-          fdatasyncSync(fd);
-        } finally {
-          closeSync(fd);
+      // What is not in a file yet.
+      for (const segment of this.segments) this.writeSync(segment);
+      // Files already given up (settled, or compacted into a copy that is now written) go now.
+      for (const segment of [...this.removing]) this.deleteSync(segment);
+      for (const segment of [...this.segments]) if (segment.copy !== undefined) this.deleteSync(segment);
+      // What waits for room, run boundaries first: room is made as while running (the other events
+      // first, then whole runs, oldest first), the files rewritten in place.
+      for (const lifecycle of [true, false]) {
+        for (const entry of this.waiting) {
+          if (isLifecycle(entry) !== lifecycle) continue;
+          if (!this.fits(entry.bytes + 1) && (!lifecycle || !this.makeRoomSync(entry))) continue;
+          if (!this.waiting.delete(entry)) continue;
+          const segment = (this.active ??= this.newSegment());
+          entry.owner = segment;
+          segment.count++;
+          this.hold(segment, entry, true);
         }
       }
+      for (const segment of this.segments) this.writeSync(segment);
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** Make room for a waiting run boundary at process end; false when its own run had to leave the disk instead. */
+  private makeRoomSync(entry: BufferedEvent): boolean {
+    const need = entry.bytes + 1;
+    for (const segment of [...this.segments]) {
+      if (this.fits(need)) return true;
+      if (segment.removed || segment.unread || segment.rewriting || segment.untracked > 0) continue;
+      if (this.takeOffDisk(segment, (e) => !isLifecycle(e)) > 0) this.shrinkSync(segment);
+    }
+    while (!this.fits(need)) {
+      const oldest = this.oldestSegment(true);
+      if (oldest === undefined) return false;
+      const run = oldest.live.values().next().value!.event.run_id;
+      for (const segment of this.takeRunsOffDisk(new Set([run]))) this.shrinkSync(segment);
+      if (run === entry.event.run_id) return false;
+    }
+    return true;
+  }
+
+  /** Synchronously: append what a segment has not written (a write under way that has not landed is written again). */
+  private writeSync(segment: Segment): void {
+    if (segment.removed) return;
+    let text = '';
+    if (segment.writing && segment.writingEntries.length > 0) {
+      let again = '';
+      let bytes = 0;
+      for (const entry of segment.writingEntries) {
+        again += entry.line! + '\n';
+        bytes += entry.bytes + 1;
+      }
+      let size = 0;
+      try {
+        size = statSync(segment.path).size;
+      } catch {
+        // not there yet
+      }
+      if (size < segment.flushed + bytes) {
+        text = again;
+        // It may still land as well: its bytes count twice.
+        this.size += bytes;
+      }
+      segment.writingEntries = [];
+    }
+    for (const entry of segment.pending) text += entry.line! + '\n';
+    segment.pending.clear();
+    if (text === '') return;
+    const fd = openSync(segment.path, 'a');
+    try {
+      writeFileSync(fd, text);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    segment.flushed += Buffer.byteLength(text);
+  }
+
+  /** Synchronously: delete a segment without events held, or rewrite it in place with those it holds. */
+  private shrinkSync(segment: Segment): void {
+    if (segment.live.size === 0 && segment !== this.active) {
+      this.deleteSync(segment);
+      return;
+    }
+    this.writeSync(segment);
+    const keep = new Set<string>();
+    for (const entry of segment.live) keep.add(entry.line!);
+    let fd: number;
+    try {
+      fd = openSync(segment.path, constants.O_RDWR | constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) return;
+      const plan = rewritePlan(readFileSync(fd), keep);
+      for (const step of plan.steps) {
+        if (step.syncFirst) fdatasyncSync(fd);
+        writeSync(fd, step.text, step.at, 'utf8');
+      }
+      fdatasyncSync(fd);
+      ftruncateSync(fd, plan.length);
+      this.grow(segment, plan.length - stat.size);
+      segment.flushed = plan.length;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Synchronously: delete a segment's file now. */
+  private deleteSync(segment: Segment): void {
+    if (segment.unlinked) return;
+    try {
+      unlinkSync(segment.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (!segment.removed) {
+      segment.removed = true;
+      this.segments.delete(segment);
+      this.rollOver(segment);
+    }
+    this.unlinked(segment);
   }
 
   /** Finish pending writes and syncs, close files, delete settled segments; unsettled ones stay for the next process. */
@@ -528,6 +832,9 @@ export class Spool {
     this.pump();
     await this.pumping;
     await Promise.all(this.syncs);
+    await Promise.all(this.removals);
+    // What still waits for room is written now, room made by the same rules as at process end.
+    if (this.waiting.size > 0) this.rescueSync();
     openTokens.delete(this.token);
     clearInterval(this.heartbeat);
     for (const segment of this.segments) {
@@ -608,6 +915,7 @@ export class Spool {
     const lines: string[] = [];
     let skipped = torn;
     for (const line of parts) {
+      if (line.trim() === '') continue; // a gap left by an in-place compaction (rewritePlan)
       try {
         const event: unknown = JSON.parse(line);
         if (!ALMEventSchema.safeParse(event).success) throw new Error('not an event');
@@ -644,7 +952,11 @@ export class Spool {
     for (const segment of [...this.segments]) {
       if (segment.pending.size === 0) continue;
       let text = '';
-      for (const entry of segment.pending) text += entry.line! + '\n';
+      let bytes = 0;
+      for (const entry of segment.pending) {
+        text += entry.line! + '\n';
+        bytes += entry.bytes + 1;
+      }
       segment.writingEntries = [...segment.pending];
       segment.pending.clear();
       segment.writesStarted++;
@@ -664,6 +976,7 @@ export class Spool {
           void this.syncDir();
         }
         await (await segment.handle).appendFile(text);
+        segment.flushed += bytes;
         segment.dirty = true;
         if (!segment.syncing) {
           const sync = this.sync(segment);
@@ -720,7 +1033,7 @@ export class Spool {
   /** Delete a segment whose events are all settled and that has no write or sync going on. */
   private maybeRemove(segment: Segment): void {
     if (segment.removed || segment.untracked > 0 || segment.live.size > 0) return;
-    if (segment.writing || segment.syncing) return;
+    if (segment.writing || segment.syncing || segment.rewriting) return;
     const copy = segment.copy;
     if (copy !== undefined && !copy.removed && copy.writesSynced < segment.copyWrite) return;
     segment.pending.clear();
@@ -728,6 +1041,7 @@ export class Spool {
     this.rollOver(segment);
     segment.removed = true;
     this.segments.delete(segment);
+    this.removing.add(segment);
     if (copy !== undefined) copy.originals.splice(copy.originals.indexOf(segment), 1);
     for (const original of segment.originals) this.maybeRemove(original);
     const handle = segment.handle;
@@ -738,19 +1052,28 @@ export class Spool {
       } catch {
         // already closed
       }
-      try {
-        await unlink(segment.path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.report(error);
+      if (!segment.unlinked) {
+        try {
+          await unlink(segment.path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.report(error);
+        }
+        this.unlinked(segment);
       }
-      // Its bytes count against the budget until the file is gone.
-      this.grow(segment, -segment.size);
       this.freeing.delete(segment);
       if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
       this.admitWaiting();
     })();
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));
+  }
+
+  /** A segment's file is gone: its bytes no longer count against the budget (they did until now). */
+  private unlinked(segment: Segment): void {
+    if (segment.unlinked) return;
+    segment.unlinked = true;
+    this.removing.delete(segment);
+    this.grow(segment, -segment.size);
   }
 
   private fail(error: unknown): void {
