@@ -699,7 +699,10 @@ export class Spool {
       for (const segment of this.segments) this.writeSync(segment);
       // Files already given up (settled, or compacted into a copy that is now written) go now.
       for (const segment of [...this.removing]) this.deleteSync(segment);
-      for (const segment of [...this.segments]) if (segment.copy !== undefined) this.deleteSync(segment);
+      for (const segment of [...this.segments]) {
+        if (segment === this.active || segment.unread || segment.rewriting || segment.untracked > 0) continue;
+        if (segment.live.size === 0) this.deleteSync(segment);
+      }
       // What waits for room, run boundaries first: room is made as while running (the other events
       // first, then whole runs, oldest first), the files rewritten in place.
       for (const lifecycle of [true, false]) {

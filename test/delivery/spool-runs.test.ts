@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALM, type ALMEvent, type ALMOptions } from '../../src';
 import { runNode } from '../helpers/child';
-import { Receiver, freePort } from '../helpers/receiver';
+import { freePort } from '../helpers/receiver';
 
 const spoolFiles = (dir: string) => readdirSync(dir).filter((name) => name.endsWith('.spool'));
 function spoolBytes(dir: string): number {
@@ -90,9 +90,42 @@ describe('the spool by whole runs', () => {
     size.stop();
     expect(size.most()).toBeLessThanOrEqual(4096);
     const runs = runsOf(spoolEvents(dir));
-    console.log([...runs].map(([k, v]) => `${k}:${[...v].join(',')}`));
     expect([...runs.entries()].filter(([, kinds]) => !whole(kinds))).toEqual([]);
     expect(runs.has('run 59')).toBe(true);
     expect(runs.has('run 58')).toBe(true);
   }, 30_000);
+
+  it.each([
+    ['process.exit()', 'process.exit(0);'],
+    ['an uncaught exception', "throw new Error('crash');"],
+  ])(
+    'at %s with a full spool, the last run is on disk whole, every run on disk is whole, and the bound holds',
+    async (_, ending) => {
+      const dir = mkdtempSync(join(tmpdir(), 'alm-runs-exit-'));
+      const endpoint = `http://127.0.0.1:${await freePort()}`; // down
+      const size = watchSize(dir);
+      const result = await runNode(`
+        import { ALM } from ALM_DIST;
+        const alm = new ALM({
+          agentId: 'exiting',
+          events: { sink: 'http', endpoint: ${JSON.stringify(endpoint)}, spoolDir: ${JSON.stringify(dir)}, spoolMaxBytes: 4096 },
+          onError: (e) => process.stderr.write('onError: ' + e.message + '\\n'),
+        });
+        const t = alm.tool('t', (i) => i);
+        for (let r = 0; r < 40; r++) {
+          alm.run({ purpose: 'run ' + r }, () => t(r));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        alm.run({ purpose: 'last' }, () => t(40));
+        ${ending}
+      `);
+      size.stop();
+      expect(result.code).toBe(ending.startsWith('throw') ? 1 : 0);
+      expect(size.most()).toBeLessThanOrEqual(4096);
+      const runs = runsOf(spoolEvents(dir));
+      expect([...runs.entries()].filter(([, kinds]) => !whole(kinds))).toEqual([]);
+      expect(whole(runs.get('last') ?? new Set())).toBe(true);
+    },
+    30_000,
+  );
 });
