@@ -4,7 +4,7 @@
  * there, and its files never exceed spoolMaxBytes; a backlog replayed into a smaller budget is
  * trimmed, not dropped. A real receiver on 127.0.0.1, real files.
  */
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALM, type ALMEvent, type ALMOptions } from '../../src';
@@ -44,6 +44,22 @@ function agent(receiver: Receiver, events: NonNullable<ALMOptions['events']>, er
     },
     onError: (error) => errors.push(error),
   });
+}
+
+/** The directory's size sampled on every change to it and every millisecond, in order. */
+function watchSize(dir: string): { samples: number[]; stop: () => void } {
+  const samples = [spoolBytes(dir)];
+  const sample = () => samples.push(spoolBytes(dir));
+  const watcher = watch(dir, sample);
+  const timer = setInterval(sample, 1);
+  return {
+    samples,
+    stop: () => {
+      watcher.close();
+      clearInterval(timer);
+      sample();
+    },
+  };
 }
 
 /** `runs` runs of `calls` tool calls each (20 events a run with 6 calls), the loop turning between runs; returns the largest spool size seen. */
@@ -152,14 +168,22 @@ describe('spoolMaxBytes during an outage', () => {
       expect(spoolFiles(dir)).toEqual([]);
     }, 60_000);
 
-    it('with the receiver still down, is trimmed to the budget, oldest non-lifecycle first, not dropped whole', async () => {
-      const { dir } = await backlog();
+    it('with the receiver still down, is trimmed to the budget, oldest non-lifecycle first, not dropped whole; the directory never grows past what was left, and once within the budget never leaves it', async () => {
+      const { dir, bytes } = await backlog();
       const errors: Error[] = [];
+      const size = watchSize(dir);
       const next = agent(receiver, { spoolDir: dir, spoolMaxBytes: 1 << 20, shutdownTimeoutMs: 50 }, errors);
-      for (let i = 0; i < 400 && spoolBytes(dir) > 1 << 20; i++) await sleep(10);
+      // Observable states only: the backlog is all in delivery's hands, and the directory within the budget.
+      for (let i = 0; i < 3000 && (next.stats().queued < 9000 || spoolBytes(dir) > 1 << 20); i++) await sleep(10);
+      expect(spoolBytes(dir)).toBeLessThanOrEqual(1 << 20);
       await outage(next, 10, 6, dir);
       expect(next.stats()).toMatchObject({ emitted: 9200, dropped: 0, queued: 9200 });
       await next.shutdown();
+      size.stop();
+      expect(Math.max(...size.samples)).toBeLessThanOrEqual(bytes);
+      const within = size.samples.findIndex((n) => n <= 1 << 20);
+      expect(within).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...size.samples.slice(within))).toBeLessThanOrEqual(1 << 20);
       expect(spoolBytes(dir)).toBeLessThanOrEqual(1 << 20);
       const left = spoolEvents(dir);
       expect(left.length).toBeGreaterThan(1000);
