@@ -740,17 +740,16 @@ export class Spool {
     return true;
   }
 
-  /** Synchronously: append what a segment has not written (a write under way that has not landed is written again). */
+  /**
+   * Synchronously: append what a segment has not written. The events of a write under way that has
+   * not landed wait for room like new ones, first in line: that write may still land, so its bytes
+   * keep counting where they are.
+   */
   private writeSync(segment: Segment): void {
     if (segment.removed) return;
-    let text = '';
     if (segment.writing && segment.writingEntries.length > 0) {
-      let again = '';
       let bytes = 0;
-      for (const entry of segment.writingEntries) {
-        again += entry.line! + '\n';
-        bytes += entry.bytes + 1;
-      }
+      for (const entry of segment.writingEntries) bytes += entry.bytes + 1;
       let size = 0;
       try {
         size = statSync(segment.path).size;
@@ -758,12 +757,15 @@ export class Spool {
         // not there yet
       }
       if (size < segment.flushed + bytes) {
-        text = again;
-        // It may still land as well: its bytes count twice.
-        this.size += bytes;
+        const again = new Set(segment.writingEntries.filter((entry) => segment.live.has(entry)));
+        this.takeOffDisk(segment, (entry) => again.has(entry));
+        const later = [...this.waiting];
+        this.waiting.clear();
+        for (const entry of [...again, ...later]) this.waiting.add(entry);
       }
       segment.writingEntries = [];
     }
+    let text = '';
     for (const entry of segment.pending) text += entry.line! + '\n';
     segment.pending.clear();
     if (text === '') return;
@@ -823,6 +825,9 @@ export class Spool {
       this.segments.delete(segment);
       this.rollOver(segment);
     }
+    const handle = segment.handle;
+    segment.handle = undefined;
+    void handle?.then((h) => h.close()).catch(() => {});
     this.unlinked(segment);
   }
 
