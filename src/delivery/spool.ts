@@ -118,6 +118,8 @@ export class Segment {
   unread = false;
   /** Being rewritten in place (compaction of a replayed file, see rewritePlan). */
   rewriting = false;
+  /** Still holds lines of runs that left the disk whole (rewritten at process end, see rescueSync). */
+  partial = false;
   /** Bytes of its file known to be written. */
   flushed = 0;
   /** Events waiting for the next group commit, in order (one settled meanwhile is never written). */
@@ -409,8 +411,9 @@ export class Spool {
     if (oldest === undefined) return;
     const runs = new Set<string | null>();
     for (const entry of oldest.live) runs.add(entry.event.run_id);
+    // Until its file is gone (after a write or sync under way, maybe), no other segment is given up.
+    this.freeing.add(oldest);
     for (const segment of this.takeRunsOffDisk(runs)) this.tidy(segment, true);
-    if (oldest.removed || oldest.rewriting) this.freeing.add(oldest);
   }
 
   /** The oldest segment with events on disk that can be trimmed now; the active one too with `active`. */
@@ -440,6 +443,7 @@ export class Spool {
       const count = this.takeOffDisk(segment, taken);
       if (count === 0) continue;
       this.evictedUnreported += count;
+      segment.partial = true;
       touched.push(segment);
     }
     for (const entry of this.waiting) if (taken(entry)) this.waiting.delete(entry);
@@ -543,6 +547,7 @@ export class Spool {
   /** Rewrite a replayed file in place with only its events still held (rewritePlan). */
   private rewrite(segment: Segment): void {
     segment.rewriting = true;
+    segment.partial = false;
     const keep = new Set<string>();
     for (const entry of segment.live) keep.add(entry.line!);
     const job = (async () => {
@@ -700,8 +705,10 @@ export class Spool {
       // Files already given up (settled, or compacted into a copy that is now written) go now.
       for (const segment of [...this.removing]) this.deleteSync(segment);
       for (const segment of [...this.segments]) {
-        if (segment === this.active || segment.unread || segment.rewriting || segment.untracked > 0) continue;
-        if (segment.live.size === 0) this.deleteSync(segment);
+        if (segment.unread || segment.rewriting || segment.untracked > 0) continue;
+        if (segment.live.size === 0 && segment !== this.active) this.deleteSync(segment);
+        // Lines of runs that left the disk whole go too, so that no run is on disk without its boundaries.
+        else if (segment.partial) this.shrinkSync(segment);
       }
       // What waits for room, run boundaries first: room is made as while running (the other events
       // first, then whole runs, oldest first), the files rewritten in place.
@@ -786,6 +793,7 @@ export class Spool {
       return;
     }
     this.writeSync(segment);
+    segment.partial = false;
     const keep = new Set<string>();
     for (const entry of segment.live) keep.add(entry.line!);
     let fd: number;
@@ -842,7 +850,7 @@ export class Spool {
     await Promise.all(this.syncs);
     await Promise.all(this.removals);
     // What still waits for room is written now, room made by the same rules as at process end.
-    if (this.waiting.size > 0) this.rescueSync();
+    if (this.waiting.size > 0 || [...this.segments].some((segment) => segment.partial)) this.rescueSync();
     openTokens.delete(this.token);
     clearInterval(this.heartbeat);
     for (const segment of this.segments) {
@@ -1081,6 +1089,7 @@ export class Spool {
     if (segment.unlinked) return;
     segment.unlinked = true;
     this.removing.delete(segment);
+    this.freeing.delete(segment);
     this.grow(segment, -segment.size);
   }
 
