@@ -12,16 +12,19 @@
  * - Removal: a segment is deleted once every event in it left delivery for good (delivered, set
  *   aside or dropped); segments roll over at `segmentBytes`. A full segment of which less than half
  *   the bytes are events still held (the drop policy keeps run.start/run.end longest, so survivors
- *   can be spread thin) is compacted: its live events are appended to the current segment, and once
- *   that write is done and synced the old file is deleted. An event settled before its write is
- *   never written.
- * - Replay: at start, segments of processes on this host that no longer run (their pid is gone, or
- *   is this process's own pid with a token no live instance here holds) are claimed by an atomic
- *   rename, so two processes never replay the same file, then read and delivered. A torn or
- *   unreadable line (the last record of a crash) is skipped and reported.
- * - Bound: `budget()` tells delivery how many bytes of events it may hold so that the files, with
- *   what they still hold of settled events, stay within spoolMaxBytes; delivery drops by its usual
- *   policy to keep to it, and dropped events count as settled here.
+ *   can be spread thin) is compacted: its live events are appended to the current segment when they
+ *   fit, and once that write is done and synced the old file is deleted. A replayed file is compacted
+ *   in place (rewritePlan), which needs no room. An event settled before its write is never written.
+ * - Replay: at start, before anything is written, segments of processes that no longer run (see
+ *   ownerAlive) are claimed by an atomic rename, so two processes never replay the same file, and
+ *   counted against the bound; then read one at a time and delivered. A torn or unreadable line (the
+ *   last record of a crash) is skipped and reported.
+ * - Bound: the files (own and claimed) never hold more than spoolMaxBytes, counting what they still
+ *   hold of settled events. Near it, the oldest segment's events other than run.start/run.end leave
+ *   the disk (delivery keeps them in memory); when only run boundaries are left, whole runs leave,
+ *   oldest first (takeRunsOffDisk). Events that find no room wait in memory, boundaries admitted
+ *   first. At shutdown and process end (rescueSync) what waits is written synchronously, room made
+ *   by the same rule with files rewritten in place.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
@@ -498,7 +501,7 @@ export class Spool {
     this.evictedUnreported = 0;
     this.report(
       new Error(
-        `alm-otel spool: spoolMaxBytes ${this.maxBytes} reached: ${count} events (the oldest other than run.start/run.end) are kept in memory only, still delivered while this process lives`,
+        `alm-otel spool: spoolMaxBytes ${this.maxBytes} reached: ${count} events (the oldest other than run.start/run.end, then whole runs, oldest first) are kept in memory only, still delivered while this process lives`,
       ),
     );
   }
@@ -692,9 +695,12 @@ export class Spool {
   }
 
   /**
-   * The process is ending now (process.exit, an uncaught exception): write synchronously what is not
-   * in a file yet, and what waits for room if it fits. Writes under way are written again (an event
-   * may be replayed twice; event_ids let receivers de-duplicate).
+   * The process is ending now (process.exit, an uncaught exception), or shutdown is done: write
+   * synchronously what is not in a file yet, delete files given up, rewrite files that hold lines of
+   * runs that left the disk whole, and write what waits for room, run boundaries first, making room
+   * by the same rule as while running (other events first, then whole runs, oldest first). The events
+   * of a write under way that has not landed are written again (an event may be replayed twice;
+   * event_ids let receivers de-duplicate).
    */
   rescueSync(): void {
     if (this.failed) return;
