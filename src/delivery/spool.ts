@@ -56,6 +56,11 @@ const openTokens = new Set<string>();
 /** A live spool touches its heartbeat file this often; one untouched for HEARTBEAT_STALE_MS belongs to a process that is gone. */
 export const HEARTBEAT_MS = 2_000;
 export const HEARTBEAT_STALE_MS = 30_000;
+/**
+ * A live spool looks for files of owners that went away this often (an owner in another PID namespace
+ * is known to be gone only once its heartbeat is HEARTBEAT_STALE_MS old, usually after this process started).
+ */
+export const RESCAN_MS = 15_000;
 /** Segment files larger than this are not replayed (reported and left where they are). */
 export const REPLAY_FILE_LIMIT = 64 << 20;
 
@@ -82,7 +87,7 @@ function readScope(): string {
  * Test seam, for tests only: the identity a spool takes (pid and scope), so that a test can make two
  * processes look like two containers with the same hostname and pid.
  */
-export const spoolTestSeam: { identity?: { pid: number; scope: string } } = {};
+export const spoolTestSeam: { identity?: { pid: number; scope: string }; rescanMs?: number } = {};
 
 function identity(): { pid: number; scope: string } {
   return spoolTestSeam.identity ?? { pid: process.pid, scope: readScope() };
@@ -261,6 +266,10 @@ export class Spool {
   private readonly scope: string;
   private readonly heartbeatPath: string;
   private heartbeat: NodeJS.Timeout | undefined;
+  private rescan: NodeJS.Timeout | undefined;
+  private rescanning = false;
+  /** Told when a rescan claimed files: replay() has more to read. */
+  onClaimed: (() => void) | undefined;
 
   constructor(
     readonly dir: string,
@@ -277,6 +286,7 @@ export class Spool {
     // the first events do not wait for it.
     this.ready = mkdir(dir, { recursive: true })
       .then(() => writeFile(this.heartbeatPath, JSON.stringify({ scope: this.scope })))
+      .then(() => this.claim())
       .then(
         () => {
           this.heartbeat = setInterval(() => {
@@ -284,6 +294,8 @@ export class Spool {
             utimes(this.heartbeatPath, now, now).catch(() => {});
           }, HEARTBEAT_MS);
           this.heartbeat.unref();
+          this.rescan = setInterval(() => void this.rescanOnce(), spoolTestSeam.rescanMs ?? RESCAN_MS);
+          this.rescan.unref();
           const segment = (this.active ??= this.newSegment());
           segment.handle ??= open(segment.path, 'a');
           void segment.handle.then(
@@ -606,12 +618,46 @@ export class Spool {
   }
 
   /**
-   * Claim the segments that processes no longer running left behind, and read them one at a time.
-   * A file another process claims first is skipped.
+   * Read the files claimed (at start, or by a later rescan) one at a time.
    */
   async *replay(): AsyncGenerator<ReplayedSegment> {
     await this.ready;
     if (this.failed) return;
+    const claimed = this.claimed;
+    this.claimed = [];
+    for (const { segment, name } of claimed) {
+      let read: Awaited<ReturnType<Spool['read']>>;
+      try {
+        read = await this.read(segment.path);
+      } catch (error) {
+        // Unreadable: left on disk (under this process's name, so the next process tries again), never
+        // deleted, and no longer counted.
+        this.report(new Error(`alm-otel spool: ${name} could not be read, left as it is: ${describeError(error)}`));
+        this.segments.delete(segment);
+        this.grow(segment, -segment.size);
+        continue;
+      }
+      const { events, lines, skipped, size } = read;
+      segment.unread = false;
+      this.grow(segment, size - segment.size);
+      segment.count = segment.untracked = events.length;
+      if (skipped > 0) {
+        this.report(new Error(`alm-otel spool: skipped ${skipped} torn or unreadable records in ${name}`));
+      }
+      if (events.length === 0) this.maybeRemove(segment);
+      else yield { segment, events, lines };
+    }
+  }
+
+  /** Files claimed and not read yet by replay(). */
+  private claimed: { segment: Segment; name: string }[] = [];
+
+  /**
+   * Claim the files that processes no longer running left (see replay), before this process writes
+   * anything at start, so that their bytes count against spoolMaxBytes from the start: while the
+   * directory is over it, this process writes nothing (its events wait in memory).
+   */
+  private async claim(): Promise<void> {
     let names: string[];
     try {
       names = (await readdir(this.dir)).sort();
@@ -619,8 +665,6 @@ export class Spool {
       this.report(error);
       return;
     }
-    // Every file to replay is claimed first, so that its bytes count against spoolMaxBytes from the
-    // start (this process writes nothing while the directory is over it); then they are read one at a time.
     const claimed: { segment: Segment; name: string }[] = [];
     const owners = new Map<string, boolean>();
     for (const name of names) {
@@ -659,33 +703,32 @@ export class Spool {
       this.grow(segment, size);
       claimed.push({ segment, name });
     }
+    if (claimed.length === 0) return;
+    this.claimed.push(...claimed);
     // Claimed files are older than this process's own: they are trimmed first.
     const own = [...this.segments];
     this.segments.clear();
     for (const { segment } of claimed) this.segments.add(segment);
     for (const segment of own) this.segments.add(segment);
-    if (this.size > this.maxBytes - 2 * this.segmentBytes) this.evictOldest();
-    for (const { segment, name } of claimed) {
-      let read: Awaited<ReturnType<Spool['read']>>;
-      try {
-        read = await this.read(segment.path);
-      } catch (error) {
-        // Unreadable: left on disk (under this process's name, so the next process tries again), never
-        // deleted, and no longer counted.
-        this.report(new Error(`alm-otel spool: ${name} could not be read, left as it is: ${describeError(error)}`));
-        this.segments.delete(segment);
-        this.grow(segment, -segment.size);
-        continue;
-      }
-      const { events, lines, skipped, size } = read;
-      segment.unread = false;
-      this.grow(segment, size - segment.size);
-      segment.count = segment.untracked = events.length;
-      if (skipped > 0) {
-        this.report(new Error(`alm-otel spool: skipped ${skipped} torn or unreadable records in ${name}`));
-      }
-      if (events.length === 0) this.maybeRemove(segment);
-      else yield { segment, events, lines };
+    // Events of this process counted before the claim and not written yet wait for room like later ones.
+    for (const segment of own) {
+      if (this.fits(0)) break;
+      const pending = [...segment.pending];
+      this.takeOffDisk(segment, (entry) => segment.pending.has(entry));
+      for (const entry of pending) this.waiting.add(entry);
+    }
+  }
+
+  /** Claim files whose owners went away since the last look; replay() reads them next. */
+  private async rescanOnce(): Promise<void> {
+    if (this.rescanning || this.closing || this.failed) return;
+    this.rescanning = true;
+    try {
+      const before = this.claimed.length;
+      await this.claim();
+      if (this.claimed.length > before && !this.closing) this.onClaimed?.();
+    } finally {
+      this.rescanning = false;
     }
   }
 
@@ -859,6 +902,7 @@ export class Spool {
     if (this.waiting.size > 0 || [...this.segments].some((segment) => segment.partial)) this.rescueSync();
     openTokens.delete(this.token);
     clearInterval(this.heartbeat);
+    clearInterval(this.rescan);
     for (const segment of this.segments) {
       segment.closed = true;
       const handle = segment.handle;

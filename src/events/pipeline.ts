@@ -87,6 +87,11 @@ export class EventPipeline {
         settled: (entries) => spool.settle(entries),
       });
       this.replaying = this.replay(spool, this.delivery);
+      // Files a live process finds later (an owner in another PID namespace gone meanwhile) replay after.
+      spool.onClaimed = () => {
+        const previous = this.replaying;
+        this.replaying = previous?.then(() => this.replay(spool, this.delivery!));
+      };
     } else {
       this.delivery = new Delivery(sink, options, report);
     }
