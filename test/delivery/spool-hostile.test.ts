@@ -13,11 +13,14 @@ import {
   ftruncateSync,
   writeFileSync,
   existsSync,
+  renameSync,
+  utimesSync,
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALM, type ALMEvent } from '../../src';
-import { REPLAY_FILE_LIMIT } from '../../src/delivery/spool';
+import { REPLAY_FILE_LIMIT, spoolTestSeam } from '../../src/delivery/spool';
+import { sleep } from '../helpers/harness';
 import { Receiver, freePort } from '../helpers/receiver';
 import { ROOT } from '../helpers/scripts';
 
@@ -113,6 +116,69 @@ describe('a spool shared by two PID namespaces (same hostname, both PID 1)', () 
       a.child.stdin.end();
       await a.exited;
     } finally {
+      await receiver.stop();
+    }
+  }, 60_000);
+
+  it('a live process takes over the files of an owner in the other once its heartbeat is 30 s old, without a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alm-ns-'));
+    const receiver = new Receiver();
+    await receiver.start(0);
+    const down = `http://127.0.0.1:${await freePort()}`;
+    /** Files an ALM leaves with the receiver down (written elsewhere, then moved into dir). */
+    async function leftBy(agentId: string, runs: number): Promise<string> {
+      const elsewhere = mkdtempSync(join(tmpdir(), 'alm-ns-left-'));
+      const alm = new ALM({
+        agentId,
+        events: { sink: 'http', endpoint: down, spoolDir: elsewhere, shutdownTimeoutMs: 20, flushOnExit: false },
+        onError: () => {},
+      });
+      const t = alm.tool('t', (i: number) => i);
+      for (let r = 0; r < runs; r++) alm.run(() => t(r));
+      await alm.shutdown();
+      return elsewhere;
+    }
+    const delivered = (agentId: string) => [...receiver.events.values()].filter((e) => e.agent_id === agentId).length;
+    spoolTestSeam.identity = { pid: 1, scope: 'ns-other' };
+    const other = await leftBy('ns-other', 3);
+    spoolTestSeam.identity = undefined;
+    // A dead owner in this process's own scope: its files replay at the first look.
+    const probe = await leftBy('probe', 1);
+    spoolTestSeam.rescanMs = 20;
+    const live = new ALM({
+      agentId: 'live',
+      events: { sink: 'http', endpoint: receiver.url, spoolDir: dir, flushOnExit: false },
+      onError: () => {},
+    });
+    try {
+      // Its first look is done once its first segment is open.
+      for (let i = 0; i < 1000 && spoolFiles(dir).length === 0; i++) await sleep(10);
+      expect(spoolFiles(dir)).toHaveLength(1);
+      const otherFiles = spoolFiles(other);
+      expect(otherFiles.length).toBeGreaterThan(0);
+      const [, , pid, token] = /^alm-(.+)-(\d+)-([0-9a-f]{8})-\d+\.spool$/.exec(otherFiles[0]!)!;
+      expect(pid).toBe('1');
+      // The other container's heartbeat, fresh: its owner is alive.
+      const heartbeat = join(dir, `alm-${host}-1-${token}.live`);
+      writeFileSync(heartbeat, JSON.stringify({ scope: 'ns-other' }));
+      for (const name of otherFiles) renameSync(join(other, name), join(dir, name));
+      for (const name of spoolFiles(probe)) renameSync(join(probe, name), join(dir, name));
+      // A rescan after both were there claimed the probe's files, and left the live owner's alone.
+      for (let i = 0; i < 1000 && delivered('probe') === 0; i++) await sleep(10);
+      expect(delivered('probe')).toBeGreaterThan(0);
+      expect(delivered('ns-other')).toBe(0);
+      for (const name of otherFiles) expect(existsSync(join(dir, name))).toBe(true);
+      // Its heartbeat goes stale: the owner is gone, and the running process delivers its files.
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(heartbeat, old, old);
+      for (let i = 0; i < 1000 && delivered('ns-other') < 15; i++) await sleep(10);
+      expect(delivered('ns-other')).toBe(15);
+      await live.shutdown();
+      expect(spoolFiles(dir)).toEqual([]);
+      expect(live.stats()).toMatchObject({ failed: 0, dropped: 0, queued: 0 });
+    } finally {
+      spoolTestSeam.rescanMs = undefined;
+      await live.shutdown();
       await receiver.stop();
     }
   }, 60_000);
