@@ -3,7 +3,6 @@
  * runs the tool (or refuses to), and closes the span. No I/O, no event building, no validation here:
  * events are built from the record later, off the agent's path (see bench/ for what it costs).
  */
-import { randomUUID } from 'node:crypto';
 import { SpanKind, context, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
 import {
@@ -22,6 +21,7 @@ import { BudgetStoreError } from '../policy/redis-store';
 import type { PolicyDecision } from '../policy/rules';
 import { ScopedBudgets, callScope, type ScopedBudgetDetails } from '../policy/scoped';
 import * as sc from '../semconv';
+import { newId } from '../ids';
 import { now } from './clock';
 import { adoptRemoteRun } from './remote-run';
 import { Operation, emit } from './operation';
@@ -328,7 +328,7 @@ export function refuseAhead(
     return undefined;
   }
   const name = truncateString(fullName);
-  const toolCallId = frameworkCallId === undefined ? randomUUID() : truncateString(frameworkCallId);
+  const toolCallId = frameworkCallId === undefined ? newId() : truncateString(frameworkCallId);
   const policyMs = now() - startTime;
   const tool: ToolDefinition = {
     name,
@@ -444,7 +444,7 @@ function proceed(
     shared?.id ??
     claim?.toolCallId ??
     (framework === undefined ? undefined : ask(rt, framework, framework.callId, args));
-  const toolCallId = adopted === undefined ? randomUUID() : truncateString(adopted);
+  const toolCallId = adopted === undefined ? newId() : truncateString(adopted);
   if (shared !== undefined) shared.id = toolCallId;
 
   let call: ToolCall | undefined;
