@@ -62,7 +62,6 @@ const {
 } = sc;
 const EXECUTE_TOOL = sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
 const FUNCTION = sc.GEN_AI_TOOL_TYPE_VALUE_FUNCTION;
-const ALLOW_EVENT: Attributes = Object.freeze({ [DECISION]: 'allow' });
 
 interface ToolDefinition {
   readonly name: string;
@@ -208,10 +207,9 @@ class ToolCall extends Operation implements ToolRecord {
     this.retries = attempt - 1;
     this.decision = decision.allow ? 'allow' : 'deny';
     this.reason = decision.reason;
-    this.addSpanEvent(
-      EVENT_POLICY_DECISION,
-      decision.allow ? ALLOW_EVENT : { [DECISION]: 'deny', [REASON]: decision.reason },
-    );
+    // A denial is also a span event (a log in a trace viewer); an allowed call's decision is its
+    // attribute alone (an event on every call cost about a fifth of the span).
+    if (!decision.allow) this.addSpanEvent(EVENT_POLICY_DECISION, { [DECISION]: 'deny', [REASON]: decision.reason });
   }
 
   captureArguments(rt: Runtime, args: unknown[], inputs: boolean): void {
