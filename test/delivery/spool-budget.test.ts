@@ -1,13 +1,16 @@
 /**
  * spoolMaxBytes under an outage (issue 15, items 1 and 2): a spool of any size never keeps fewer
  * events than no spool, keeps each run's run.start/run.end on disk while anything of the run is
- * there, and its files never exceed spoolMaxBytes; a backlog replayed into a smaller budget is
- * trimmed, not dropped. A real receiver on 127.0.0.1, real files.
+ * there (when only boundaries are left, whole runs leave, oldest first; also at process.exit() and an
+ * uncaught exception, in real child processes), and its files never exceed spoolMaxBytes, sampled on
+ * every change; a backlog replayed into a smaller budget is trimmed, not dropped. A real receiver on
+ * 127.0.0.1 (down unless started), real files.
  */
 import { mkdtempSync, readFileSync, readdirSync, statSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALM, type ALMEvent, type ALMOptions } from '../../src';
+import { runNode } from '../helpers/child';
 import { sleep } from '../helpers/harness';
 import { Receiver, freePort } from '../helpers/receiver';
 
@@ -27,7 +30,7 @@ const spoolEvents = (dir: string) =>
   spoolFiles(dir).flatMap((name) =>
     readFileSync(join(dir, name), 'utf8')
       .split('\n')
-      .filter(Boolean)
+      .filter((line) => line.trim() !== '') // a line of spaces: a gap left by an in-place compaction
       .map((line) => JSON.parse(line) as ALMEvent),
   );
 
@@ -92,6 +95,13 @@ function runsOf(events: Iterable<ALMEvent>): Map<string, Set<string>> {
 }
 
 const whole = (kinds: Set<string>) => kinds.has('run.start') && kinds.has('run.end');
+
+/** runsOf, keyed by each run's purpose (from its run.start; `?<run_id>` for a run without one on disk). */
+function runsByPurpose(events: ALMEvent[]): Map<string, Set<string>> {
+  const purposes = new Map<string, string>();
+  for (const e of events) if (e.event_type === 'run.start') purposes.set(e.run_id!, String(e.metadata.purpose));
+  return new Map([...runsOf(events)].map(([run, kinds]) => [purposes.get(run) ?? `?${run}`, kinds]));
+}
 
 describe('spoolMaxBytes during an outage', () => {
   let receiver: Receiver;
@@ -192,5 +202,58 @@ describe('spoolMaxBytes during an outage', () => {
       expect(runs.size).toBe(460);
       expect([...runs.values()].every(whole)).toBe(true);
     }, 60_000);
+  });
+
+  describe('by whole runs', () => {
+    it('with only run boundaries left and no room, the oldest runs leave the disk whole; every run on disk is whole, the newest are there', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'alm-runs-'));
+      const size = watchSize(dir);
+      const alm = agent(receiver, { spoolDir: dir, spoolMaxBytes: 4096, shutdownTimeoutMs: 50 });
+      const t = alm.tool('t', (i: number) => i);
+      for (let r = 0; r < 60; r++) {
+        alm.run({ purpose: `run ${r}` }, () => t(r));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await alm.shutdown();
+      size.stop();
+      expect(Math.max(...size.samples)).toBeLessThanOrEqual(4096);
+      const runs = runsByPurpose(spoolEvents(dir));
+      expect([...runs.entries()].filter(([, kinds]) => !whole(kinds))).toEqual([]);
+      expect(runs.has('run 59')).toBe(true);
+      expect(runs.has('run 58')).toBe(true);
+    }, 30_000);
+
+    it.each([
+      ['process.exit()', 'process.exit(0);'],
+      ['an uncaught exception', "throw new Error('crash');"],
+    ])(
+      'at %s with a full spool, the last run is on disk whole, every run on disk is whole, and the bound holds',
+      async (_, ending) => {
+        const dir = mkdtempSync(join(tmpdir(), 'alm-runs-exit-'));
+        const size = watchSize(dir);
+        const result = await runNode(`
+          import { ALM } from ALM_DIST;
+          const alm = new ALM({
+            agentId: 'exiting',
+            events: { sink: 'http', endpoint: ${JSON.stringify(receiver.url)}, spoolDir: ${JSON.stringify(dir)}, spoolMaxBytes: 4096 },
+            onError: (e) => process.stderr.write('onError: ' + e.message + '\\n'),
+          });
+          const t = alm.tool('t', (i) => i);
+          for (let r = 0; r < 40; r++) {
+            alm.run({ purpose: 'run ' + r }, () => t(r));
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          alm.run({ purpose: 'last' }, () => t(40));
+          ${ending}
+        `);
+        size.stop();
+        expect(result.code).toBe(ending.startsWith('throw') ? 1 : 0);
+        expect(Math.max(...size.samples)).toBeLessThanOrEqual(4096);
+        const runs = runsByPurpose(spoolEvents(dir));
+        expect([...runs.entries()].filter(([, kinds]) => !whole(kinds))).toEqual([]);
+        expect(whole(runs.get('last') ?? new Set())).toBe(true);
+      },
+      30_000,
+    );
   });
 });
