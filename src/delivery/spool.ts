@@ -407,11 +407,21 @@ export class Spool {
   private evictOldest(): void {
     // One segment at a time: its bytes count until its file is gone (or its copy is written).
     if (this.freeing.size > 0 || this.closing || this.failed) return;
+    // Pass 2 only when pass 1 finds nothing left to do and no file is on its way out (its going may
+    // be room enough; each going calls this again, and so does the next event).
+    let waitFor = this.removing.size > 0;
     for (const segment of this.segments) {
-      if (segment === this.active || segment.removed || segment.copy !== undefined) continue;
-      if (segment.unread || segment.rewriting) continue;
+      if (segment === this.active || segment.removed) continue;
+      if (segment.copy !== undefined || segment.rewriting) {
+        waitFor = true;
+        continue;
+      }
+      if (segment.replayed && segment.untracked > 0) continue; // not in delivery's hands yet
+      if (segment.untracked > 0) waitFor = true; // being filled: it cannot empty yet
       const evicted = this.takeOffDisk(segment, (entry) => !isLifecycle(entry));
-      if (evicted === 0 && (segment.live.size === 0 || segment.liveBytes * 2 >= segment.size)) continue;
+      if (evicted === 0 && segment.live.size > 0 && segment.liveBytes * 2 >= segment.size) continue;
+      waitFor = true;
+      if (evicted === 0 && segment.live.size === 0) continue; // goes once its write or sync is done
       this.evictedUnreported += evicted;
       this.reportEvicted();
       this.tidy(segment, true);
@@ -420,6 +430,7 @@ export class Spool {
         return;
       }
     }
+    if (waitFor) return;
     // Only run boundaries left on disk, and still no room: the runs of the oldest segment leave the disk
     // whole (their events in every file), so that it empties and goes.
     const oldest = this.oldestSegment(false);
@@ -552,14 +563,17 @@ export class Spool {
       (evicting || segment.size >= this.segmentBytes / 2) &&
       !this.failed
     ) {
-      // A replayed file is rewritten in place (it needs no room: the directory never grows for it).
-      if (segment.replayed) this.rewrite(segment);
-      else if (this.fits(segment.liveBytes)) this.compact(segment);
+      // A copy needs room; a rewrite in place does not (the directory never grows for it), but reads the
+      // file: used for a replayed file when room is wanted, and for this process's own when a copy does not fit.
+      if (segment.replayed) {
+        if (evicting) this.rewrite(segment);
+      } else if (this.fits(segment.liveBytes)) this.compact(segment);
+      else if (evicting && segment.pending.size === 0 && !segment.writing) this.rewrite(segment);
     }
     this.maybeRemove(segment);
   }
 
-  /** Rewrite a replayed file in place with only its events still held (rewritePlan). */
+  /** Rewrite a closed file in place with only its events still held (rewritePlan). */
   private rewrite(segment: Segment): void {
     segment.rewriting = true;
     segment.partial = false;
@@ -897,7 +911,8 @@ export class Spool {
     this.pump();
     await this.pumping;
     await Promise.all(this.syncs);
-    await Promise.all(this.removals);
+    // A rewrite's end may start a removal: wait until none is left.
+    while (this.removals.size > 0) await Promise.all(this.removals);
     // What still waits for room is written now, room made by the same rules as at process end.
     if (this.waiting.size > 0 || [...this.segments].some((segment) => segment.partial)) this.rescueSync();
     openTokens.delete(this.token);
@@ -916,7 +931,8 @@ export class Spool {
       }
       this.maybeRemove(segment);
     }
-    await Promise.all(this.removals);
+    // A rewrite's end may start a removal: wait until none is left.
+    while (this.removals.size > 0) await Promise.all(this.removals);
     try {
       await unlink(this.heartbeatPath);
     } catch {

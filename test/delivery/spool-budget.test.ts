@@ -223,6 +223,25 @@ describe('spoolMaxBytes during an outage', () => {
       expect(runs.has('run 58')).toBe(true);
     }, 30_000);
 
+    it('one long run keeps its run.start, its run.end and some of its events on disk: it does not leave whole while other events can', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'alm-long-'));
+      const size = watchSize(dir);
+      const alm = agent(receiver, { spoolDir: dir, spoolMaxBytes: 8192, shutdownTimeoutMs: 50 });
+      const t = alm.tool('t', (i: number) => i);
+      await alm.run({ purpose: 'long' }, async () => {
+        for (let i = 0; i < 300; i++) {
+          t(i);
+          if (i % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+      });
+      await alm.shutdown();
+      size.stop();
+      expect(Math.max(...size.samples)).toBeLessThanOrEqual(8192);
+      const left = spoolEvents(dir);
+      expect(left.filter((e) => e.event_type === 'run.start' || e.event_type === 'run.end')).toHaveLength(2);
+      expect(left.length).toBeGreaterThan(2);
+    }, 30_000);
+
     it.each([
       ['process.exit()', 'process.exit(0);'],
       ['an uncaught exception', "throw new Error('crash');"],
