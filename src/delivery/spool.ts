@@ -910,8 +910,9 @@ export class Spool {
     await this.pumping;
     this.pump();
     await this.pumping;
-    await Promise.all(this.syncs);
-    // A rewrite's end may start a removal: wait until none is left.
+    // A sync's or a rewrite's end may start a removal (of a file compacted into the one synced): wait
+    // until none is left.
+    while (this.syncs.size > 0) await Promise.all(this.syncs);
     while (this.removals.size > 0) await Promise.all(this.removals);
     // What still waits for room is written now, room made by the same rules as at process end.
     if (this.waiting.size > 0 || [...this.segments].some((segment) => segment.partial)) this.rescueSync();
@@ -925,13 +926,14 @@ export class Spool {
       try {
         const h = await handle;
         if (h !== undefined && segment.dirty) await h.datasync();
+        // Everything written is on disk now (files compacted into this one may go).
+        segment.writesSynced = segment.writesDone;
         await h?.close();
       } catch {
         // Closing failed: the file stays as it is.
       }
-      this.maybeRemove(segment);
     }
-    // A rewrite's end may start a removal: wait until none is left.
+    for (const segment of [...this.segments]) this.maybeRemove(segment);
     while (this.removals.size > 0) await Promise.all(this.removals);
     try {
       await unlink(this.heartbeatPath);
