@@ -98,7 +98,8 @@ class Source {
       return new Function(...this.names, body)(...this.values) as Check;
     } catch (error) {
       // Code generation disallowed (--disallow-code-generation-from-strings, a CSP).
-      throw new Unsupported(String(error));
+      if (error instanceof EvalError) throw new Unsupported(error.message);
+      throw error;
     }
   }
 }
@@ -174,7 +175,7 @@ function compile(schema: Schema): Check {
     case 'nullable': {
       const src = new Source();
       src.lines.push(statements(schema, 'v', src), 'return true;');
-      return src.make(def.type);
+      return src.make('leaf');
     }
     default:
       throw new Unsupported(def.type);
