@@ -80,7 +80,13 @@ function noChecks(schema: Schema): void {
 class Source {
   private readonly names: string[] = [];
   private readonly values: unknown[] = [];
+  private variables = 0;
   readonly lines: string[] = [];
+
+  /** A variable of the function's own, kept from call to call. */
+  variable(): string {
+    return `m${this.variables++}`;
+  }
 
   use(value: unknown): string {
     const at = this.values.indexOf(value);
@@ -93,7 +99,8 @@ class Source {
 
   make(name: string): Check {
     // The payload zod's checks write their issues to: one per function, emptied after a failure.
-    const body = `const P = { value: undefined, issues: [] };\nreturn function ${name}(v) {\n${this.lines.join('\n')}\n};`;
+    const kept = Array.from({ length: this.variables }, (_, i) => `let m${i};\n`).join('');
+    const body = `const P = { value: undefined, issues: [] };\n${kept}return function ${name}(v) {\n${this.lines.join('\n')}\n};`;
     try {
       return new Function(...this.names, body)(...this.values) as Check;
     } catch (error) {
@@ -114,7 +121,7 @@ function statements(schema: Schema, x: string, src: Source): string {
   if (def.coerce) throw new Unsupported('coerce');
   switch (def.type) {
     case 'string': // $ZodString
-      return `if (typeof ${x} !== 'string') return false;\n${checks(schema, x, src)}`;
+      return `if (typeof ${x} !== 'string') return false;\n${checks(schema, x, src, true)}`;
     case 'number': // $ZodNumber: NaN and ±Infinity are not numbers
       return `if (typeof ${x} !== 'number' || !Number.isFinite(${x})) return false;\n${checks(schema, x, src)}`;
     case 'boolean': // $ZodBoolean
@@ -136,10 +143,19 @@ function statements(schema: Schema, x: string, src: Source): string {
   }
 }
 
-/** zod's own checks of a schema, on the reusable payload P; a check that passes adds no issue. */
-function checks(schema: Schema, x: string, src: Source): string {
+/**
+ * zod's own checks of a schema, on the reusable payload P; a check that passes adds no issue. With
+ * `remember` (strings), the last value that passed is kept, and the same string again passes without
+ * running them: a string's formats and lengths depend on the string alone (a refine might not, so
+ * a schema with one is always checked). Within a run, run_id, trace_id, agent_id… repeat on every line.
+ */
+function checks(schema: Schema, x: string, src: Source, remember = false): string {
   const all = checksOf(schema);
   if (all.length === 0) return '';
+  if (remember && all.every((check) => check._zod.def.check !== 'custom')) {
+    const last = src.variable();
+    return `if (${x} !== ${last}) {\n${checks(schema, x, src)}\n${last} = ${x};\n}`;
+  }
   const out = [`P.value = ${x};`];
   for (const check of all) {
     const run = src.use(check._zod.check.bind(check._zod));
@@ -264,21 +280,26 @@ function union(schema: Schema): Check {
   }
   if (def.unionFallback) throw new Unsupported('discriminated union with fallback');
   const discriminator = def.discriminator as string;
-  const byValue = new Map<unknown, Check>();
+  const src = new Source();
+  src.lines.push(IS_OBJECT, `switch (v[${JSON.stringify(discriminator)}]) {`);
+  const seen = new Set<unknown>();
   for (const { option, check } of options) {
     const values = (option._zod as { propValues?: Record<string, Set<unknown>> }).propValues?.[discriminator];
     if (values === undefined || values.size === 0) throw new Unsupported('discriminator values');
     for (const value of values) {
-      if (value === undefined || byValue.has(value)) throw new Unsupported('discriminator values');
-      byValue.set(value, check);
+      // A case of a switch is ===, as zod's Map lookup is for these (no NaN, no undefined).
+      const literal =
+        typeof value === 'string' ||
+        typeof value === 'boolean' ||
+        value === null ||
+        (typeof value === 'number' && !Number.isNaN(value));
+      if (!literal || seen.has(value)) throw new Unsupported('discriminator values');
+      seen.add(value);
+      src.lines.push(`case ${JSON.stringify(value)}:`);
     }
+    src.lines.push(`return ${src.use(check)}(v);`);
   }
-  const src = new Source();
-  src.lines.push(
-    IS_OBJECT,
-    `const option = ${src.use(byValue)}.get(v[${JSON.stringify(discriminator)}]);`,
-    'return option !== undefined && option(v);',
-  );
+  src.lines.push('default:', 'return false;', '}');
   return src.make('discriminated');
 }
 

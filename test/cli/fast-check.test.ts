@@ -350,6 +350,17 @@ describe('the compiled check of ALMEventSchema', () => {
     }
   });
 
+  it('checks a string again when it differs from the last one that passed there', () => {
+    const event = HAND_WRITTEN[0]!;
+    const other = (fields: Record<string, unknown>) => ({ ...event, ...fields });
+    expect(fast(event)).toBe(true);
+    expect(fast(other({ run_id: UUID[1].toUpperCase().replace('4', 'g') }))).toBe(false);
+    expect(fast(other({ trace_id: '4bf92f3577b34da6a3ce929d0e0e473' }))).toBe(false);
+    expect(fast(other({ agent_id: '' }))).toBe(false);
+    expect(fast(event)).toBe(true);
+    expect(fast(other({ run_id: UUID[0] }))).toBe(true);
+  });
+
   describe('hostile values, named', () => {
     const base = HAND_WRITTEN.find(
       (e) => e.event_type === 'tool.response' && (e.metadata as any).status === 'success',
