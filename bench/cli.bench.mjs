@@ -4,12 +4,13 @@
  *
  * The events are the toy agent's (examples/toy-agent.ts, with llmEvents on: every event type), repeated
  * under fresh run, task, event and call ids so that the input holds many distinct runs. A run of the
- * toy agent is 47 lines, ~520 bytes a line.
+ * toy agent is 51 lines (two runs), ~500 bytes a line.
  *
  *   npm run bench:cli                           1 M lines from a file in the OS temp directory, then 10 M through stdin
  *   node bench/cli.bench.mjs --lines 1000000 --file     only the file case
  *   node bench/cli.bench.mjs --lines 10000000 --stdin   only the stdin case (nothing written to disk)
  *   node bench/cli.bench.mjs --cli path/to/index.cjs    another build (e.g. main's) to compare
+ *   node bench/cli.bench.mjs --generate 10000000 | /usr/bin/time -v node dist/cli/index.cjs tree - > /dev/null
  *
  * The file is deleted afterwards. Through stdin the lines are generated as the command reads them,
  * so 10 M lines (~5 GB) never touch the disk; the generator's own CPU is not counted.
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     stdin: { type: 'boolean' },
     cli: { type: 'string', default: 'dist/cli/index.cjs' },
     commands: { type: 'string', default: 'validate,tree' },
+    generate: { type: 'string' },
   },
 });
 const CLI = resolve(values.cli);
@@ -128,44 +130,54 @@ function feeder(template, lines) {
 }
 
 const template = record();
-const [load1] = loadavg();
-console.log(`node ${process.version}, ${CLI}; load average ${load1.toFixed(2)} at start`);
-const dir = mkdtempSync(join(tmpdir(), 'alm-cli-bench-'));
-/** Loaded with --require: the child's own CPU time and peak RSS, on stderr at exit. */
-const probe = join(dir, 'usage.cjs');
-writeFileSync(
-  probe,
-  "process.on('exit', () => { const u = process.resourceUsage(); " +
-    "require('fs').writeSync(2, `\\nusage ${u.userCPUTime} ${u.systemCPUTime} ${u.maxRSS}\\n`); });",
-);
-try {
-  for (const c of cases) {
-    const runs = Math.ceil(c.lines / template.length);
-    const lines = runs * template.length;
-    let path;
-    if (c.how === 'file') {
-      path = join(dir, 'events.jsonl');
-      const fd = openSync(path, 'w');
-      const next = generator(template);
-      for (let i = 0; i < runs; i += 1000) {
-        let chunk = '';
-        for (let j = i; j < Math.min(runs, i + 1000); j++) chunk += next();
-        writeSync(fd, chunk);
-      }
-      closeSync(fd);
-    }
-    for (const command of commands) {
-      const args = [command, c.how === 'file' ? path : '-'];
-      const r = await measure(args, c.how === 'file' ? undefined : feeder(template, lines));
-      console.log(
-        `${command.padEnd(8)} ${(lines / 1e6).toFixed(1)} M lines (${runs} runs) from ${c.how.padEnd(5)}: ` +
-          `${r.cpuS.toFixed(1)} s CPU (${((r.cpuS / lines) * 1e6).toFixed(2)} µs a line), ${r.wallS.toFixed(1)} s wall, ` +
-          `max RSS ${r.rssMb.toFixed(0)} MB, exit ${r.code}: ${r.last}`,
-      );
-    }
-    if (path) rmSync(path, { force: true });
-  }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+if (values.generate !== undefined) {
+  // Only the lines, on stdout: node bench/cli.bench.mjs --generate 10000000 | /usr/bin/time -v alm-otel tree -
+  const lines = Number(values.generate);
+  feeder(template, Math.ceil(lines / template.length) * template.length)(process.stdout);
+} else {
+  await bench();
 }
-writeFileSync(1, `load average ${loadavg()[0].toFixed(2)} at the end\n`);
+
+async function bench() {
+  const [load1] = loadavg();
+  console.log(`node ${process.version}, ${CLI}; load average ${load1.toFixed(2)} at start`);
+  const dir = mkdtempSync(join(tmpdir(), 'alm-cli-bench-'));
+  /** Loaded with --require: the child's own CPU time and peak RSS, on stderr at exit. */
+  const probe = join(dir, 'usage.cjs');
+  writeFileSync(
+    probe,
+    "process.on('exit', () => { const u = process.resourceUsage(); " +
+      "require('fs').writeSync(2, `\\nusage ${u.userCPUTime} ${u.systemCPUTime} ${u.maxRSS}\\n`); });",
+  );
+  try {
+    for (const c of cases) {
+      const runs = Math.ceil(c.lines / template.length);
+      const lines = runs * template.length;
+      let path;
+      if (c.how === 'file') {
+        path = join(dir, 'events.jsonl');
+        const fd = openSync(path, 'w');
+        const next = generator(template);
+        for (let i = 0; i < runs; i += 1000) {
+          let chunk = '';
+          for (let j = i; j < Math.min(runs, i + 1000); j++) chunk += next();
+          writeSync(fd, chunk);
+        }
+        closeSync(fd);
+      }
+      for (const command of commands) {
+        const args = [command, c.how === 'file' ? path : '-'];
+        const r = await measure(args, c.how === 'file' ? undefined : feeder(template, lines));
+        console.log(
+          `${command.padEnd(8)} ${(lines / 1e6).toFixed(1)} M lines (${runs} runs) from ${c.how.padEnd(5)}: ` +
+            `${r.cpuS.toFixed(1)} s CPU (${((r.cpuS / lines) * 1e6).toFixed(2)} µs a line), ${r.wallS.toFixed(1)} s wall, ` +
+            `max RSS ${r.rssMb.toFixed(0)} MB, exit ${r.code}: ${r.last}`,
+        );
+      }
+      if (path) rmSync(path, { force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeFileSync(1, `load average ${loadavg()[0].toFixed(2)} at the end\n`);
+}
