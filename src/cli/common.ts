@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import * as util from 'node:util';
 import { ALMEventSchema, type ALMEvent } from '../events/schema';
 import { ENGLISH } from '../messages';
-import { compileCheck } from './fast-check';
+import { compileCheck, type Check } from './fast-check';
 
 /** Exit codes: 0 all good, 1 the input is invalid (or a command found problems), 2 a usage error. */
 export const EXIT_OK = 0;
@@ -267,8 +267,8 @@ export type LineResult = { line: number; event: ALMEvent } | { line: number; pro
 /** ALMEventSchema as a compiled yes/no check (./fast-check); undefined if it could not be compiled. */
 const isEvent = compileCheck(ALMEventSchema);
 
-/** One line of JSON-lines input, checked against ALMEventSchema. */
-export function checkLine(text: string, line: number): LineResult {
+/** One line of JSON-lines input, checked against ALMEventSchema: by the compiled check, else by zod. */
+export function checkLine(text: string, line: number, compiled: Check | undefined = isEvent): LineResult {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -276,8 +276,8 @@ export function checkLine(text: string, line: number): LineResult {
     return { line, problems: [{ line, field: '(line)', message: `not JSON: ${(error as Error).message}` }] };
   }
   // Most lines are valid: the compiled check says so without building zod's copy of the event. A line
-  // it refuses is parsed by zod, which decides and words the problems.
-  if (isEvent !== undefined && isEvent(value)) return { line, event: value as ALMEvent };
+  // it refuses is parsed by zod, which decides and words the problems (all lines, without `compiled`).
+  if (compiled !== undefined && compiled(value)) return { line, event: value as ALMEvent };
   const result = ALMEventSchema.safeParse(value, ENGLISH);
   if (result.success) return { line, event: result.data };
   const eventType =
