@@ -264,11 +264,18 @@ export interface LineProblem {
 
 export type LineResult = { line: number; event: ALMEvent } | { line: number; problems: LineProblem[] };
 
-/** ALMEventSchema as a compiled yes/no check (./fast-check); undefined if it could not be compiled. */
-const isEvent = compileCheck(ALMEventSchema);
+/**
+ * ALMEventSchema as a compiled yes/no check (./fast-check), made on first use (the library, which
+ * shares this module with the CLI, never pays for it); undefined if it could not be compiled.
+ */
+let compiledEvent: Check | undefined | null = null;
+function eventCheck(): Check | undefined {
+  if (compiledEvent === null) compiledEvent = compileCheck(ALMEventSchema);
+  return compiledEvent;
+}
 
 /** One line of JSON-lines input, checked against ALMEventSchema: by the compiled check, else by zod. */
-export function checkLine(text: string, line: number, compiled: Check | undefined = isEvent): LineResult {
+export function checkLine(text: string, line: number, compiled: Check | undefined = eventCheck()): LineResult {
   let value: unknown;
   try {
     value = JSON.parse(text);
