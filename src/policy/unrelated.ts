@@ -79,12 +79,21 @@ const AGENT_KEYS = [
   'llm.request.type',
 ] as const;
 
-/** Whether a span, as it starts, can never become a tool or model span. */
-export function cannotBeAgentCall(scopeName: string | undefined, a: Attributes): boolean {
-  if (scopeName !== undefined && UNRELATED_SCOPES.has(scopeName)) return true;
+/** Whether spans of this instrumentation scope can never become tool or model spans. */
+export function isUnrelatedScope(scopeName: string | undefined): boolean {
+  return scopeName !== undefined && UNRELATED_SCOPES.has(scopeName);
+}
+
+/** Whether start attributes say a span is an HTTP, database, messaging or RPC call, and no convention marks it. */
+export function unrelatedByAttributes(a: Attributes): boolean {
   let protocol = false;
   for (let i = 0; !protocol && i < PROTOCOL_KEYS.length; i++) protocol = a[PROTOCOL_KEYS[i]!] !== undefined;
   if (!protocol) return false;
   for (let i = 0; i < AGENT_KEYS.length; i++) if (a[AGENT_KEYS[i]!] !== undefined) return false;
   return true;
+}
+
+/** Whether a span, as it starts, can never become a tool or model span. */
+export function cannotBeAgentCall(scopeName: string | undefined, a: Attributes): boolean {
+  return isUnrelatedScope(scopeName) || unrelatedByAttributes(a);
 }
