@@ -66,6 +66,14 @@ export class PolicySpanProcessor implements SpanProcessor {
     return this.tracked;
   }
 
+  /** Whether the span comes from a scope remembered as unrelated: pointer comparisons, nothing else. */
+  private passedOver(span: object): boolean {
+    const scope = (span as { instrumentationScope?: unknown }).instrumentationScope;
+    const unrelated = this.unrelatedScopes;
+    for (let i = 0; i < unrelated.length; i++) if (unrelated[i] === scope) return true;
+    return false;
+  }
+
   private parentOf(parentSpan: ApiSpan | undefined): ForeignSpan | undefined {
     if (parentSpan === undefined) return undefined;
     return this.rt.foreignCalls.get(parentSpan) ?? this.bySpanId.get(parentSpan.spanContext().spanId);
@@ -75,9 +83,9 @@ export class PolicySpanProcessor implements SpanProcessor {
     try {
       // The application's HTTP, database, messaging spans from OpenTelemetry's instrumentations: one
       // comparison by scope identity, nothing else read, nothing kept.
+      if (this.passedOver(span)) return;
       const scopeObject: unknown = (span as { instrumentationScope?: unknown }).instrumentationScope;
       const unrelated = this.unrelatedScopes;
-      for (let i = 0; i < unrelated.length; i++) if (unrelated[i] === scopeObject) return;
       // alm-otel's own spans carry their decision from the start.
       const scope = (scopeObject as { name?: unknown } | undefined)?.name;
       const name = typeof scope === 'string' ? scope : undefined;
@@ -142,6 +150,7 @@ export class PolicySpanProcessor implements SpanProcessor {
   /** The last moment the span is writable: a tool name set after start is decided here at the latest. */
   private readonly ending = (span: Span): void => {
     this.endingCalled = true;
+    if (this.passedOver(span)) return;
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined) return;
     if (state.modelPending) recogniseModelSpan(this.rt, state);
@@ -155,8 +164,8 @@ export class PolicySpanProcessor implements SpanProcessor {
   };
 
   onEnd(span: ReadableSpan): void {
-    // Nothing tracked: nothing to look up.
-    if (this.tracked === 0) return;
+    // Nothing tracked, or a span passed over at start: nothing to look up.
+    if (this.tracked === 0 || this.passedOver(span)) return;
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined) return;
     this.rt.foreignCalls.delete(span);
