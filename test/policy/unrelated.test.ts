@@ -4,7 +4,6 @@
  * at start or when named later.
  */
 import { trace, type Span } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { Runtime } from '../../src/instrument/runtime';
 import type { PolicySpanProcessor } from '../../src/policy/processor';
 import { cannotBeAgentCall } from '../../src/policy/unrelated';
