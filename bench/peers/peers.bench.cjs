@@ -316,7 +316,8 @@ function hookCost() {
   const SPANS = 64;
   const REPEAT = 80;
   const tracer = peersProvider.getTracer('@opentelemetry/instrumentation-undici');
-  const hooks = alm.spanProcessors;
+  // A plain copy, read by index: a loop over the frozen array costs more than the hooks themselves.
+  const hooks = [...alm.spanProcessors];
   const time = () => {
     const ctx = api.context.active();
     const spans = [];
@@ -330,10 +331,11 @@ function hookCost() {
     }
     const t0 = process.hrtime.bigint();
     for (let r = 0; r < REPEAT; r++) {
-      for (const span of spans) {
-        for (const p of hooks) p.onStart(span, ctx);
-        for (const p of hooks) p.onEnding?.(span);
-        for (const p of hooks) p.onEnd(span);
+      for (let s = 0; s < SPANS; s++) {
+        const span = spans[s];
+        for (let i = 0; i < hooks.length; i++) hooks[i].onStart(span, ctx);
+        for (let i = 0; i < hooks.length; i++) hooks[i].onEnding?.(span);
+        for (let i = 0; i < hooks.length; i++) hooks[i].onEnd(span);
       }
     }
     const t1 = process.hrtime.bigint();
