@@ -6,12 +6,12 @@ import { EventBuffer } from '../../src/delivery/buffer';
 function event(type: ALMEvent['event_type'], n: number): ALMEvent {
   return { event_type: type, event_id: randomUUID(), metadata: { n } } as unknown as ALMEvent;
 }
-const label = (e: ALMEvent) => `${e.event_type}:${(e.metadata as { n: number }).n}`;
+const label = (e: Pick<ALMEvent, 'event_type'>) => `${e.event_type}:${((e as ALMEvent).metadata as { n: number }).n}`;
 
 /** A buffer of `capacity` events: push adds and trims, returning how many were dropped. */
 function bounded(capacity: number) {
   const buffer = new EventBuffer();
-  const all = { events: Number.MAX_SAFE_INTEGER, bytes: Infinity, serialize: false };
+  const all = { events: Number.MAX_SAFE_INTEGER, bytes: Infinity };
   return {
     push(events: ALMEvent[]): number {
       for (const e of events) buffer.add(e, undefined, 0, undefined);
@@ -46,13 +46,15 @@ describe('EventBuffer', () => {
     const second = buffer.take(3);
     buffer.restore(second);
     buffer.restore(first);
-    expect(buffer.take(10).map((e) => (e.event.metadata as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(buffer.take(10).map((e) => ((e.event as ALMEvent).metadata as { n: number }).n)).toEqual([
+      1, 2, 3, 4, 5, 6, 7,
+    ]);
     buffer.push([1, 2, 3, 4, 5, 6].map((n) => event(n % 2 === 0 ? 'run.end' : 'handoff', n)));
     const a = buffer.take(2);
     const b = buffer.take(2);
     buffer.restore(a);
     buffer.restore(b);
-    expect(buffer.take(10).map((e) => (e.event.metadata as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(buffer.take(10).map((e) => ((e.event as ALMEvent).metadata as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('drops the oldest non-lifecycle events first, then the oldest lifecycle ones', () => {
