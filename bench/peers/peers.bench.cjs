@@ -62,9 +62,13 @@ const alm = new ALM({
   agentId: 'bench-agent',
   tracerProvider: {
     getTracer(name, version, options) {
+      // Fixed arity: a rest/spread forwarder would allocate on every span and bill alm for the harness.
       let tracer;
       const get = () => (tracer ??= almProvider.getTracer(name, version, options));
-      return { startSpan: (...a) => get().startSpan(...a), startActiveSpan: (...a) => get().startActiveSpan(...a) };
+      return {
+        startSpan: (spanName, spanOptions, parent) => get().startSpan(spanName, spanOptions, parent),
+        startActiveSpan: (...a) => get().startActiveSpan(...a),
+      };
     },
   },
   policy: { allowedTools: ['search', 'read_*'], deniedTools: ['delete_*'], maxToolCallsPerRun: 1e12 },

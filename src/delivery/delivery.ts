@@ -551,9 +551,10 @@ export class Delivery {
   private overflowed(count: number): void {
     if (count === 0) return;
     this.overflowUnreported += count;
+    if (this.overflowTimer !== undefined) return; // a report is due already (an agent that never yields drops on every call)
     const wait = this.overflowReportedAt + OVERFLOW_REPORT_MS - Date.now();
     if (wait <= 0) this.reportOverflow();
-    else if (this.overflowTimer === undefined) {
+    else {
       this.overflowTimer = setTimeout(() => this.reportOverflow(), wait);
       this.overflowTimer.unref();
     }

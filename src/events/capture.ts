@@ -330,6 +330,10 @@ function captureFlat(
 
 /** A redacted, truncated, JSON-safe copy of any value. `sensitive`: which keys to redact (default: the reference list). */
 export function captureValue(value: unknown, sensitive: KeyFilter = isSensitiveKey): unknown {
+  // The common results first, without a walker: a short string, a finite number, a boolean.
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') return truncateString(value);
   try {
     if (isPlainObject(value)) {
       // Listed once for both paths: listing is the one cost that grows with a huge object.

@@ -165,7 +165,7 @@ export class EventPipeline {
     const records = this.records;
     const phases = this.phases;
     let over = this.waiting + delivery.held - this.options.maxQueueSize;
-    if (over > 0) over -= delivery.makeRoom(over);
+    if (over > 0 && delivery.held > 0) over -= delivery.makeRoom(over);
     for (let i = this.head; over > 0 && i < records.length;) {
       const record = records[i]!;
       if (record.kind === 'run') {

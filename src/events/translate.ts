@@ -3,7 +3,7 @@
  * tool.request, policy.decision, handoff) come from a record as soon as the operation begins; end
  * events (run.end, task.end, tool.response) once it has ended.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../ids';
 import { SCHEMA_VERSION, SDK_VERSION } from '../version';
 import { isGiven, isPlainObject } from './capture';
 import type { LlmRecord, OpRecord } from './record';
@@ -45,7 +45,7 @@ function envelopeEvent<T extends ALMEvent['event_type']>(
 ): EventOf<T> {
   // Key order follows the reference SDK's serialisation; trace_id/span_id are additive.
   const event = {
-    event_id: randomUUID(),
+    event_id: newId(),
     timestamp: isoTimestamp(time),
     event_type: eventType,
     agent_id: env.agentId,
@@ -59,15 +59,8 @@ function envelopeEvent<T extends ALMEvent['event_type']>(
     trace_id: rec.traceId,
     span_id: rec.spanId,
   } as EventOf<T>;
-  built.add(event);
   return event;
 }
-
-/**
- * Events made by envelopeEvent: their top-level fields are set once, here, and never changed (sinks
- * see them after they are serialised), so serializeEvent may write those fields itself.
- */
-const built = new WeakSet<object>();
 
 /** The envelope's fields as JSON, for the last agent seen (one per ALM instance; rarely more). */
 let envelopeJson = {
@@ -103,14 +96,15 @@ function envelopeJsonOf(e: ALMEvent): typeof envelopeJson {
 }
 
 /**
- * An event as JSON: exactly `JSON.stringify(event)`, byte for byte. For events built here, the
- * envelope (agent, env, versions) is written from JSON made once per agent and the ids and timestamp
- * as they are (a UUID, an RFC 3339 time, a type name: nothing to escape); only the metadata, the run
- * id and the trace ids go through JSON.stringify. Any other object is JSON.stringify'd whole.
+ * An event built here (startEvents, endEvents) as JSON: exactly `JSON.stringify(event)`, byte for
+ * byte. Its top-level fields are set once, by envelopeEvent, and never changed (sinks see events after
+ * they are serialised), so the envelope (agent, env, versions) is written from JSON made once per agent
+ * and the ids and timestamp as they are (a UUID, an RFC 3339 time, a type name: nothing to escape);
+ * only the metadata, the run id and the trace ids go through JSON.stringify. Every event the pipeline
+ * hands to delivery was built here (replayed ones come with their lines), so no other object reaches it.
  */
 export function serializeEvent(event: ALMEvent): string {
   const e = event as ALMEvent & { run_id: unknown; trace_id?: unknown; span_id?: unknown };
-  if (!built.has(e) || (e.run_id !== null && typeof e.run_id !== 'string')) return JSON.stringify(e);
   const c = envelopeJsonOf(e);
   let json =
     `{"event_id":"${e.event_id}","timestamp":"${e.timestamp}","event_type":"${e.event_type}"` +

@@ -9,6 +9,7 @@
  * anyone can set never lifts a deny list. A test that wants no policy passes no policy.
  */
 import { randomUUID } from 'node:crypto';
+import { newId } from '../ids';
 import { context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
 import { truncateString } from '../events/capture';
@@ -76,7 +77,7 @@ export function plainTool<F extends AnyFunction>(
 }
 
 function deniedBy(toolName: string, decision: PolicyDecision): ToolDeniedError {
-  return new ToolDeniedError(toolName, randomUUID(), decision.reason, decision.details);
+  return new ToolDeniedError(toolName, newId(), decision.reason, decision.details);
 }
 
 /** A run without a span or events; it keeps its scope, so its budgets (scoped ones too) and `currentRunId()` still hold. */
@@ -97,7 +98,7 @@ export function plainRun<T>(rt: Runtime, fn: (run: RunHandle) => T, labels?: Rea
 
 /** A task without a span or events: just the function. */
 export function plainTask<T>(rt: Runtime, fn: (task: TaskHandle) => T): T {
-  return fn({ taskId: randomUUID(), runId: rt.storage.getStore()?.run?.runId ?? null });
+  return fn({ taskId: newId(), runId: rt.storage.getStore()?.run?.runId ?? null });
 }
 
 /**
@@ -110,7 +111,7 @@ export function beginPlainLlm<T>(rt: Runtime, options: LlmOptions, fn: unknown, 
   return admitted(rt, run, options, fn, (ticket) => {
     const usage = new CallUsage(ticket, run, () => {});
     return use({
-      llmCallId: randomUUID(),
+      llmCallId: newId(),
       otelContext: context.active(),
       setUsage: (u) => usage.set(u, undefined),
       setResponse() {},

@@ -5,7 +5,6 @@
  * calls in flight hold what is left (an `async function` then waits for room); the call that crosses a
  * limit completes and is counted, since its usage is only known afterwards.
  */
-import { randomUUID } from 'node:crypto';
 import { SpanKind, context, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { BudgetExceededError } from '../errors';
 import { truncateString } from '../events/capture';
@@ -17,6 +16,7 @@ import { budgetDetails, costOf, saturatedTokens } from '../policy/budgets';
 import { BudgetStoreError } from '../policy/redis-store';
 import { ScopedBudgets, callScope, type ScopedBudgetDetails, type ScopedHold } from '../policy/scoped';
 import * as sc from '../semconv';
+import { newId } from '../ids';
 import { now } from './clock';
 import { adoptRemoteRun } from './remote-run';
 import { Operation, emit } from './operation';
@@ -464,7 +464,7 @@ export function beginLlm<T>(
   const open = (startTime: number): LlmCall => {
     const call = new LlmCall(
       rt,
-      randomUUID(),
+      newId(),
       run,
       truncateString(options.provider),
       truncateString(options.model),

@@ -6,6 +6,7 @@
  */
 import {
   INVALID_SPAN_CONTEXT,
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -43,8 +44,12 @@ export function emit(rt: Runtime, run: RunState | undefined, record: OpRecord, p
 export abstract class Operation {
   /** The span, until the operation ends (the record outlives it in the event queue). */
   protected span: Span | undefined;
-  /** The parent context with this operation's span set: the context its body runs in. */
-  readonly otelContext: Context;
+  /**
+   * The parent context with this operation's span set: the context its body runs in. Let go at the
+   * end (ROOT_CONTEXT), with the span: the record may wait in the event queue, and must not keep the
+   * ended span and its parents' contexts alive meanwhile.
+   */
+  otelContext: Context;
   readonly traceId: string | null;
   readonly spanId: string | null;
   endTime = 0;
@@ -149,5 +154,6 @@ export abstract class Operation {
     }
     // The record waits in the event queue for up to flushIntervalMs; let the span go now.
     this.span = undefined;
+    this.otelContext = ROOT_CONTEXT;
   }
 }

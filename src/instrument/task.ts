@@ -1,11 +1,11 @@
 /** `alm.task`: a unit of work inside a run, as a span and task.start/task.end events. */
-import { randomUUID } from 'node:crypto';
 import type { Context } from '@opentelemetry/api';
 import { truncateString } from '../events/capture';
 import { toStructuredError, type StructuredError } from '../events/errors';
 import { Phase } from '../events/pipeline';
 import type { TaskRecord } from '../events/record';
 import * as sc from '../semconv';
+import { newId } from '../ids';
 import { now } from './clock';
 import { Operation, emit } from './operation';
 import { runInScope } from './run';
@@ -83,7 +83,7 @@ export function startTask<T>(rt: Runtime, options: TaskOptions, fn: (task: TaskH
   const run = scope?.run;
   const op = new TaskOperation(
     rt,
-    randomUUID(),
+    newId(),
     run,
     options.type ? truncateString(options.type) : undefined,
     options.description ? truncateString(options.description) : undefined,

@@ -3,7 +3,6 @@
  * runs the tool (or refuses to), and closes the span. No I/O, no event building, no validation here:
  * events are built from the record later, off the agent's path (see bench/ for what it costs).
  */
-import { randomUUID } from 'node:crypto';
 import { SpanKind, context, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { ToolDeniedError } from '../errors';
 import {
@@ -22,6 +21,7 @@ import { BudgetStoreError } from '../policy/redis-store';
 import type { PolicyDecision } from '../policy/rules';
 import { ScopedBudgets, callScope, type ScopedBudgetDetails } from '../policy/scoped';
 import * as sc from '../semconv';
+import { newId } from '../ids';
 import { now } from './clock';
 import { adoptRemoteRun } from './remote-run';
 import { Operation, emit } from './operation';
@@ -62,7 +62,6 @@ const {
 } = sc;
 const EXECUTE_TOOL = sc.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
 const FUNCTION = sc.GEN_AI_TOOL_TYPE_VALUE_FUNCTION;
-const ALLOW_EVENT: Attributes = Object.freeze({ [DECISION]: 'allow' });
 
 interface ToolDefinition {
   readonly name: string;
@@ -208,10 +207,9 @@ class ToolCall extends Operation implements ToolRecord {
     this.retries = attempt - 1;
     this.decision = decision.allow ? 'allow' : 'deny';
     this.reason = decision.reason;
-    this.addSpanEvent(
-      EVENT_POLICY_DECISION,
-      decision.allow ? ALLOW_EVENT : { [DECISION]: 'deny', [REASON]: decision.reason },
-    );
+    // A denial is also a span event (a log in a trace viewer); an allowed call's decision is its
+    // attribute alone (an event on every call cost about a fifth of the span).
+    if (!decision.allow) this.addSpanEvent(EVENT_POLICY_DECISION, { [DECISION]: 'deny', [REASON]: decision.reason });
   }
 
   captureArguments(rt: Runtime, args: unknown[], inputs: boolean): void {
@@ -328,7 +326,7 @@ export function refuseAhead(
     return undefined;
   }
   const name = truncateString(fullName);
-  const toolCallId = frameworkCallId === undefined ? randomUUID() : truncateString(frameworkCallId);
+  const toolCallId = frameworkCallId === undefined ? newId() : truncateString(frameworkCallId);
   const policyMs = now() - startTime;
   const tool: ToolDefinition = {
     name,
@@ -444,7 +442,7 @@ function proceed(
     shared?.id ??
     claim?.toolCallId ??
     (framework === undefined ? undefined : ask(rt, framework, framework.callId, args));
-  const toolCallId = adopted === undefined ? randomUUID() : truncateString(adopted);
+  const toolCallId = adopted === undefined ? newId() : truncateString(adopted);
   if (shared !== undefined) shared.id = toolCallId;
 
   let call: ToolCall | undefined;

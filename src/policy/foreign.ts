@@ -315,10 +315,12 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
       // A processor cannot block a call: a deny that runs is a violation.
       [sc.ATTR_ALM_POLICY_VIOLATION]: decision.allow ? undefined : true,
     });
-    s.span.addEvent(sc.EVENT_POLICY_DECISION, {
-      [sc.ATTR_ALM_POLICY_DECISION]: verdict,
-      [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
-    });
+    if (!decision.allow) {
+      s.span.addEvent(sc.EVENT_POLICY_DECISION, {
+        [sc.ATTR_ALM_POLICY_DECISION]: verdict,
+        [sc.ATTR_ALM_POLICY_REASON]: decision.reason,
+      });
+    }
   }
   return s.call;
 }

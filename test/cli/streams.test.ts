@@ -390,6 +390,8 @@ describe('tail', () => {
       await tail.until(() => tail.runs().length === 1);
       expect(Date.now() - written).toBeLessThan(15_000);
       expect(tail.runs()).toEqual(next.ids);
+      // stderr is another pipe: the notice, written first, may still arrive after the run is drawn.
+      await tail.until(() => tail.stderr.includes('longer than --max-line-mb'));
       expect(tail.stderr).toContain('line 1: (line): longer than --max-line-mb 64 (100.0 MiB); skipped');
     } finally {
       tail.stop();
