@@ -142,7 +142,7 @@ describe('bodies built from events held as JSON bytes', () => {
     expect(errors.length).toBeGreaterThan(0); // the retry was reported
   });
 
-  it('a sink that writes a body is never handed the events, and the file and stdout sinks keep JSON lines', async () => {
+  it('a sink that writes a body is never handed the events; JSON lines framing (file, stdout) ends every line', async () => {
     const events = await realEvents();
     const bodies: string[] = [];
     const sink: EventSink = {
