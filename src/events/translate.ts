@@ -23,15 +23,21 @@ export interface Envelope {
  */
 let cachedSecond = NaN;
 let cachedPrefix = '';
+// And the last millisecond's whole string: a tool call's events, and a busy agent's calls, share it.
+let cachedMs = NaN;
+let cachedStamp = '';
 export function isoTimestamp(epochMs: number): string {
   const whole = Math.floor(epochMs);
+  if (whole === cachedMs) return cachedStamp;
   const second = Math.floor(whole / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
     cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
   const millis = whole - second * 1000;
-  return cachedPrefix + (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis + 'Z';
+  cachedMs = whole;
+  cachedStamp = cachedPrefix + (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis + 'Z';
+  return cachedStamp;
 }
 
 type EventOf<T extends ALMEvent['event_type']> = Extract<ALMEvent, { event_type: T }>;
