@@ -20,7 +20,8 @@
  * median of ratios paired within a round, so load elsewhere on the machine falls on all alike.
  *
  * Then the tax alm.spanProcessors put on an unrelated span (an HTTP client span of
- * @opentelemetry/instrumentation-undici's shape), outside and inside a run.
+ * @opentelemetry/instrumentation-undici's shape), outside and inside a run, in CPU time, beside the tax
+ * of a span processor that does nothing (BENCH_TAX_ROUNDS rounds, default 16 × BENCH_ROUNDS).
  *
  *   npm run bench            (builds alm-otel first; `npm run bench:peers` runs only this, on the last build;
  *                            both install bench/peers/ with npm ci if needed)
@@ -205,54 +206,122 @@ function httpSpan(tracer) {
   span.end();
 }
 
+/** A span processor that does nothing: what any processor costs the SDK, the floor of alm's tax. */
+class NoopSpanProcessor {
+  onStart() {}
+  onEnd() {}
+  forceFlush() {
+    return Promise.resolve();
+  }
+  shutdown() {
+    return Promise.resolve();
+  }
+}
+
+/** Spans per sample: under the batch processor's queue (2048), so every span is exported, none dropped. */
+const TAX_SPANS = 1000;
+const TAX_ROUNDS = Number(process.env.BENCH_TAX_ROUNDS ?? 16 * ROUNDS);
+
+/**
+ * The tax alm.spanProcessors put on a span that is no agent call, paired with the same span on a
+ * provider without them (and beside the tax of a processor that does nothing). A sample is TAX_SPANS
+ * spans started, written and ended back to back, timed in CPU time (process.cpuUsage: the process's
+ * work, GC threads included, and not the time other processes of a shared machine take) and in wall
+ * time, then flushed untimed. Cases rotate round by round; a tax is the median of the differences
+ * paired within a round, with a distribution-free 95% confidence interval of that median.
+ */
 async function foreignTax() {
-  const SPANS = 5000;
-  const without = peersProvider.getTracer('@opentelemetry/instrumentation-undici');
-  const withAlm = almProvider.getTracer('@opentelemetry/instrumentation-undici');
+  const undici = '@opentelemetry/instrumentation-undici';
+  const floorProvider = new TracerProvider({ spanProcessors: [new NoopSpanProcessor(), batch()] });
+  const without = peersProvider.getTracer(undici);
+  const floor = floorProvider.getTracer(undici);
+  const withAlm = almProvider.getTracer(undici);
+  // An HTTP client instrumentation alm does not know by name: its spans are told apart by their start attributes.
+  const unknownWithout = peersProvider.getTracer('my-http-client');
+  const unknownWithAlm = almProvider.getTracer('my-http-client');
+  // A framework's span alm tracks (it could be named a tool or model span later), open around the HTTP spans.
+  const framework = almProvider.getTracer('my-agent-framework');
+  const inFrameworkSpan = (fn) =>
+    framework.startActiveSpan('invoke_agent', async (span) => {
+      try {
+        return await fn();
+      } finally {
+        span.end();
+      }
+    });
   const cases = {
-    without: () => timeSpans(without, SPANS, peersProvider),
-    outside: () => timeSpans(withAlm, SPANS, almProvider),
-    // In a run, the span is a child of the run's span (a recording parent) in both cases.
-    withoutInside: () => alm.run(() => timeSpans(without, SPANS, peersProvider)),
-    inside: () => alm.run(() => timeSpans(withAlm, SPANS, almProvider)),
+    without: () => timeSpans(without, peersProvider),
+    floor: () => timeSpans(floor, floorProvider),
+    outside: () => timeSpans(withAlm, almProvider),
+    unknownWithout: () => timeSpans(unknownWithout, peersProvider),
+    unknown: () => timeSpans(unknownWithAlm, almProvider),
+    // In a run, the span is a child of the run's span (a recording parent) in every case.
+    withoutInside: () => alm.run(() => timeSpans(without, peersProvider)),
+    floorInside: () => alm.run(() => timeSpans(floor, floorProvider)),
+    inside: () => alm.run(() => timeSpans(withAlm, almProvider)),
+    inFramework: () => alm.run(() => inFrameworkSpan(() => timeSpans(withAlm, almProvider))),
   };
-  const times = { without: [], outside: [], withoutInside: [], inside: [] };
   const names = Object.keys(cases);
-  for (let round = 0; round < WARMUP_ROUNDS + 4 * ROUNDS; round++) {
+  const times = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < WARMUP_ROUNDS + TAX_ROUNDS; round++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + round) % names.length];
       const t = await cases[name]();
       if (round >= WARMUP_ROUNDS) times[name].push(t);
     }
   }
-  const tax = (name, base) => median(times[name].map((t, i) => t - times[base][i]));
+  const cpu = (name) => us(median(times[name].map((t) => t.cpu)));
+  const tax = (name, base) => {
+    const paired = (k) => times[name].map((t, i) => t[k] - times[base][i][k]);
+    const [mid, lo, hi] = medianWithInterval(paired('cpu'));
+    return `${Math.round(mid)} ns (${Math.round(lo)} to ${Math.round(hi)}) | ${Math.round(median(paired('wall')))} ns`;
+  };
   console.log(
-    `\nUnrelated span (HTTP client span: startSpan, one setAttribute, end; ${SPANS} per sample, median of ${4 * ROUNDS} rounds)`,
+    `\nUnrelated span (HTTP client span: startSpan, one setAttribute, end; ${TAX_SPANS} per sample, ${TAX_ROUNDS} rounds)`,
   );
-  console.log('| case | per span | tax of alm.spanProcessors (paired) |');
-  console.log('|---|---|---|');
-  console.log(`| without alm.spanProcessors, outside a run | ${us(median(times.without))} µs | |`);
+  console.log('| case | per span (CPU) | tax, CPU (paired median, 95% CI) | tax, wall (paired median) |');
+  console.log('|---|---|---|---|');
+  console.log(`| without alm.spanProcessors, outside a run | ${cpu('without')} µs | | |`);
+  console.log(`| a do-nothing span processor, outside a run | ${cpu('floor')} µs | ${tax('floor', 'without')} |`);
+  console.log(`| with alm.spanProcessors, outside a run | ${cpu('outside')} µs | ${tax('outside', 'without')} |`);
+  console.log(`| without alm.spanProcessors, inside a run | ${cpu('withoutInside')} µs | | |`);
   console.log(
-    `| with, outside a run | ${us(median(times.outside))} µs | ${Math.round(tax('outside', 'without'))} ns |`,
+    `| a do-nothing span processor, inside a run | ${cpu('floorInside')} µs | ${tax('floorInside', 'withoutInside')} |`,
   );
-  console.log(`| without alm.spanProcessors, inside a run | ${us(median(times.withoutInside))} µs | |`);
+  console.log(`| with alm.spanProcessors, inside a run | ${cpu('inside')} µs | ${tax('inside', 'withoutInside')} |`);
   console.log(
-    `| with, inside a run | ${us(median(times.inside))} µs | ${Math.round(tax('inside', 'withoutInside'))} ns |`,
+    `| with, inside a run, within a framework span alm tracks | ${cpu('inFramework')} µs | ${tax('inFramework', 'withoutInside')} |`,
+  );
+  console.log(
+    `| with, outside a run, from a tracer alm does not know (start attributes decide) | ${cpu('unknown')} µs | ${tax('unknown', 'unknownWithout')} |`,
   );
   const hooks = hookCost();
   console.log(
-    `alm.spanProcessors' hooks alone (onStart, onEnding, onEnd called on the same real spans): ${Math.round(hooks.outside)} ns outside a run, ${Math.round(hooks.inside)} ns inside`,
+    `alm.spanProcessors' hooks alone (onStart, onEnding when offered, onEnd called on the same real spans): ${Math.round(hooks.outside)} ns outside a run, ${Math.round(hooks.inside)} ns inside`,
   );
+  await floorProvider.shutdown();
+}
+
+/** The median of `values` and a distribution-free 95% confidence interval of it (order statistics). */
+function medianWithInterval(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  const half = 0.98 * Math.sqrt(n);
+  const at = (rank) => sorted[Math.min(n - 1, Math.max(0, Math.round(rank)))];
+  return [at((n - 1) / 2), at((n - 1) / 2 - half), at((n - 1) / 2 + half)];
 }
 
 /**
- * The processor's own share, without the SDK around it: alm.spanProcessors' onStart, onEnding and
- * onEnd called directly on real, not yet ended spans (from the provider without alm's processors).
+ * The processor's own share, without the SDK around it: alm.spanProcessors' onStart, onEnding (when
+ * offered) and onEnd called directly on real, not yet ended spans (from the provider without alm's
+ * processors). A few spans, each hooked many times, so they are in cache as a span just started is.
  */
 function hookCost() {
-  const SPANS = 5000;
+  const SPANS = 64;
+  const REPEAT = 80;
   const tracer = peersProvider.getTracer('@opentelemetry/instrumentation-undici');
-  const hooks = alm.spanProcessors;
+  // A plain copy, read by index: a loop over the frozen array costs more than the hooks themselves.
+  const hooks = [...alm.spanProcessors];
   const time = () => {
     const ctx = api.context.active();
     const spans = [];
@@ -265,29 +334,35 @@ function hookCost() {
       );
     }
     const t0 = process.hrtime.bigint();
-    for (const span of spans) {
-      for (const p of hooks) p.onStart(span, ctx);
-      for (const p of hooks) p.onEnding?.(span);
-      for (const p of hooks) p.onEnd(span);
+    for (let r = 0; r < REPEAT; r++) {
+      for (let s = 0; s < SPANS; s++) {
+        const span = spans[s];
+        for (let i = 0; i < hooks.length; i++) hooks[i].onStart(span, ctx);
+        for (let i = 0; i < hooks.length; i++) hooks[i].onEnding?.(span);
+        for (let i = 0; i < hooks.length; i++) hooks[i].onEnd(span);
+      }
     }
     const t1 = process.hrtime.bigint();
     for (const span of spans) span.end();
-    return Number(t1 - t0) / SPANS;
+    return Number(t1 - t0) / (SPANS * REPEAT);
   };
   const times = { outside: [], inside: [] };
-  for (let r = 0; r < 60; r++) {
+  for (let r = 0; r < 200; r++) {
     times.outside.push(time());
     times.inside.push(alm.run(time));
   }
-  return { outside: median(times.outside.slice(5)), inside: median(times.inside.slice(5)) };
+  return { outside: median(times.outside.slice(20)), inside: median(times.inside.slice(20)) };
 }
 
-async function timeSpans(tracer, n, provider) {
+/** One tax sample: TAX_SPANS unrelated spans, CPU and wall time per span in ns; the flush is untimed. */
+async function timeSpans(tracer, provider) {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) httpSpan(tracer);
+  for (let i = 0; i < TAX_SPANS; i++) httpSpan(tracer);
   const t1 = process.hrtime.bigint();
+  const c = process.cpuUsage(c0);
   await provider.forceFlush();
-  return Number(t1 - t0) / n;
+  return { cpu: ((c.user + c.system) * 1000) / TAX_SPANS, wall: Number(t1 - t0) / TAX_SPANS };
 }
 
 async function main() {

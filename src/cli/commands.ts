@@ -110,13 +110,17 @@ ${MAX_LINE_HELP}
     const slots = new Map<RunNode, { run: RunNode; drawn?: string }>();
     let drawnRuns = 0;
     let invalid = 0;
+    // The runs drawn since the last write, in one write (a chunk of input ends hundreds of runs).
     const flush = async () => {
       let n = 0;
+      let out = '';
       while (n < order.length && order[n]!.drawn !== undefined) {
-        await writeOut(io.stdout, (drawnRuns++ === 0 ? '' : '\n') + order[n]!.drawn! + '\n');
+        out += (drawnRuns++ === 0 ? '' : '\n') + order[n]!.drawn! + '\n';
         n++;
       }
-      if (n > 0) order.splice(0, n);
+      if (n === 0) return;
+      order.splice(0, n);
+      await writeOut(io.stdout, out);
     };
     for await (const batch of readLines(io, file, maxBytes)) {
       for (const input of batch) {

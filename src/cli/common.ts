@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import * as util from 'node:util';
 import { ALMEventSchema, type ALMEvent } from '../events/schema';
 import { ENGLISH } from '../messages';
+import { compileCheck, type Check } from './fast-check';
 
 /** Exit codes: 0 all good, 1 the input is invalid (or a command found problems), 2 a usage error. */
 export const EXIT_OK = 0;
@@ -127,10 +128,21 @@ export class LineSplitter {
         this.hold(chunk.subarray(from));
         return;
       }
-      this.hold(chunk.subarray(from, at));
-      this.emit();
+      if (this.held === 0 && !this.skipping) this.whole(chunk, from, at);
+      else {
+        this.hold(chunk.subarray(from, at));
+        this.emit();
+      }
       from = at + 1;
     }
+  }
+
+  /** A line that lies whole in one chunk (most do): decoded from it, without a copy. */
+  private whole(chunk: Buffer, from: number, at: number): void {
+    const line = ++this.lineNo;
+    const bytes = at - from;
+    if (bytes > this.maxLineBytes) this.onLine({ line, tooLong: bytes });
+    else this.onLine({ line, text: chunk.toString('utf8', from, bytes > 0 && chunk[at - 1] === 0x0d ? at - 1 : at) });
   }
 
   /** The last line, when the input does not end with a newline. */
@@ -252,18 +264,27 @@ export interface LineProblem {
 
 export type LineResult = { line: number; event: ALMEvent } | { line: number; problems: LineProblem[] };
 
-/** One line of JSON-lines input, checked against ALMEventSchema. */
-export function checkLine(text: string, line: number): LineResult {
+/**
+ * ALMEventSchema as a compiled yes/no check (./fast-check), made on first use (the library, which
+ * shares this module with the CLI, never pays for it); undefined if it could not be compiled.
+ */
+let compiledEvent: Check | undefined | null = null;
+function eventCheck(): Check | undefined {
+  if (compiledEvent === null) compiledEvent = compileCheck(ALMEventSchema);
+  return compiledEvent;
+}
+
+/** One line of JSON-lines input, checked against ALMEventSchema: by the compiled check, else by zod. */
+export function checkLine(text: string, line: number, compiled: Check | undefined = eventCheck()): LineResult {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     return { line, problems: [{ line, field: '(line)', message: `not JSON: ${(error as Error).message}` }] };
   }
-  // Without the English error map first: that is the fast path (most lines are valid); the messages
-  // are only needed for a line that is not.
-  const quick = ALMEventSchema.safeParse(value);
-  if (quick.success) return { line, event: quick.data };
+  // Most lines are valid: the compiled check says so without building zod's copy of the event. A line
+  // it refuses is parsed by zod, which decides and words the problems (all lines, without `compiled`).
+  if (compiled !== undefined && compiled(value)) return { line, event: value as ALMEvent };
   const result = ALMEventSchema.safeParse(value, ENGLISH);
   if (result.success) return { line, event: result.data };
   const eventType =

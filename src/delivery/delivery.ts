@@ -20,17 +20,33 @@ import type { ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 import { backoffDelay } from './backoff';
 import { detached } from './detached';
-import { EventBuffer, serialize, type BufferedEvent } from './buffer';
+import {
+  BodyBuilder,
+  EventBuffer,
+  LineCollector,
+  Scratch,
+  lineOf,
+  type BatchSerializer,
+  type BufferedEvent,
+  type Framing,
+} from './buffer';
 
 /**
  * Receives batches of events. Throw an ALMDeliveryError to say whether to retry; anything else thrown
  * is not retried (the function sink turns its function's throws into retryable errors).
  */
 export interface EventSink {
-  /** `lines` (the same events as JSON, in order) is given to sinks that declare `serialized`. */
+  /** Takes a batch of events; `lines` (the same events as JSON, in order) for sinks that declare `serialized`. */
   write(events: ALMEvent[], lines?: readonly string[]): void | Promise<void>;
-  /** The sink sends JSON: delivery serialises each event once and passes the lines to `write`. */
+  /** The sink sends each event's JSON apart: delivery serialises each event once and passes the lines to `write`. */
   readonly serialized?: boolean;
+  /**
+   * The sink sends a batch as one JSON text, framed so: delivery holds the events as JSON bytes from
+   * the moment they are queued, builds each batch's body and hands it to `writeBody` instead of `write`.
+   */
+  readonly framing?: Framing;
+  /** A batch of `count` events as one body (UTF-8, framed as `framing` says). */
+  writeBody?(body: Uint8Array, count: number): void | Promise<void>;
   /** Several batches may be written at once. */
   readonly concurrent?: boolean;
   /** Write serialised events synchronously: used when the process ends without a chance to wait (process.exit, a crash). */
@@ -135,6 +151,10 @@ export class Delivery {
   /** Most events per batch: maxBatchSize, lowered for good when the receiver said 413. */
   private eventLimit: number;
   private readonly concurrency: number;
+  /** Serialises each batch as it is taken, for sinks that send JSON: into one body, or into lines. */
+  private readonly body: BodyBuilder | undefined;
+  private readonly lines: LineCollector | undefined;
+  private readonly serializer: BatchSerializer | undefined;
   private waiters: (() => void)[] = [];
   // Reported once per outage (an outage ends with the next successful delivery).
   private reportedRetrying = false;
@@ -151,6 +171,9 @@ export class Delivery {
   ) {
     this.eventLimit = Math.max(options.batchSize, options.maxBatchSize);
     this.concurrency = sink.concurrent ? Math.max(1, options.maxInFlight) : 1;
+    if (sink.framing !== undefined && sink.writeBody !== undefined) {
+      this.serializer = this.body = new BodyBuilder(sink.framing, new Scratch());
+    } else if (sink.serialized === true) this.serializer = this.lines = new LineCollector();
   }
 
   stats(): DeliveryStats {
@@ -169,10 +192,33 @@ export class Delivery {
    */
   push(events: readonly ALMEvent[], urgent = false, lines?: readonly string[], owner?: unknown): void {
     const added: BufferedEvent[] | undefined = this.listener === undefined ? undefined : [];
-    for (let i = 0; i < events.length; i++) {
-      const line = lines?.[i];
-      const entry = this.buffer.add(events[i]!, line, line === undefined ? 0 : Buffer.byteLength(line), owner);
-      added?.push(entry);
+    if (this.body !== undefined && lines === undefined) {
+      // Held as JSON bytes from now on: the events' objects die young instead of being copied by
+      // every garbage collection until their batch is delivered.
+      const spans: number[] = [];
+      const chunk = this.body.encode(events, spans);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        const start = spans[2 * i]!;
+        const entry =
+          start < 0
+            ? this.buffer.add(event, undefined, 0, owner)
+            : this.buffer.add(
+                { event_type: event.event_type, run_id: event.run_id },
+                undefined,
+                spans[2 * i + 1]!,
+                owner,
+                chunk,
+                start,
+              );
+        added?.push(entry);
+      }
+    } else {
+      for (let i = 0; i < events.length; i++) {
+        const line = lines?.[i];
+        const entry = this.buffer.add(events[i]!, line, line === undefined ? 0 : Buffer.byteLength(line), owner);
+        added?.push(entry);
+      }
     }
     if (added !== undefined) this.listener!.added(added);
     this.trim();
@@ -280,13 +326,7 @@ export class Delivery {
     if (writeSync === undefined) return this.held;
     const entries = this.takeEverything();
     try {
-      writeSync.call(
-        this.sink,
-        entries.map((e) => {
-          serialize(e);
-          return e.line!;
-        }),
-      );
+      writeSync.call(this.sink, entries.map(lineOf));
     } catch (error) {
       this.counts.failed += entries.length;
       this.report(error, true);
@@ -332,9 +372,10 @@ export class Delivery {
       const backlog = this.splits.length > 0 || this.buffer.size >= this.options.batchSize;
       // A partial batch only when nothing is in flight: it waited long enough, or a flush asked.
       if (!backlog && !(this.due && this.requests === 0 && this.buffer.size > 0)) break;
+      this.serializer?.begin();
       const batch = this.nextBatch();
       if (batch.length === 0) break;
-      this.start(batch);
+      this.start(batch, this.body?.finish(), this.lines?.finish());
     }
     if (this.buffer.size === 0) {
       this.due = false;
@@ -347,13 +388,14 @@ export class Delivery {
     const split = this.splits.shift();
     if (split !== undefined) {
       this.splitEvents -= split.length;
+      if (this.serializer !== undefined) for (const entry of split) this.serializer.append(entry);
       return split;
     }
     const starts = this.startsInFlight;
     return this.buffer.take({
       events: this.eventLimit,
       bytes: this.options.maxBatchBytes,
-      serialize: this.sink.serialized === true,
+      body: this.serializer,
       stopAt:
         starts.size === 0
           ? undefined
@@ -361,7 +403,7 @@ export class Delivery {
     });
   }
 
-  private start(batch: BufferedEvent[]): void {
+  private start(batch: BufferedEvent[], body: Uint8Array | undefined, lines: string[] | undefined): void {
     this.requests++;
     this.inflightEvents += batch.length;
     this.inflight.add(batch);
@@ -372,7 +414,7 @@ export class Delivery {
       }
     }
     const generation = this.generation;
-    void detached(() => this.write(batch)).then(
+    void detached(() => this.write(batch, body, lines)).then(
       () => this.complete(batch, generation, undefined),
       (error: unknown) => this.complete(batch, generation, asDeliveryError(error, batch.length)),
     );
@@ -462,21 +504,26 @@ export class Delivery {
   }
 
   /** The sink's write, bounded by timeoutMs, so that a sink that never answers cannot stall delivery. */
-  private async write(batch: BufferedEvent[]): Promise<void> {
-    const events = batch.map((e) => e.event);
-    let lines: string[] | undefined;
-    if (this.sink.serialized) {
-      lines = batch.map((e) => {
-        serialize(e);
-        return e.line!;
-      });
+  private async write(
+    batch: BufferedEvent[],
+    body: Uint8Array | undefined,
+    lines: string[] | undefined,
+  ): Promise<void> {
+    const count = batch.length;
+    let written: void | Promise<void>;
+    if (body !== undefined) written = this.sink.writeBody!(body, count);
+    else {
+      // Without a body, every entry holds its event (only a body's events are held as bytes).
+      const events = new Array<ALMEvent>(count);
+      for (let i = 0; i < count; i++) events[i] = batch[i]!.event as ALMEvent;
+      written = this.sink.write(events, lines);
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>
           reject(
-            new ALMDeliveryError(`event sink gave no answer within ${this.options.timeoutMs} ms`, events.length, {
+            new ALMDeliveryError(`event sink gave no answer within ${this.options.timeoutMs} ms`, count, {
               retryable: true,
             }),
           ),
@@ -485,7 +532,7 @@ export class Delivery {
       timer.unref();
     });
     try {
-      await Promise.race([this.sink.write(events, lines), timeout]);
+      await Promise.race([written, timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -43,6 +43,9 @@ export interface PipelineStats {
   queued: number;
 }
 
+/** Events translated before they are handed to delivery. */
+const TRANSLATE_SLICE = 512;
+
 export class EventPipeline {
   private records: OpRecord[] = [];
   private phases: Phase[] = [];
@@ -292,14 +295,25 @@ export class EventPipeline {
     this.phases = [];
     this.head = 0;
     this.waiting = 0;
-    const events: ALMEvent[] = [];
+    // Handed over in slices: delivery holds events as JSON bytes (http, file, stdout), so a slice's
+    // objects die young rather than all of a full queue's living through a collection.
+    let events: ALMEvent[] = [];
     for (let i = head; i < records.length; i++) {
       try {
         this.appendEvents(records[i]!, phases[i]!, events);
       } catch (error) {
         this.report(error);
       }
+      if (events.length >= TRANSLATE_SLICE) {
+        this.hand(events, urgent);
+        events = [];
+      }
     }
+    this.hand(events, urgent);
+  }
+
+  private hand(events: ALMEvent[], urgent: boolean): void {
+    if (this.delivery === undefined) return;
     this.emitted += events.length;
     if (this.spool === undefined || events.length === 0) {
       this.delivery.push(events, urgent);

@@ -23,15 +23,21 @@ export interface Envelope {
  */
 let cachedSecond = NaN;
 let cachedPrefix = '';
+// And the last millisecond's whole string: a tool call's events, and a busy agent's calls, share it.
+let cachedMs = NaN;
+let cachedStamp = '';
 export function isoTimestamp(epochMs: number): string {
   const whole = Math.floor(epochMs);
+  if (whole === cachedMs) return cachedStamp;
   const second = Math.floor(whole / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
     cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
   const millis = whole - second * 1000;
-  return cachedPrefix + (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis + 'Z';
+  cachedMs = whole;
+  cachedStamp = cachedPrefix + (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis + 'Z';
+  return cachedStamp;
 }
 
 type EventOf<T extends ALMEvent['event_type']> = Extract<ALMEvent, { event_type: T }>;
@@ -109,13 +115,27 @@ export function serializeEvent(event: ALMEvent): string {
   let json =
     `{"event_id":"${e.event_id}","timestamp":"${e.timestamp}","event_type":"${e.event_type}"` +
     c.head +
-    (e.run_id === null ? 'null' : JSON.stringify(e.run_id)) +
+    runIdJson(e.run_id) +
     ',"metadata":' +
     JSON.stringify(e.metadata) +
     c.tail;
-  if (e.trace_id !== undefined) json += ',"trace_id":' + JSON.stringify(e.trace_id);
-  if (e.span_id !== undefined) json += ',"span_id":' + JSON.stringify(e.span_id);
-  return json + '}';
+  const traceId = e.trace_id;
+  if (traceId !== undefined) json += traceId === null ? ',"trace_id":null' : ',"trace_id":' + JSON.stringify(traceId);
+  const spanId = e.span_id;
+  if (spanId !== undefined) json += spanId === null ? ',"span_id":null}' : ',"span_id":' + JSON.stringify(spanId) + '}';
+  else json += '}';
+  return json;
+}
+
+/** A run's events come together: the last run id's JSON is kept. */
+let lastRunId: string | null = null;
+let lastRunIdJson = 'null';
+function runIdJson(runId: string | null): string {
+  if (runId !== lastRunId) {
+    lastRunId = runId;
+    lastRunIdJson = runId === null ? 'null' : JSON.stringify(runId);
+  }
+  return lastRunIdJson;
 }
 
 /** Milliseconds rounded to the microsecond, never negative. */

@@ -60,12 +60,23 @@ function createInstruments(provider: MeterProvider): Instruments {
   };
 }
 
+/**
+ * Where every 1.x copy of the API keeps its globals (`@opentelemetry/api`'s global-utils), read only to
+ * notice that the registration changed; what is registered is always read through the API.
+ */
+const API_GLOBALS = Symbol.for('opentelemetry.js.api.1');
+
 export class GenAiMetrics {
   private provider: MeterProvider | undefined;
   private instruments: Instruments | undefined;
+  /** The registry's entry when it was last read: while it stays the same, so do the instruments. */
+  private seen: unknown = null;
 
   /** The instruments of the MeterProvider registered now, or undefined while none is. */
   private current(): Instruments | undefined {
+    const registered = (globalThis as Record<symbol, { metrics?: unknown } | undefined>)[API_GLOBALS]?.metrics;
+    if (registered === this.seen) return this.instruments;
+    this.seen = registered;
     const provider = metrics.getMeterProvider();
     if (provider !== this.provider) {
       this.provider = provider;

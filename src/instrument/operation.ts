@@ -74,7 +74,8 @@ export abstract class Operation {
     this.ownsSpan = joined === undefined;
     let span: Span;
     try {
-      span = joined ?? rt.tracer.startSpan(name, { kind, attributes }, parent);
+      // The record's own times, so that the span and the events agree (and the SDK reads no clock at the end).
+      span = joined ?? rt.tracer.startSpan(name, { kind, attributes, startTime }, parent);
     } catch (error) {
       // A broken tracer must not stop the agent: carry on with a non-recording span.
       rt.report(error);
@@ -148,7 +149,7 @@ export abstract class Operation {
   protected endSpan(endTime: number): void {
     this.endTime = endTime;
     try {
-      if (this.ownsSpan) this.span?.end();
+      if (this.ownsSpan) this.span?.end(endTime);
     } catch (error) {
       this.report(error);
     }

@@ -46,13 +46,8 @@ export interface ToolOptions {
 
 // Hoisted once: reading constants off another module's exports object on every call is measurably slower.
 const {
-  ATTR_GEN_AI_OPERATION_NAME: OPERATION,
-  ATTR_GEN_AI_TOOL_NAME: TOOL_NAME,
-  ATTR_GEN_AI_TOOL_CALL_ID: CALL_ID,
-  ATTR_GEN_AI_TOOL_TYPE: TOOL_TYPE,
   ATTR_GEN_AI_TOOL_CALL_ARGUMENTS: ARGUMENTS,
   ATTR_GEN_AI_TOOL_CALL_RESULT: RESULT,
-  ATTR_ALM_RUN_ID: RUN_ID,
   ATTR_ALM_POLICY_DECISION: DECISION,
   ATTR_ALM_POLICY_REASON: REASON,
   ATTR_ALM_POLICY_VIOLATION: VIOLATION,
@@ -146,21 +141,24 @@ function startAttributes(
   attempt: number,
   extra: Attributes | undefined,
 ): Attributes {
+  // Written-out keys (sc.ATTR_GEN_AI_OPERATION_NAME, ..._TOOL_NAME, ..._TOOL_CALL_ID, ..._TOOL_TYPE,
+  // sc.ATTR_ALM_RUN_ID, sc.ATTR_ALM_POLICY_DECISION): an object literal with constant keys is built from a
+  // template; computed keys cost a property definition each.
   const attributes: Attributes = {
-    ...extra,
-    [OPERATION]: EXECUTE_TOOL,
-    [TOOL_NAME]: tool.name,
-    [CALL_ID]: toolCallId,
-    [TOOL_TYPE]: FUNCTION,
-    [RUN_ID]: run?.runId,
-    [DECISION]: decision.allow ? 'allow' : 'deny',
+    'gen_ai.operation.name': EXECUTE_TOOL,
+    'gen_ai.tool.name': tool.name,
+    'gen_ai.tool.call.id': toolCallId,
+    'gen_ai.tool.type': FUNCTION,
+    'alm.run.id': run?.runId,
+    'alm.policy.decision': decision.allow ? 'allow' : 'deny',
   };
   if (!decision.allow) {
     attributes[REASON] = decision.reason;
     if (!blocked) attributes[VIOLATION] = true;
   }
   if (attempt > 1) attributes[ATTEMPT] = attempt;
-  return attributes;
+  // A protocol's own attributes (adapters/mcp.ts) never replace these.
+  return extra === undefined ? attributes : { ...extra, ...attributes };
 }
 
 /** One call: its span and its event record, in one fixed-shape object. */
@@ -480,17 +478,20 @@ function proceed(
     call.finish(rt, 'success', toolStart, undefined, result);
     return result;
   }
+  // The caller gets the tool's own promise: the call is finished by reactions registered before the
+  // caller's own, so it ends before the caller resumes, a turn sooner than through a derived promise.
+  // The derived promise here never rejects: the rejection is the caller's, as without alm.
   const settled = call;
-  return result.then(
-    (value) => {
-      settled.finish(rt, 'success', toolStart, undefined, value);
-      return value;
-    },
-    (thrown: unknown) => {
-      settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown);
-      throw thrown;
-    },
-  );
+  try {
+    void result.then(
+      (value) => settled.finish(rt, 'success', toolStart, undefined, value),
+      (thrown: unknown) =>
+        settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown),
+    );
+  } catch (error) {
+    rt.report(error); // a thenable whose then() throws: the caller will see that too
+  }
+  return result;
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * Tool calls of other instrumentations ("foreign" spans), as the policy SpanProcessor tracks them.
  *
- * Every span another tracer starts gets a small state here, because any of them may turn out to be a
- * tool span: some instrumentations set their attributes after start (OpenLLMetry right away,
+ * Every span another tracer starts, except those that can never be agent calls (policy/unrelated.ts),
+ * gets a small state here, because any of them may turn out to be a tool span: some instrumentations set their attributes after start (OpenLLMetry right away,
  * OpenInference's LangChain tracer only at the end). A span is decided as soon as its convention and
  * its tool name are both known, and never before: at start, when a child span starts, when an
  * alm.tool() runs inside it, or at the latest when it ends. It is never decided under a placeholder.

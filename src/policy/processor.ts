@@ -20,7 +20,7 @@ import { adoptRemoteRun } from '../instrument/remote-run';
 import * as sc from '../semconv';
 import { decideForeign, ForeignSpan, watch } from './foreign';
 import { endModelSpan, recogniseModelSpan, startModelSpan } from './model-spans';
-import { cannotBeAgentCall } from './unrelated';
+import { isUnrelatedScope, unrelatedByAttributes } from './unrelated';
 
 /** The tracer name alm-otel's own spans come from (alm.ts). */
 const ALM_SCOPE = 'alm-otel';
@@ -28,9 +28,29 @@ const MAX_OPEN_SPANS = 10_000;
 /** Enclosing spans marked around an alm model call. */
 const MAX_ANCESTORS = 8;
 
+/** How many unrelated instrumentation scopes are remembered by identity (an application has a handful). */
+const MAX_UNRELATED_SCOPES = 8;
+
 export class PolicySpanProcessor implements SpanProcessor {
+  /**
+   * The hook called while a span can still be written to; present only while a tracked span is open.
+   * The SDK looks it up on the processor each time a span ends (MultiSpanProcessor, sdk-trace 2.3 to 3.x)
+   * and calls nothing when it is absent: the application's other spans cost no call. A span is tracked
+   * from its start to its end, so the hook is there for every span it concerns.
+   */
+  onEnding: ((span: Span) => void) | undefined = undefined;
+
   /** Whether the SDK calls onEnding (sdk-trace-base 2.3 and later); until one call is seen, assume not. */
   private endingCalled = false;
+
+  /** Spans in `rt.foreignCalls`: none open, onEnding is withdrawn and onEnd has nothing to look up. */
+  private tracked = 0;
+
+  /**
+   * Instrumentation scopes (the SDK's object, one per tracer) whose spans are all unrelated: a span from
+   * one of them is passed over with one comparison, before any other work.
+   */
+  private readonly unrelatedScopes: unknown[] = [];
 
   /**
    * Open foreign spans by span id, for a parent known only by its span context: instrumentations that
@@ -41,6 +61,19 @@ export class PolicySpanProcessor implements SpanProcessor {
 
   constructor(private readonly rt: Runtime) {}
 
+  /** For tests: how many spans the processor is tracking (started, not ended, not unrelated). */
+  get trackedSpans(): number {
+    return this.tracked;
+  }
+
+  /** Whether the span comes from a scope remembered as unrelated: pointer comparisons, nothing else. */
+  private passedOver(span: object): boolean {
+    const scope = (span as { instrumentationScope?: unknown }).instrumentationScope;
+    const unrelated = this.unrelatedScopes;
+    for (let i = 0; i < unrelated.length; i++) if (unrelated[i] === scope) return true;
+    return false;
+  }
+
   private parentOf(parentSpan: ApiSpan | undefined): ForeignSpan | undefined {
     if (parentSpan === undefined) return undefined;
     return this.rt.foreignCalls.get(parentSpan) ?? this.bySpanId.get(parentSpan.spanContext().spanId);
@@ -48,42 +81,59 @@ export class PolicySpanProcessor implements SpanProcessor {
 
   onStart(span: Span, parentContext: Context): void {
     try {
+      // The application's HTTP, database, messaging spans from OpenTelemetry's instrumentations: one
+      // comparison by scope identity, nothing else read, nothing kept.
+      if (this.passedOver(span)) return;
+      const scopeObject: unknown = (span as { instrumentationScope?: unknown }).instrumentationScope;
+      const unrelated = this.unrelatedScopes;
       // alm-otel's own spans carry their decision from the start.
-      const scope = (span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name;
-      if (scope === ALM_SCOPE) {
+      const scope = (scopeObject as { name?: unknown } | undefined)?.name;
+      const name = typeof scope === 'string' ? scope : undefined;
+      if (name === ALM_SCOPE) {
         if (span.attributes[sc.ATTR_ALM_LLM_CALL_ID] !== undefined) this.almModelCallIn(parentContext);
         return;
       }
-      // The application's HTTP, database, messaging spans: never tracked, so they cost (almost) nothing.
-      if (cannotBeAgentCall(scope, span.attributes)) return;
-      if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
-      const parentSpan = trace.getSpan(parentContext);
-      const parent = this.parentOf(parentSpan);
-      // onStart runs synchronously in the caller's async context, so the current run is at hand; a
-      // span started from a callback outside it (LangChain's tracer) belongs to its parent's run.
-      const run = this.rt.storage.getStore()?.run ?? parent?.run ?? adoptRemoteRun(this.rt, parentContext);
-      const state = new ForeignSpan(span, run, parent);
-      this.rt.foreignCalls.set(span, state);
-      this.bySpanId.set(span.spanContext().spanId, state);
-      // Spans that never end must not grow it without bound: the oldest go first.
-      if (this.bySpanId.size > MAX_OPEN_SPANS) this.bySpanId.delete(this.bySpanId.keys().next().value!);
-      const active = trace.getSpan(context.active());
-      if (active !== undefined) placeInCaller(this.rt, state, active, parentSpan, run);
-      startModelSpan(this.rt, state, parentSpan);
-      const late = this.rt.lateToolSpans;
-      state.startSeq = ++late.seq;
-      // A child starting is a moment the parent's late attributes may have arrived: decide it now.
-      if (parent?.modelPending === true) recogniseModelSpan(this.rt, parent);
-      if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
-      // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
-      if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
-        state.lateSeq = late.seq;
-        late.open++;
-        // Without onEnding, a name set after start is seen when it is set, or else too late to flag.
-        if (!this.endingCalled) watch(this.rt, state);
+      if (isUnrelatedScope(name)) {
+        if (unrelated.length < MAX_UNRELATED_SCOPES && typeof scopeObject === 'object') unrelated.push(scopeObject);
+        return;
       }
+      // Other spans whose start attributes say they are HTTP, database, messaging or RPC calls.
+      if (unrelatedByAttributes(span.attributes)) return;
+      if (span.attributes[sc.ATTR_ALM_POLICY_DECISION] !== undefined) return;
+      this.track(span, parentContext);
     } catch (error) {
       this.rt.report(error);
+    }
+  }
+
+  /** A span that may be, or become, a tool or model span: kept until it ends, and decided when it can be. */
+  private track(span: Span, parentContext: Context): void {
+    const parentSpan = trace.getSpan(parentContext);
+    const parent = this.parentOf(parentSpan);
+    // onStart runs synchronously in the caller's async context, so the current run is at hand; a
+    // span started from a callback outside it (LangChain's tracer) belongs to its parent's run.
+    const run = this.rt.storage.getStore()?.run ?? parent?.run ?? adoptRemoteRun(this.rt, parentContext);
+    const state = new ForeignSpan(span, run, parent);
+    if (!this.rt.foreignCalls.has(span)) this.tracked++;
+    this.rt.foreignCalls.set(span, state);
+    this.onEnding = this.ending;
+    this.bySpanId.set(span.spanContext().spanId, state);
+    // Spans that never end must not grow it without bound: the oldest go first.
+    if (this.bySpanId.size > MAX_OPEN_SPANS) this.bySpanId.delete(this.bySpanId.keys().next().value!);
+    const active = trace.getSpan(context.active());
+    if (active !== undefined) placeInCaller(this.rt, state, active, parentSpan, run);
+    startModelSpan(this.rt, state, parentSpan);
+    const late = this.rt.lateToolSpans;
+    state.startSeq = ++late.seq;
+    // A child starting is a moment the parent's late attributes may have arrived: decide it now.
+    if (parent?.modelPending === true) recogniseModelSpan(this.rt, parent);
+    if (parent !== undefined && parent.call === undefined) decideForeign(this.rt, parent);
+    // Undecided in a run: it may be named as a tool later, and an alm tool may run it meanwhile.
+    if (decideForeign(this.rt, state) === undefined && run !== undefined && !state.claimed) {
+      state.lateSeq = late.seq;
+      late.open++;
+      // Without onEnding, a name set after start is seen when it is set, or else too late to flag.
+      if (!this.endingCalled) watch(this.rt, state);
     }
   }
 
@@ -98,8 +148,9 @@ export class PolicySpanProcessor implements SpanProcessor {
   }
 
   /** The last moment the span is writable: a tool name set after start is decided here at the latest. */
-  onEnding(span: Span): void {
+  private readonly ending = (span: Span): void => {
     this.endingCalled = true;
+    if (this.passedOver(span)) return;
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined) return;
     if (state.modelPending) recogniseModelSpan(this.rt, state);
@@ -110,13 +161,16 @@ export class PolicySpanProcessor implements SpanProcessor {
     } catch (error) {
       this.rt.report(error);
     }
-  }
+  };
 
   onEnd(span: ReadableSpan): void {
+    // Nothing tracked, or a span passed over at start: nothing to look up.
+    if (this.tracked === 0 || this.passedOver(span)) return;
     const state = this.rt.foreignCalls.get(span);
     if (state === undefined) return;
     this.rt.foreignCalls.delete(span);
     this.bySpanId.delete(span.spanContext().spanId);
+    if (--this.tracked === 0) this.onEnding = undefined;
     try {
       // An SDK without onEnding (before sdk-trace-base 2.3): decided now, too late to write on the span.
       state.ended = true;

@@ -59,32 +59,39 @@ const UNRELATED_SCOPES = new Set(
   ].map((name) => `@opentelemetry/instrumentation-${name}`),
 );
 
-/** Start attributes that say what a span is, and that no tool or model convention pairs with. */
-const PROTOCOL_KEYS = [
-  'http.request.method',
-  'http.method',
-  'url.full',
-  'db.system',
-  'db.system.name',
-  'rpc.system',
-  'messaging.system',
-] as const;
+/**
+ * Whether start attributes say a span is an HTTP, database, messaging or RPC call, and no convention marks
+ * it. The keys are written out, one property read each: read through a loop over a list of keys, they
+ * cost about 100 ns more per span in the benchmark. `http.request.method`, `http.method`, `url.full`, `db.system`, `db.system.name`,
+ * `rpc.system`, `messaging.system` say what the span is; `gen_ai.operation.name`,
+ * `openinference.span.kind`, `traceloop.span.kind`, `ai.operationId`, `llm.request.type` mark tool or
+ * model spans in some convention, and a span carrying one is never passed over.
+ */
+export function unrelatedByAttributes(a: Attributes): boolean {
+  const protocol =
+    a['http.request.method'] !== undefined ||
+    a['http.method'] !== undefined ||
+    a['url.full'] !== undefined ||
+    a['db.system'] !== undefined ||
+    a['db.system.name'] !== undefined ||
+    a['rpc.system'] !== undefined ||
+    a['messaging.system'] !== undefined;
+  return (
+    protocol &&
+    a['gen_ai.operation.name'] === undefined &&
+    a['openinference.span.kind'] === undefined &&
+    a['traceloop.span.kind'] === undefined &&
+    a['ai.operationId'] === undefined &&
+    a['llm.request.type'] === undefined
+  );
+}
 
-/** Keys that mark tool or model spans in some convention; a span carrying one is never skipped. */
-const AGENT_KEYS = [
-  'gen_ai.operation.name',
-  'openinference.span.kind',
-  'traceloop.span.kind',
-  'ai.operationId',
-  'llm.request.type',
-] as const;
+/** Whether spans of this instrumentation scope can never become tool or model spans. */
+export function isUnrelatedScope(scopeName: string | undefined): boolean {
+  return scopeName !== undefined && UNRELATED_SCOPES.has(scopeName);
+}
 
 /** Whether a span, as it starts, can never become a tool or model span. */
 export function cannotBeAgentCall(scopeName: string | undefined, a: Attributes): boolean {
-  if (scopeName !== undefined && UNRELATED_SCOPES.has(scopeName)) return true;
-  let protocol = false;
-  for (let i = 0; !protocol && i < PROTOCOL_KEYS.length; i++) protocol = a[PROTOCOL_KEYS[i]!] !== undefined;
-  if (!protocol) return false;
-  for (let i = 0; i < AGENT_KEYS.length; i++) if (a[AGENT_KEYS[i]!] !== undefined) return false;
-  return true;
+  return isUnrelatedScope(scopeName) || unrelatedByAttributes(a);
 }

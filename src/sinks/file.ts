@@ -5,6 +5,7 @@
 import { appendFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { EventSink } from '../delivery/delivery';
+import { JSON_LINES, jsonLines } from './stdout';
 import { ALMDeliveryError } from '../errors';
 import type { ALMEvent } from '../events/schema';
 
@@ -12,16 +13,16 @@ import type { ALMEvent } from '../events/schema';
 const PERMANENT = new Set(['EACCES', 'EPERM', 'EISDIR', 'EROFS', 'ENOTDIR']);
 
 export class FileSink implements EventSink {
-  readonly serialized = true;
+  readonly framing = JSON_LINES;
   private handle: Promise<FileHandle> | undefined;
 
   constructor(private readonly path: string) {}
 
-  async write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
-    let text = '';
-    if (lines !== undefined) text = lines.join('\n') + '\n';
-    else for (const event of events) text += JSON.stringify(event) + '\n';
-    const data = Buffer.from(text);
+  write(events: ALMEvent[]): Promise<void> {
+    return this.writeBody(Buffer.from(jsonLines(events)), events.length);
+  }
+
+  async writeBody(data: Uint8Array, count: number): Promise<void> {
     try {
       this.handle ??= open(this.path, 'a');
       const handle = await this.handle;
@@ -33,7 +34,7 @@ export class FileSink implements EventSink {
       this.handle = undefined;
       stale?.then((h) => h.close()).catch(() => {});
       const code = (error as { code?: unknown }).code;
-      throw new ALMDeliveryError(`appending to ${this.path} failed: ${(error as Error).message}`, events.length, {
+      throw new ALMDeliveryError(`appending to ${this.path} failed: ${(error as Error).message}`, count, {
         retryable: !PERMANENT.has(String(code)),
         cause: error,
       });

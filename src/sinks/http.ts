@@ -21,8 +21,8 @@ export function eventsUrl(endpoint: string): URL {
 }
 
 export class HttpSink implements EventSink {
-  /** Takes events already serialised (one JSON text each), and several batches in flight at once. */
-  readonly serialized = true;
+  /** Takes a batch as one body, `{"events":[...]}`, and several batches in flight at once. */
+  readonly framing = { head: '{"events":[', separator: ',', tail: ']}' };
   readonly concurrent = true;
   // Private fields: the key stays out of util.inspect(), JSON.stringify() and enumeration.
   readonly #url: string;
@@ -38,13 +38,17 @@ export class HttpSink implements EventSink {
     if (options.apiKey !== undefined) this.#headers.authorization = `Bearer ${options.apiKey}`;
   }
 
-  async write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
+  write(events: ALMEvent[]): Promise<void> {
+    return this.writeBody(JSON.stringify({ events }), events.length);
+  }
+
+  async writeBody(body: Uint8Array | string, count: number): Promise<void> {
     await post({
       url: this.#url,
       headers: this.#headers,
-      body: lines === undefined ? JSON.stringify({ events }) : `{"events":[${lines.join(',')}]}`,
+      body,
       timeoutMs: this.#timeoutMs,
-      count: events.length,
+      count,
       secrets: this.#secrets,
     });
   }

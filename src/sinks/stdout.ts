@@ -4,8 +4,18 @@ import type { EventSink } from '../delivery/delivery';
 import type { ALMEvent } from '../events/schema';
 import type { ErrorReporter } from '../report';
 
+/** One event per line, each line ended by a newline. */
+export const JSON_LINES = { head: '', separator: '\n', tail: '\n' } as const;
+
+/** Events as JSON lines, for a batch delivery did not serialise. */
+export function jsonLines(events: readonly ALMEvent[]): string {
+  let text = '';
+  for (const event of events) text += JSON.stringify(event) + '\n';
+  return text;
+}
+
 export class StdoutSink implements EventSink {
-  readonly serialized = true;
+  readonly framing = JSON_LINES;
   constructor(
     report: ErrorReporter,
     private readonly stream: NodeJS.WritableStream = process.stdout,
@@ -18,12 +28,13 @@ export class StdoutSink implements EventSink {
   /** Only for process.stdout (file descriptor 1). */
   readonly writeSync?: (lines: readonly string[]) => void;
 
-  write(events: ALMEvent[], lines?: readonly string[]): Promise<void> {
-    let text = '';
-    if (lines !== undefined) text = lines.join('\n') + '\n';
-    else for (const event of events) text += JSON.stringify(event) + '\n';
+  write(events: ALMEvent[]): Promise<void> {
+    return this.writeBody(jsonLines(events));
+  }
+
+  writeBody(data: Uint8Array | string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.stream.write(text, (error) => (error ? reject(error) : resolve()));
+      this.stream.write(data, (error) => (error ? reject(error) : resolve()));
     });
   }
 }

@@ -2,16 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { ALM, ALMDeliveryError, type ALMEvent } from '../../src';
 import { backoffDelay, parseRetryAfter } from '../../src/delivery/backoff';
 import { EventBuffer } from '../../src/delivery/buffer';
+import { Delivery, type DeliveryOptions, type EventSink } from '../../src/delivery/delivery';
 
 function event(type: ALMEvent['event_type'], n: number): ALMEvent {
   return { event_type: type, event_id: randomUUID(), metadata: { n } } as unknown as ALMEvent;
 }
-const label = (e: ALMEvent) => `${e.event_type}:${(e.metadata as { n: number }).n}`;
+const label = (e: Pick<ALMEvent, 'event_type'>) => `${e.event_type}:${((e as ALMEvent).metadata as { n: number }).n}`;
 
 /** A buffer of `capacity` events: push adds and trims, returning how many were dropped. */
 function bounded(capacity: number) {
   const buffer = new EventBuffer();
-  const all = { events: Number.MAX_SAFE_INTEGER, bytes: Infinity, serialize: false };
+  const all = { events: Number.MAX_SAFE_INTEGER, bytes: Infinity };
   return {
     push(events: ALMEvent[]): number {
       for (const e of events) buffer.add(e, undefined, 0, undefined);
@@ -46,13 +47,15 @@ describe('EventBuffer', () => {
     const second = buffer.take(3);
     buffer.restore(second);
     buffer.restore(first);
-    expect(buffer.take(10).map((e) => (e.event.metadata as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(buffer.take(10).map((e) => ((e.event as ALMEvent).metadata as { n: number }).n)).toEqual([
+      1, 2, 3, 4, 5, 6, 7,
+    ]);
     buffer.push([1, 2, 3, 4, 5, 6].map((n) => event(n % 2 === 0 ? 'run.end' : 'handoff', n)));
     const a = buffer.take(2);
     const b = buffer.take(2);
     buffer.restore(a);
     buffer.restore(b);
-    expect(buffer.take(10).map((e) => (e.event.metadata as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(buffer.take(10).map((e) => ((e.event as ALMEvent).metadata as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('drops the oldest non-lifecycle events first, then the oldest lifecycle ones', () => {
@@ -65,6 +68,108 @@ describe('EventBuffer', () => {
       1,
     );
     expect(buffer.take(10).map((e) => label(e.event))).toEqual(['run.end:6', 'run.start:7', 'run.end:8']);
+  });
+});
+
+describe('bodies built from events held as JSON bytes', () => {
+  /** Real events (runs, tasks, tool calls with non-ASCII arguments and results), as an ALM makes them. */
+  async function realEvents(): Promise<ALMEvent[]> {
+    const events: ALMEvent[] = [];
+    const alm = new ALM({ agentId: 'agent-é', events: { sink: (b) => void events.push(...b), flushOnExit: false } });
+    const echo = alm.tool('echo', (args: { text: string }) => ({ said: args.text }));
+    const inputs = ['plain', 'café', '日本語', 'emoji 😀', 'quote " and \\ backslash', 'x'.repeat(300)];
+    for (let r = 0; r < 3; r++) {
+      await alm.run({ purpose: `run ${r} ✓` }, async () => {
+        for (const text of inputs) echo({ text });
+        await alm.task({ type: 't' }, () => echo({ text: 'in a task' }));
+      });
+    }
+    await alm.shutdown();
+    return events;
+  }
+
+  it('are exactly the events as JSON.stringify writes them, across byte limits, retries and 413 splits', async () => {
+    const events = await realEvents();
+    const accepted: Buffer[] = [];
+    let calls = 0;
+    const sink: EventSink = {
+      framing: { head: '[', separator: ',', tail: ']' },
+      write: () => {
+        throw new Error('delivery must hand this sink bodies');
+      },
+      writeBody(body: Uint8Array, count: number) {
+        calls++;
+        if (calls === 2) throw new ALMDeliveryError('try again', count, { retryable: true });
+        if (calls === 4 && count > 1) throw new ALMDeliveryError('too large', count, { status: 413, tooLarge: true });
+        accepted.push(Buffer.from(body));
+      },
+      concurrent: true,
+    };
+    const options: DeliveryOptions = {
+      batchSize: 5,
+      maxBatchSize: 9,
+      maxBatchBytes: 2000,
+      maxInFlight: 2,
+      flushIntervalMs: 1,
+      timeoutMs: 1000,
+      maxQueueSize: 10_000,
+      retryInitialDelayMs: 1,
+      retryMaxDelayMs: 1,
+    };
+    const errors: unknown[] = [];
+    const delivery = new Delivery(sink, options, (e) => errors.push(e));
+    delivery.push(events.slice(0, 17));
+    delivery.push(events.slice(17));
+    for (let i = 0; i < 100 && delivery.held > 0; i++) {
+      await delivery.flush();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(delivery.stats()).toMatchObject({ delivered: events.length, failed: 0, dropped: 0, queued: 0 });
+    expect(calls).toBeGreaterThan(4);
+    const lineOf = new Map(events.map((e) => [e.event_id, JSON.stringify(e)]));
+    // Every body is exactly its events as JSON.stringify writes them, framed, byte for byte; together
+    // they are every event once (with two batches in flight, a retried batch may arrive after a later one).
+    const delivered: string[] = [];
+    for (const body of accepted) {
+      const ids = (JSON.parse(body.toString('utf8')) as ALMEvent[]).map((e) => e.event_id);
+      delivered.push(...ids);
+      expect(body).toEqual(Buffer.from(`[${ids.map((id) => lineOf.get(id)).join(',')}]`, 'utf8'));
+      // Within maxBatchBytes, unless a single event.
+      if (ids.length > 1) expect(body.length - 2 - (ids.length - 1)).toBeLessThanOrEqual(2000);
+    }
+    expect(delivered.sort()).toEqual([...lineOf.keys()].sort());
+    expect(accepted.some((body) => body.includes('日本語'))).toBe(true);
+    expect(errors.length).toBeGreaterThan(0); // the retry was reported
+  });
+
+  it('a sink that writes a body is never handed the events; JSON lines framing (file, stdout) ends every line', async () => {
+    const events = await realEvents();
+    const bodies: string[] = [];
+    const sink: EventSink = {
+      framing: { head: '', separator: '\n', tail: '\n' },
+      write: () => {
+        throw new Error('delivery must hand this sink bodies');
+      },
+      writeBody: (body) => void bodies.push(Buffer.from(body).toString('utf8')),
+    };
+    const delivery = new Delivery(
+      sink,
+      {
+        batchSize: 1000,
+        maxBatchSize: 1000,
+        maxBatchBytes: 1_000_000,
+        maxInFlight: 1,
+        flushIntervalMs: 1,
+        timeoutMs: 1000,
+        maxQueueSize: 10_000,
+        retryInitialDelayMs: 1,
+        retryMaxDelayMs: 1,
+      },
+      () => {},
+    );
+    delivery.push(events);
+    await delivery.flush();
+    expect(bodies.join('')).toBe(events.map((e) => JSON.stringify(e) + '\n').join(''));
   });
 });
 

@@ -387,4 +387,35 @@ describe('GenAI metrics', () => {
     const exceeded = byName('alm.budget.exceeded') as SumMetricData;
     expect(exceeded.dataPoints.map((p) => [p.attributes['alm.budget'], p.value])).toEqual([['tool_calls', 1]]);
   });
+
+  it('follow the registration: none, then a provider, then another one in its place', async () => {
+    h = createHarness();
+    const search = h.alm.tool('search', () => 'ok');
+    const toolCalls = async (r: PeriodicExportingMetricReader, e: InMemoryMetricExporter) => {
+      await r.forceFlush();
+      const all = e.getMetrics().flatMap((m) => m.scopeMetrics.flatMap((s) => s.metrics));
+      const tool = all.find((m) => m.descriptor.name === 'gen_ai.execute_tool.duration') as HistogramMetricData;
+      return tool?.dataPoints.reduce((n, p) => n + p.value.count, 0) ?? 0;
+    };
+    h.alm.run(() => search()); // nothing registered: nowhere to go
+    exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider);
+    h.alm.run(() => (search(), search()));
+    expect(await toolCalls(reader, exporter)).toBe(2);
+
+    metrics.disable();
+    const secondExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const secondReader = new PeriodicExportingMetricReader({
+      exporter: secondExporter,
+      exportIntervalMillis: 3_600_000,
+    });
+    const second = new MeterProvider({ readers: [secondReader] });
+    metrics.setGlobalMeterProvider(second);
+    h.alm.run(() => search());
+    expect(await toolCalls(secondReader, secondExporter)).toBe(1);
+    expect(await toolCalls(reader, exporter)).toBe(2);
+    await second.shutdown();
+  });
 });

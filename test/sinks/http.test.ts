@@ -385,7 +385,7 @@ describe('large error answers', () => {
     const { HttpSink } = await import('../../src/sinks/http');
     const sink = new HttpSink({ endpoint: `http://127.0.0.1:${port}`, apiKey: 'sk-test-secret', timeoutMs: 10_000 });
     const started = Date.now();
-    const error = await sink.write([], []).then(
+    const error = await sink.write([]).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
