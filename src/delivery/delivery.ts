@@ -263,7 +263,12 @@ export class Delivery {
   }
 
   /** Keep delivering, with backoff, until nothing is queued or `timeoutMs` has passed; then report what is left. */
-  async drain(timeoutMs: number, leftBehind = 'they are lost', configuredMs = timeoutMs): Promise<void> {
+  async drain(
+    timeoutMs: number,
+    /** What becomes of the events left undelivered, for the message. */
+    leftBehind: (left: readonly BufferedEvent[]) => string = () => 'they are lost',
+    configuredMs = timeoutMs,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // One attempt whatever the timeout, then retries while time is left.
     this.retryAt = 0;
@@ -290,11 +295,11 @@ export class Delivery {
     this.reportOverflow();
     const left = this.held;
     if (left > 0) {
-      this.takeEverything();
+      const undelivered = this.takeEverything();
       this.counts.failed += left;
       this.report(
         new ALMDeliveryError(
-          `${left} events could not be delivered within shutdownTimeoutMs (${configuredMs} ms); ${leftBehind}`,
+          `${left} events could not be delivered within shutdownTimeoutMs (${configuredMs} ms); ${leftBehind(undelivered)}`,
           left,
         ),
       );

@@ -3,6 +3,7 @@
  * later, off the agent's path, every `flushIntervalMs` or as soon as `batchSize` records wait, and
  * the events go to Delivery, which owns batching, retries and the bounded buffer.
  */
+import type { BufferedEvent } from '../delivery/buffer';
 import { Delivery, within, type DeliveryOptions, type EventSink } from '../delivery/delivery';
 import { detached } from '../delivery/detached';
 import { watchProcessEnd, watchProcessExit } from '../delivery/exit';
@@ -250,13 +251,25 @@ export class EventPipeline {
     }
   }
 
+  /** What becomes of undelivered events at shutdown with a spool: on disk, or held in memory only. */
+  private leftInSpool(spool: Spool, left: readonly BufferedEvent[]): string {
+    let memoryOnly = 0;
+    for (const entry of left) if (entry.owner === undefined) memoryOnly++;
+    const kept = `stay in the spool (${spool.dir}) for the next process on it`;
+    if (memoryOnly === 0) return `they ${kept}`;
+    return (
+      `${left.length - memoryOnly} ${kept}; ${memoryOnly} had no room on disk and are lost ` +
+      '(run.start / run.end among them are written if room can be made)'
+    );
+  }
+
   private async closeWithin(deadline: number): Promise<void> {
     const delivery = this.delivery!;
     this.replayDeadline = deadline;
     await this.replaying;
     await delivery.drain(
       Math.max(0, deadline - Date.now()),
-      this.spool === undefined ? undefined : `they stay in the spool (${this.spool.dir}) for the next process on it`,
+      this.spool === undefined ? undefined : (left) => this.leftInSpool(this.spool!, left),
       this.options.shutdownTimeoutMs,
     );
     try {

@@ -59,6 +59,25 @@ describe('spool', () => {
     expect(alm.stats()).toMatchObject({ emitted: 32, delivered: 32, queued: 0 });
   });
 
+  it('says at shutdown how many undelivered events are on disk and how many had no room there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alm-spool-'));
+    const errors: Error[] = [];
+    const down = agent(
+      dir,
+      { sink: 'http', endpoint: `http://127.0.0.1:${await freePort()}`, shutdownTimeoutMs: 0, spoolMaxBytes: 4096 },
+      errors,
+    );
+    work(down, 60, 'x'.repeat(100)); // 182 events of ~600 bytes: far more than 4 KiB
+    await down.shutdown();
+    expect(down.stats()).toMatchObject({ emitted: 182, delivered: 0, failed: 182 });
+    const message = errors.find((e) => e.message.startsWith('182 events could not be delivered'))!.message;
+    const [, kept, lost] =
+      /; (\d+) stay in the spool \(.*\) for the next process on it; (\d+) had no room on disk/.exec(message)!;
+    expect(Number(kept) + Number(lost)).toBe(182);
+    expect(Number(lost)).toBeGreaterThan(0);
+    expect(spoolLines(dir).length).toBeGreaterThanOrEqual(Number(kept));
+  });
+
   it('an instance started on the same spoolDir delivers what an earlier one could not, with every sink', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'alm-spool-'));
     const errors: Error[] = [];
