@@ -579,7 +579,7 @@ export class Delivery {
     this.overflowUnreported = 0;
     this.report(
       new ALMDeliveryError(
-        `event queue full (maxQueueSize ${this.options.maxQueueSize}): dropped ${count} events${since} (${this.counts.dropped} in all), the oldest other than run.start/run.end`,
+        `event queue full (maxQueueSize ${this.options.maxQueueSize}): dropped ${count} events${since} (${this.counts.dropped} in all), never run.start/run.end: the oldest held first, then, while the agent does not yield, new operations whole`,
         count,
       ),
     );

@@ -135,7 +135,10 @@ export class EventPipeline {
   /**
    * Hot path: O(1), no I/O, no translation. What waits (counted in the events it will make) and what
    * is held for delivery stay within maxQueueSize, whether or not the event loop turns (an agent that
-   * never yields): makeRoom drops the oldest.
+   * never yields). At the bound the oldest events held for delivery go first (an outage: the newest are
+   * kept); when none are held, the agent has not yielded since the bound was reached, and a new
+   * operation is dropped whole instead: never made into events, so it dies young (holding the newest
+   * instead would keep every record alive, and collected, until it is pushed out).
    */
   enqueue(record: OpRecord, phase: Phase): void {
     if (this.delivery === undefined) return;
@@ -146,9 +149,22 @@ export class EventPipeline {
       this.delivery.discard(late.length);
       return;
     }
+    const count = eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+    if (record.queueDropped === true) {
+      // Its start was dropped at the bound: its end goes too.
+      this.drop(count);
+      return;
+    }
+    if ((phase & Phase.Start) !== 0 && record.kind !== 'run' && !this.fits(count)) {
+      // At the bound, the agent not having yielded since it was reached: a new operation is dropped
+      // whole, never made into events (an operation already waiting keeps its end).
+      if (phase === Phase.Start) record.queueDropped = true;
+      this.drop(count);
+      return;
+    }
     this.records.push(record);
     this.phases.push(phase);
-    this.waiting += eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+    this.waiting += count;
     if (this.waiting + this.delivery.held > this.options.maxQueueSize) {
       this.makeRoom();
     } else if (this.records.length - this.head >= this.options.batchSize || this.spool !== undefined) {
@@ -160,11 +176,25 @@ export class EventPipeline {
     }
   }
 
+  /** Room for `count` more events, once the oldest events held for delivery went if need be. */
+  private fits(count: number): boolean {
+    const delivery = this.delivery!;
+    const over = this.waiting + delivery.held + count - this.options.maxQueueSize;
+    if (over <= 0) return true;
+    return delivery.held > 0 && delivery.makeRoom(over) >= over;
+  }
+
+  /** `count` events of a record are dropped for want of room: counted as emitted and dropped. */
+  private drop(count: number): void {
+    this.emitted += count;
+    this.delivery!.dropUnheld(count);
+  }
+
   /**
-   * What is held (records waiting, at most three events each, and events held for delivery) reached
-   * maxQueueSize, the agent not yielding: the oldest go, as the drop policy says: events held for
-   * delivery first, then the oldest waiting records other than a run's (their events counted as
-   * emitted and dropped). Records are not turned into events here: they are cheaper to hold.
+   * What is held (records waiting, at most three events each, and events held for delivery) went past
+   * maxQueueSize with an end (of an operation already waiting) or a run's record: events held for
+   * delivery go first, then the oldest waiting records other than a run's, their operations whole
+   * (counted as emitted and dropped). Records are not turned into events here: they are cheaper to hold.
    */
   private makeRoom(): void {
     const delivery = this.delivery!;
@@ -188,9 +218,9 @@ export class EventPipeline {
       records[this.head] = undefined as unknown as OpRecord;
       this.head++;
       i++;
-      this.emitted += count;
+      if (phase === Phase.Start) record.queueDropped = true; // its end follows it out
       this.waiting -= count;
-      delivery.dropUnheld(count);
+      this.drop(count);
       over -= count;
     }
     if (this.head > 1024 && this.head * 2 > records.length) {
@@ -312,8 +342,14 @@ export class EventPipeline {
     // objects die young rather than all of a full queue's living through a collection.
     let events: ALMEvent[] = [];
     for (let i = head; i < records.length; i++) {
+      const record = records[i]!;
+      if (record.queueDropped === true) {
+        // The end of an operation whose start made room for others (makeRoom).
+        this.drop(eventCount(record, (phases[i]! & Phase.Start) !== 0, (phases[i]! & Phase.End) !== 0));
+        continue;
+      }
       try {
-        this.appendEvents(records[i]!, phases[i]!, events);
+        this.appendEvents(record, phases[i]!, events);
       } catch (error) {
         this.report(error);
       }

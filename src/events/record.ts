@@ -21,6 +21,11 @@ interface RecordBase {
   traceId: string | null;
   spanId: string | null;
   runId: string | null;
+  /**
+   * Set by the event pipeline when it dropped the operation's start for want of room (maxQueueSize,
+   * an agent that does not yield): its end is dropped too, so that no operation is half in the stream.
+   */
+  queueDropped?: boolean;
 }
 
 export interface RunRecord extends RecordBase {

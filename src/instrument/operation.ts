@@ -53,6 +53,8 @@ export abstract class Operation {
   readonly traceId: string | null;
   readonly spanId: string | null;
   endTime = 0;
+  /** See RecordBase.queueDropped; declared here so that every operation has it from the start. */
+  queueDropped = false;
   private readonly recording: boolean;
   private readonly report: ErrorReporter;
   /** False when the span is another instrumentation's, joined: it ends it, not this operation. */

@@ -1,12 +1,12 @@
 /**
- * An agent that never yields past maxQueueSize: waiting records are dropped as records (not turned into
- * events first), oldest first and never a run's; what is kept is the newest, every drop is counted and
- * told to onError.
+ * An agent that never yields past maxQueueSize: once the bound is reached, new operations are dropped
+ * whole, as records (never turned into events), never a run's; what is kept is every operation that
+ * found room, whole; every drop is counted and told to onError.
  */
 import { ALM, type ALMEvent } from '../../src';
 
 describe('never-yielding agent at the queue bound', () => {
-  it('keeps run.start, run.end and the newest calls; counts and reports the rest', async () => {
+  it('keeps run.start, run.end and the calls that found room, each whole; counts and reports the rest', async () => {
     const events: ALMEvent[] = [];
     const errors: Error[] = [];
     const alm = new ALM({
@@ -37,11 +37,19 @@ describe('never-yielding agent at the queue bound', () => {
     const types = events.map((e) => e.event_type);
     expect(types[0]).toBe('run.start');
     expect(types[types.length - 1]).toBe('run.end');
-    // The newest calls are what is left, whole and in order.
+    // The calls that found room are what is left: the first ones, in order, each whole.
     const responses = events.filter((e) => e.event_type === 'tool.response');
-    const last = responses.map((e) => (e.metadata as { result?: unknown }).result);
-    expect(last[last.length - 1]).toBe(999);
-    expect(last).toEqual([...last].sort((a, b) => Number(a) - Number(b)));
+    // (the first, t(0), made room for run.end: a run's boundaries are never dropped)
+    const kept = responses.flatMap((e) => ((e.metadata as { result?: number }).result ?? []) as number[]);
+    expect(kept.length).toBeGreaterThan(3);
+    expect(kept[0]).toBeLessThanOrEqual(1);
+    expect(kept).toEqual(kept.map((_, i) => kept[0]! + i));
+    const byCall = new Map<string, string[]>();
+    for (const e of events) {
+      const id = (e.metadata as { tool_call_id?: string }).tool_call_id;
+      if (id !== undefined) byCall.set(id, [...(byCall.get(id) ?? []), e.event_type]);
+    }
+    for (const kinds of byCall.values()) expect(kinds).toEqual(['tool.request', 'policy.decision', 'tool.response']);
     expect(errors.some((e) => e.message.startsWith('event queue full (maxQueueSize 30)'))).toBe(true);
     await alm.shutdown();
     const after = alm.stats();
