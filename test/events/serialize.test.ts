@@ -43,8 +43,21 @@ async function events(agent: { agentId: string; env: string; agentVersion?: stri
     throw Object.assign(new Error(`failed on \ud800 ${String(typeof value)}`), { code: -0 });
   });
   const denied = alm.tool('delete_all', (value: unknown) => value);
+  // A tool name that needs escaping, and a retried call (attempt 2, retries 1).
+  const odd = alm.tool('odd "name" \\ \ud800\u2028', (value: unknown) => value);
+  let tries = 0;
+  const flaky = alm.tool(
+    'flaky',
+    () => {
+      if (tries++ === 0) throw Object.assign(new Error('busy'), { retryable: true });
+      return 'ok';
+    },
+    { retry: { maxAttempts: 2, initialDelayMs: 0, retryOn: () => true } },
+  );
   await alm.run({ purpose: 'hostile \ud800 "purpose"' }, async (run) => {
+    await flaky();
     for (const value of hostileValues()) {
+      odd(value);
       echo(value);
       try {
         fail(value);
