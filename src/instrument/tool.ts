@@ -478,20 +478,20 @@ function proceed(
     call.finish(rt, 'success', toolStart, undefined, result);
     return result;
   }
-  // The caller gets the tool's own promise: the call is finished by reactions registered before the
-  // caller's own, so it ends before the caller resumes, a turn sooner than through a derived promise.
-  // The derived promise here never rejects: the rejection is the caller's, as without alm.
+  // A derived promise, not the tool's own: a reaction with a rejection handler on the tool's promise
+  // would mark it handled, and a rejection nobody awaits would no longer be reported as unhandled,
+  // as it is without alm.
   const settled = call;
-  try {
-    void result.then(
-      (value) => settled.finish(rt, 'success', toolStart, undefined, value),
-      (thrown: unknown) =>
-        settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown),
-    );
-  } catch (error) {
-    rt.report(error); // a thenable whose then() throws: the caller will see that too
-  }
-  return result;
+  return result.then(
+    (value) => {
+      settled.finish(rt, 'success', toolStart, undefined, value);
+      return value;
+    },
+    (thrown: unknown) => {
+      settled.finish(rt, 'error', toolStart, toStructuredError(thrown, 'tool', rt.content.sensitive), thrown);
+      throw thrown;
+    },
+  );
 }
 
 /**

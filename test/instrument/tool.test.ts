@@ -1,6 +1,7 @@
 /** What a wrapped tool does for its caller: same signature, same results, same errors, whatever they are. */
 import { ToolDeniedError } from '../../src';
 import { createHarness, ofType, type Harness } from '../helpers/harness';
+import { runNode } from '../helpers/child';
 
 describe('alm.tool', () => {
   let h: Harness;
@@ -286,5 +287,21 @@ describe('alm.tool', () => {
     expect(() => h.alm.tool('x', 'nope' as never)).toThrow("alm.tool('x'): expected a function, got string");
     expect(() => h.alm.run({ purpose: 'p' }, undefined as never)).toThrow('alm.run: expected a function to run');
     expect(() => h.alm.handoff({} as never)).toThrow('alm.handoff: toAgentId must be a non-empty string');
+  });
+});
+
+describe('alm.tool and the program it observes', () => {
+  it('leaves a rejection nobody awaits unhandled, as without alm: the process reports it and exits 1', async () => {
+    for (const wrapped of [false, true]) {
+      const { code, stderr } = await runNode(`
+        import { ALM } from ALM_DIST;
+        const alm = new ALM({ agentId: 'a', events: { sink: () => {}, flushOnExit: false } });
+        const fetchPage = async () => { throw new Error('page gone'); };
+        const tool = ${wrapped} ? alm.tool('fetch_page', fetchPage) : fetchPage;
+        alm.run(() => { tool(); });
+      `);
+      expect(code).toBe(1);
+      expect(stderr).toContain('page gone');
+    }
   });
 });
