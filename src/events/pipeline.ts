@@ -44,6 +44,11 @@ export interface PipelineStats {
   queued: number;
 }
 
+/** How many events `phase` of `record` makes. */
+function phaseEvents(record: OpRecord, phase: Phase): number {
+  return eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+}
+
 /** Events translated before they are handed to delivery. */
 const TRANSLATE_SLICE = 512;
 
@@ -149,7 +154,7 @@ export class EventPipeline {
       this.delivery.discard(late.length);
       return;
     }
-    const count = eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+    const count = phaseEvents(record, phase);
     if (record.queueDropped === true) {
       // Its start was dropped at the bound: its end goes too.
       this.drop(count);
@@ -209,7 +214,7 @@ export class EventPipeline {
         continue;
       }
       const phase = phases[i]!;
-      const count = eventCount(record, (phase & Phase.Start) !== 0, (phase & Phase.End) !== 0);
+      const count = phaseEvents(record, phase);
       // Drop it: the runs' records before it move up one place, and the head past it.
       for (let j = i; j > this.head; j--) {
         records[j] = records[j - 1]!;
@@ -345,7 +350,7 @@ export class EventPipeline {
       const record = records[i]!;
       if (record.queueDropped === true) {
         // The end of an operation whose start made room for others (makeRoom).
-        this.drop(eventCount(record, (phases[i]! & Phase.Start) !== 0, (phases[i]! & Phase.End) !== 0));
+        this.drop(phaseEvents(record, phases[i]!));
         continue;
       }
       try {

@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/api';
 import * as sc from '../semconv';
 import { SDK_VERSION } from '../version';
+import { API_GLOBALS } from './tracer';
 
 // The GenAI conventions' advisory bucket boundaries.
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -59,12 +60,6 @@ function createInstruments(provider: MeterProvider): Instruments {
     }),
   };
 }
-
-/**
- * Where every 1.x copy of the API keeps its globals (`@opentelemetry/api`'s global-utils), read only to
- * notice that the registration changed; what is registered is always read through the API.
- */
-const API_GLOBALS = Symbol.for('opentelemetry.js.api.1');
 
 export class GenAiMetrics {
   private provider: MeterProvider | undefined;

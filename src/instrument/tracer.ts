@@ -14,9 +14,10 @@ import { trace, type Context, type Span, type SpanOptions, type Tracer, type Tra
 
 /**
  * Where every 1.x copy of the API keeps its globals (`@opentelemetry/api`'s global-utils). Read only to
- * skip the lookup while nothing at all is registered; what is registered is always read through the API.
+ * skip a lookup while nothing is registered, or while the registration is unchanged (metrics.ts); what
+ * is registered is always read through the API.
  */
-const API_GLOBALS = Symbol.for('opentelemetry.js.api.1');
+export const API_GLOBALS = Symbol.for('opentelemetry.js.api.1');
 
 /** The API's ProxyTracerProvider (of whichever copy registered it); its delegate is the registered provider. */
 interface MaybeProxyProvider extends TracerProvider {
