@@ -74,9 +74,14 @@ export class EventPipeline {
     this.timer = undefined;
     this.translate(true);
   };
+  /** Events made per turn of the event loop from a backlog: a batch, or more when batches are small. */
+  private readonly slice: number;
   private readonly onFull = () => {
     this.immediate = undefined;
-    this.translate(false);
+    // A batch at a time, a turn of the event loop between: a backlog's first batch is sent (and the
+    // receiver works on it) while the next is made, and the agent's thread is never held long.
+    this.translate(false, this.slice);
+    if (this.records.length > this.head) this.immediate ??= detached(() => setImmediate(this.onFull));
   };
 
   constructor(
@@ -86,6 +91,7 @@ export class EventPipeline {
     private readonly options: PipelineOptions,
     private readonly report: ErrorReporter,
   ) {
+    this.slice = Math.max(options.maxBatchSize, TRANSLATE_SLICE);
     if (sink === null) return;
     if (options.spoolDir !== undefined) {
       // The spool holds what fits in spoolMaxBytes; delivery holds maxQueueSize events, as without one.
@@ -254,7 +260,14 @@ export class EventPipeline {
 
   /** Deliver everything queued so far; resolves when delivered, or when an attempt failed (the events stay queued for retry). */
   async flush(): Promise<void> {
-    this.translate(false);
+    // A backlog goes out as it is made, a slice per turn of the event loop: the sink takes the first
+    // batch while the next is made. What is queued later is left to the usual cadence.
+    for (let left = this.waiting; left > 0 && this.closing === undefined;) {
+      const made = this.translate(false, Math.min(left, this.slice));
+      left -= made;
+      if (made === 0 || left <= 0) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await this.delivery?.flush();
   }
 
@@ -331,26 +344,30 @@ export class EventPipeline {
     if (phase & Phase.End) endEvents(record, this.envelope, out);
   }
 
-  /** Turn queued records into events and hand them to delivery (`urgent`: they waited flushIntervalMs). */
-  private translate(urgent: boolean): void {
+  /**
+   * Turn queued records into events and hand them to delivery (`urgent`: they waited flushIntervalMs),
+   * the oldest first, until at least `most` events were made (all of them by default). Returns how
+   * many were made (dropped ones included).
+   */
+  private translate(urgent: boolean, most = Infinity): number {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.records.length === this.head || this.delivery === undefined) return;
+    if (this.records.length === this.head || this.delivery === undefined) return 0;
     const records = this.records;
     const phases = this.phases;
-    const head = this.head;
-    this.records = [];
-    this.phases = [];
-    this.head = 0;
-    this.waiting = 0;
+    let i = this.head;
+    let made = 0;
     // Handed over in slices: delivery holds events as JSON bytes (http, file, stdout), so a slice's
     // objects die young rather than all of a full queue's living through a collection.
     let events: ALMEvent[] = [];
-    for (let i = head; i < records.length; i++) {
+    for (; i < records.length && made < most; i++) {
       const record = records[i]!;
+      const count = phaseEvents(record, phases[i]!);
+      records[i] = undefined as unknown as OpRecord;
+      made += count;
       if (record.queueDropped === true) {
         // The end of an operation whose start made room for others (makeRoom).
-        this.drop(phaseEvents(record, phases[i]!));
+        this.drop(count);
         continue;
       }
       try {
@@ -363,7 +380,17 @@ export class EventPipeline {
         events = [];
       }
     }
+    if (i === records.length) {
+      this.records = [];
+      this.phases = [];
+      this.head = 0;
+      this.waiting = 0;
+    } else {
+      this.head = i;
+      this.waiting -= made;
+    }
     this.hand(events, urgent);
+    return made;
   }
 
   private hand(events: ALMEvent[], urgent: boolean): void {

@@ -101,6 +101,32 @@ export interface PostOptions {
   secrets: readonly string[];
 }
 
+/**
+ * The request. A byte body goes as a one-chunk stream with its length: fetch copies a Uint8Array body
+ * twice (its own copy, then the byte stream's), and the copies' external memory drives collections,
+ * about 1.3 ms of CPU for a 500 kB batch against 0.8 ms. Redirects are not followed: a 301/302/303
+ * would turn the POST into a GET without its events (and count them delivered), and a stream body
+ * cannot be sent again.
+ */
+function requestOf(options: PostOptions): RequestInit & { duplex?: 'half' } {
+  const body = options.body;
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  if (typeof body === 'string') return { method: 'POST', headers: options.headers, body, redirect: 'manual', signal };
+  return {
+    method: 'POST',
+    headers: { ...options.headers, 'content-length': String(body.byteLength) },
+    body: new ReadableStream({
+      start(controller) {
+        controller.enqueue(body);
+        controller.close();
+      },
+    }),
+    duplex: 'half',
+    redirect: 'manual',
+    signal,
+  };
+}
+
 /** The URL as a message may show it: without credentials, secrets scrubbed. */
 export function shownUrl(url: string, secrets: readonly string[]): string {
   const shown = new URL(url);
@@ -118,12 +144,7 @@ export async function post(options: PostOptions): Promise<Uint8Array> {
   let response: Response;
   let answer: Uint8Array;
   try {
-    response = await fetch(options.url, {
-      method: 'POST',
-      headers: options.headers,
-      body: options.body,
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
+    response = await fetch(options.url, requestOf(options));
     answer = await readBounded(response, response.ok ? ANSWER_LIMIT : ERROR_LIMIT);
   } catch (error) {
     // No instanceof: fetch's errors may come from another realm (test runners, vm contexts).
@@ -135,6 +156,17 @@ export async function post(options: PostOptions): Promise<Uint8Array> {
   }
   if (response.ok) return answer;
   const status = response.status;
+  if (status >= 300 && status < 400) {
+    // Not retried: the same request would be sent to the same place. The batch is set aside, and
+    // onError says where to point the endpoint.
+    const to = redirectTarget(response.headers.get('location'), options.url, secrets);
+    throw new ALMDeliveryError(
+      `POST ${shownUrl(options.url, secrets)} answered ${status}, a redirect to ${to}: events are not sent ` +
+        `after a redirect; set the endpoint to the URL that takes them (${count} events)`,
+      count,
+      { status, retryable: false },
+    );
+  }
   // Scrubbed before it is cut, so that no part of a secret survives at the cut.
   const text = new TextDecoder().decode(answer);
   const excerpt = scrubSecrets(text, secrets).slice(0, EXCERPT_LENGTH).replace(/\s+/g, ' ').trim();
@@ -148,6 +180,16 @@ export async function post(options: PostOptions): Promise<Uint8Array> {
       tooLarge: status === 413,
     },
   );
+}
+
+/** Where a redirect points, as a message may show it. */
+function redirectTarget(location: string | null, base: string, secrets: readonly string[]): string {
+  if (location === null) return 'nowhere (no Location header)';
+  try {
+    return shownUrl(new URL(location, base).href, secrets);
+  } catch {
+    return 'an invalid Location';
+  }
 }
 
 function describeFailure(error: unknown): string {

@@ -6,7 +6,7 @@ import { eventLines, runTsx, spawnTsx } from '../helpers/scripts';
 
 describe('event pipeline', () => {
   let h: Harness;
-  afterEach(() => h.close());
+  afterEach(() => h?.close());
 
   it('delivers start events within flushIntervalMs while the run is still going', async () => {
     h = createHarness({ alm: { events: { sink: (b) => void h.events.push(...b), flushIntervalMs: 50 } } });
@@ -54,6 +54,49 @@ describe('event pipeline', () => {
     expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
     expect(alm.stats()).toEqual({ emitted: 62, delivered: 62, retried: 0, failed: 0, dropped: 0, queued: 0 });
   });
+
+  it.each([
+    ['as it fills', false],
+    ['on flush()', true],
+  ])(
+    'turns a backlog into events a batch at a time %s: the event loop turns between batches, order kept',
+    async (_name, flush) => {
+      const written: { ticks: number; ids: string[] }[] = [];
+      let ticks = 0;
+      const alm = new ALM({
+        agentId: 'backlog',
+        events: {
+          sink: (batch) => void written.push({ ticks, ids: batch.map((e) => e.event_id) }),
+          batchSize: 50,
+          maxBatchSize: 500,
+          flushIntervalMs: 10_000,
+        },
+      });
+      const t = alm.tool('t', () => 1);
+      alm.run(() => {
+        for (let i = 0; i < 2000; i++) t(); // 6,002 events, queued in one turn of the event loop
+      });
+      // The application's own work, a turn of the event loop at a time, while the backlog goes out.
+      let counting = true;
+      const count = () => {
+        ticks++;
+        if (counting) setImmediate(count);
+      };
+      setImmediate(count);
+      if (!flush) for (let i = 0; i < 400 && written.reduce((n, b) => n + b.ids.length, 0) < 6000; i++) await sleep(5);
+      await alm.flush();
+      counting = false;
+      const events = written.flatMap((b) => b.ids);
+      expect(events).toHaveLength(6002);
+      expect(new Set(events).size).toBe(6002);
+      expect(Math.max(...written.map((b) => b.ids.length))).toBeLessThanOrEqual(500);
+      // Batches went out over many turns: translating the whole backlog at once would hand the sink every
+      // full batch within one turn, the application waiting meanwhile.
+      expect(new Set(written.map((b) => b.ticks)).size).toBeGreaterThanOrEqual(4);
+      await alm.shutdown();
+      expect(alm.stats()).toMatchObject({ emitted: 6002, delivered: 6002, dropped: 0, failed: 0 });
+    },
+  );
 
   it('after shutdown, tools still run and are policed; their events are counted as dropped', async () => {
     h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1 } } });

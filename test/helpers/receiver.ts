@@ -45,8 +45,13 @@ export type Behaviour =
 
 export interface ReceivedRequest {
   at: number;
+  method: string | undefined;
   /** Path and query, as requested. */
   url: string;
+  /** The Content-Length header, and the body's UTF-8 bytes as received. */
+  contentLength: string | undefined;
+  bytes: number;
+  transferEncoding: string | undefined;
   authorization: string | undefined;
   contentType: string | undefined;
   count: number;
@@ -111,20 +116,27 @@ export class Receiver {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString('utf8');
       const path = (req.url ?? '').split('?', 1)[0]!;
       const logs = path.endsWith('/v1/logs') && req.headers['content-type'] === 'application/json';
       const records = logs ? logRecordsOf(JSON.parse(body) as LogsRequest) : [];
-      const events = path.endsWith('/v1/events')
-        ? ((JSON.parse(body) as { events: ALMEvent[] }).events ?? [])
-        : records.map((record) => eventFromLogRecord(record) as ALMEvent);
+      // A request without a body (a GET after a redirect) carries no events.
+      const events =
+        path.endsWith('/v1/events') && body !== ''
+          ? ((JSON.parse(body) as { events: ALMEvent[] }).events ?? [])
+          : records.map((record) => eventFromLogRecord(record) as ALMEvent);
       const behaviour = this.script.shift() ?? this.fallback(events);
       this.requests.push({
         at: Date.now(),
+        method: req.method,
         url: req.url ?? '',
+        contentLength: req.headers['content-length'],
+        bytes: raw.length,
+        transferEncoding: req.headers['transfer-encoding'],
         authorization: req.headers.authorization,
         contentType: req.headers['content-type'],
         count: events.length,

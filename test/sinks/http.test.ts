@@ -75,9 +75,36 @@ describe('http delivery under faults', () => {
       expect(r.authorization).toBe('Bearer sk-test-secret');
       expect(r.contentType).toBe('application/json');
       expect(r.count).toBeLessThanOrEqual(10);
+      // A body of known length, not a chunked stream.
+      expect(r.transferEncoding).toBeUndefined();
+      expect(r.contentLength).toBe(String(r.bytes));
     }
     expect(errors).toEqual([]);
   });
+
+  it.each([301, 302, 303, 307, 308])(
+    'a %i redirect is not followed: the batch is set aside and onError names where it points',
+    async (status) => {
+      await receiver.start(0);
+      receiver.fallback = () => ({
+        kind: 'status',
+        status,
+        headers: { location: `${receiver.url}/moved?key=sk-test-secret` },
+      });
+      const alm = agentFor(receiver, errors);
+      await work(alm, 2);
+      await alm.shutdown();
+      const stats = alm.stats();
+      // Never counted delivered: a followed 301/302/303 would have been a GET without the events, answered 200.
+      expect(stats).toMatchObject({ delivered: 0, failed: stats.emitted, retried: 0, queued: 0 });
+      expect(receiver.requests.every((r) => r.method === 'POST' && r.url === '/v1/events')).toBe(true);
+      expect(receiver.requests.reduce((n, r) => n + r.count, 0)).toBe(stats.emitted);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ name: 'ALMDeliveryError', status, retryable: false });
+      expect(errors[0]!.message).toContain(`answered ${status}, a redirect to ${receiver.url}/moved?key=***`);
+      expect(errors[0]!.message).not.toContain('sk-test-secret');
+    },
+  );
 
   it('receiver down at start and up a few seconds later: nothing is lost', async () => {
     receiver.port = await freePort();
