@@ -895,6 +895,7 @@ export class Spool {
       segment.removed = true;
       this.segments.delete(segment);
       this.rollOver(segment);
+      this.releaseCopy(segment);
     }
     const handle = segment.handle;
     segment.handle = undefined;
@@ -933,7 +934,11 @@ export class Spool {
         // Closing failed: the file stays as it is.
       }
     }
-    for (const segment of [...this.segments]) this.maybeRemove(segment);
+    // Until nothing more can go: a copy's going lets the files compacted into it go.
+    for (let count = -1; count !== this.segments.size;) {
+      count = this.segments.size;
+      for (const segment of [...this.segments]) this.maybeRemove(segment);
+    }
     while (this.removals.size > 0) await Promise.all(this.removals);
     try {
       await unlink(this.heartbeatPath);
@@ -1126,8 +1131,7 @@ export class Spool {
     segment.removed = true;
     this.segments.delete(segment);
     this.removing.add(segment);
-    if (copy !== undefined) copy.originals.splice(copy.originals.indexOf(segment), 1);
-    for (const original of segment.originals) this.maybeRemove(original);
+    this.releaseCopy(segment);
     const handle = segment.handle;
     segment.handle = undefined;
     const removal = (async () => {
@@ -1150,6 +1154,19 @@ export class Spool {
     })();
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));
+  }
+
+  /**
+   * A segment is going: it no longer waits for its copy, and the segments compacted into it no longer
+   * wait for it (each may go now).
+   */
+  private releaseCopy(segment: Segment): void {
+    const copy = segment.copy;
+    if (copy !== undefined) {
+      const at = copy.originals.indexOf(segment);
+      if (at >= 0) copy.originals.splice(at, 1);
+    }
+    for (const original of [...segment.originals]) this.maybeRemove(original);
   }
 
   /** A segment's file is gone: its bytes no longer count against the budget (they did until now). */
