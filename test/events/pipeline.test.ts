@@ -175,7 +175,8 @@ describe('event pipeline', () => {
     await h.tracer.startActiveSpan('POST /ask', async (span) => {
       await h.alm.run(async () => {
         t();
-        await sleep(50); // the interval timer fires while the run and the request span are active
+        // The interval timer fires while the run and the request span are active (waited for, not timed).
+        for (let i = 0; i < 400 && activeInSink === 'unset'; i++) await sleep(5);
       });
       span.end();
     });
