@@ -271,6 +271,76 @@ for (const [telemetryLabel, flavour] of Object.entries(versions[2].telemetry)) {
   });
 }
 
+/** A mock model whose first step asks for `read_file` three times at once, then answers. */
+function threeReadsModel() {
+  const read = (n) => ({
+    type: 'tool-call',
+    toolCallId: `call-${n}`,
+    toolName: 'read_file',
+    input: `{"path":"/${n}"}`,
+  });
+  return new test7.MockLanguageModelV4({
+    doGenerate: [
+      {
+        content: [read(1), read(2), read(3)],
+        finishReason: nested.finish('tool-calls'),
+        usage: nested.usage(),
+        warnings: [],
+      },
+      {
+        content: [{ type: 'text', text: 'done' }],
+        finishReason: nested.finish('stop'),
+        usage: nested.usage(),
+        warnings: [],
+      },
+    ],
+  });
+}
+
+for (const [telemetryLabel, flavour] of Object.entries(versions[2].telemetry)) {
+  test(`ai 7, telemetry ${telemetryLabel}: alm.aiSdkToolApproval holds the tool-call budget across one step's parallel calls: unwrapped, the call over it never runs`, async () => {
+    const h = setup({ policy: { maxToolCallsPerRun: 2 } });
+    try {
+      registerTelemetry(flavour);
+      const ran = [];
+      const mock = threeReadsModel();
+      await h.alm.run(() =>
+        ai7.generateText({
+          model: h.alm.aiSdkModel(mock),
+          tools: fileTools(ran),
+          toolApproval: h.alm.aiSdkToolApproval,
+          prompt: 'read everything',
+          stopWhen: ai7.stepCountIs(3),
+          ...settings(flavour),
+        }),
+      );
+      assert.deepEqual(ran.map(([, path]) => path).sort(), ['/1', '/2'], 'two calls ran, the third never did');
+      const toolMessage = mock.doGenerateCalls[1].prompt.find((m) => m.role === 'tool');
+      const denied = toolMessage.content.find((p) => p.toolCallId === 'call-3');
+      assert.deepEqual(denied.output, { type: 'execution-denied', reason: 'Budget exceeded: 2/2 tool calls' });
+
+      const events = await h.flush();
+      assertOneCall(events, { toolName: 'read_file', callId: 'call-3', decision: 'deny', status: 'denied' });
+      const summary = events.find((e) => e.event_type === 'run.end').metadata.summary;
+      if (telemetryLabel === 'off') {
+        // Neither wrapped nor traced: the allowed calls are counted against the budget, not recorded.
+        assert.equal(summary.tool_calls.total, 1);
+      } else {
+        // The allowed calls are reported once each, from the AI SDK's tool spans, on the slots their approval took.
+        for (const callId of ['call-1', 'call-2']) {
+          assertOneCall(events, { toolName: 'read_file', callId, decision: 'allow', status: 'success' });
+        }
+        assert.deepEqual(
+          { total: summary.tool_calls.total, allowed: summary.tool_calls.allowed, denied: summary.tool_calls.denied },
+          { total: 3, allowed: 2, denied: 1 },
+        );
+      }
+    } finally {
+      await h.close();
+    }
+  });
+}
+
 test("ai 7, LegacyOpenTelemetry (seam 1): the step's usage counts before the step's tools run, so the token budget stops the same step's tool call", async () => {
   const h = setup({ policy: { maxTokensPerRun: 12 } });
   try {

@@ -325,8 +325,9 @@ export class ALM {
    * For AI SDK 7's `toolApproval` option: `generateText({ ..., toolApproval: alm.aiSdkToolApproval })`.
    * Each tool call, wrapped or not, is decided by policy before it runs; a denied call is recorded
    * (under the AI SDK's `toolCallId`) and answered `{ type: 'denied', reason }`, which the model reads
-   * as the call's output. Otherwise it answers undefined (`not-applicable`): the call runs and counts
-   * as it would without approval. Combine with your own: `(req) => alm.aiSdkToolApproval(req) ?? mine(req)`.
+   * as the call's output. Otherwise it answers undefined (`not-applicable`) and the call takes its place
+   * in the tool-call budget now, so a step's calls cannot pass it together; the call that runs under
+   * that `toolCallId` takes no second one. Combine with your own: `(req) => alm.aiSdkToolApproval(req) ?? mine(req)`.
    */
   readonly aiSdkToolApproval = (request: AiSdkToolApprovalRequest): AiSdkToolApprovalStatus =>
     approveAiSdkToolCall(

@@ -16,7 +16,8 @@
  *
  * Tool approval (`alm.aiSdkToolApproval`, AI SDK 7's `toolApproval`): every tool call of a step is
  * decided before any runs, wrapped or not; a refused one is recorded as denied and comes back to the AI
- * SDK as `{ type: 'denied', reason }`, which the model reads as the call's output.
+ * SDK as `{ type: 'denied', reason }`, which the model reads as the call's output; an allowed one takes
+ * its tool-call slot then (instrument/tool.ts's refuseAhead), its execution none.
  */
 import { context, trace, type Span } from '@opentelemetry/api';
 import type { ToolDeniedError } from '../errors';

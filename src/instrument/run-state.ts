@@ -55,6 +55,28 @@ export class RunState implements BudgetUsage {
     private readonly priced = false,
   ) {}
 
+  /**
+   * Tool calls a framework asked about ahead and policy allowed (AI SDK 7's `toolApproval`), by the
+   * framework's call id: each took its tool-call slot then, so that the calls of one step cannot
+   * overrun the budget together, and the call that runs under that id takes no second one.
+   */
+  private approved: Set<string> | undefined = undefined;
+
+  /** A call allowed ahead of its execution, its slot taken (see `approved`). */
+  approve(callId: string): void {
+    (this.approved ??= new Set()).add(callId);
+  }
+
+  /** Whether the call with this id was allowed ahead (its slot taken then); true once only. */
+  takeApproved(callId: string | undefined): boolean {
+    return callId !== undefined && this.approved !== undefined && this.approved.delete(callId);
+  }
+
+  /** Whether any call allowed ahead has not run yet. */
+  get awaitingApproved(): boolean {
+    return this.approved !== undefined && this.approved.size > 0;
+  }
+
   /** A model call returned without usage: it holds its reservation until its usage comes or the run ends. */
   awaitUsage(ticket: LlmTicket): void {
     (this.awaitingUsage ??= new Set()).add(ticket);

@@ -320,7 +320,12 @@ export function refuseAhead(
   const rule = rt.policy.ruleFor(fullName);
   const decision = rt.policy.decide(rule, run, true);
   if (decision.allow) {
-    chargeToolCalls(run, -1); // decide() took the call's slot: its execution takes it instead
+    // decide() took the call's slot. It keeps it, so that the calls of one step, all asked about before
+    // any runs, cannot pass the budget together: the execution under this call id (its alm wrapper, or
+    // the framework's own tool span) takes no second one. Without an id to match, or disabled (whose
+    // wrappers know no call ids), the execution takes the slot instead.
+    if (observed && run !== undefined && frameworkCallId !== undefined) run.approve(frameworkCallId);
+    else chargeToolCalls(run, -1);
     return undefined;
   }
   const name = truncateString(fullName);
@@ -372,7 +377,14 @@ function callTool(
   // call: the policy SpanProcessor's decision for it is reused, now enforceable, under its call id.
   const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
   const claim = outer === undefined ? undefined : claimForeign(rt, tool.name, tool.rule, run, outer);
-  const decision = claim === undefined ? rt.policy.decide(tool.rule, run, rt.enforcing) : claim.decision;
+  const decision =
+    claim !== undefined
+      ? claim.decision
+      : run?.awaitingApproved === true &&
+          framework !== undefined &&
+          run.takeApproved(ask(rt, framework, framework.callId, args))
+        ? tool.rule // allowed ahead, its slot taken then (refuseAhead)
+        : rt.policy.decide(tool.rule, run, rt.enforcing);
   const scoped = rt.scoped;
   if (scoped !== undefined && scoped.tools && (decision.allow || !rt.enforcing)) {
     // Budgets by scope and window (policy.budgets): with a shared store the decision waits for it, so

@@ -283,19 +283,44 @@ describe('alm.aiSdkToolApproval', () => {
     expect(JSON.stringify(events)).not.toContain('secret');
   });
 
-  it('answers not-applicable for an allowed call and leaves its counting to its execution', async () => {
+  it("answers not-applicable for an allowed call and holds its slot: a step's calls cannot pass the budget together, and the call that runs under that id is counted once", async () => {
+    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 2 } } });
+    const ran: string[] = [];
+    const search = h.alm.aiSdkTool('search', {
+      execute: (input: { path: string }, _options: { toolCallId: string }) => (ran.push(input.path), 'found'),
+    });
+    await h.alm.run(async () => {
+      // One step: the AI SDK asks about all its calls before it runs any. The third is over the budget.
+      expect(h.alm.aiSdkToolApproval(request('search', 'call-1'))).toBeUndefined();
+      expect(h.alm.aiSdkToolApproval(request('search', 'call-2'))).toBeUndefined();
+      expect(h.alm.aiSdkToolApproval(request('search', 'call-3'))).toEqual({
+        type: 'denied',
+        reason: 'Budget exceeded: 2/2 tool calls',
+      });
+      // The two allowed calls run on the slots their approval took, each once.
+      expect(search.execute({ path: '/a' }, { toolCallId: 'call-1' })).toBe('found');
+      expect(search.execute({ path: '/b' }, { toolCallId: 'call-2' })).toBe('found');
+      // A call that was not asked about takes a slot of its own: none is left.
+      expect(() => search.execute({ path: '/c' }, { toolCallId: 'call-4' })).toThrow('Budget exceeded: 2/2 tool calls');
+    });
+    expect(ran).toEqual(['/a', '/b']);
+    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
+    expect(summary.tool_calls).toMatchObject({ total: 4, allowed: 2, denied: 2 });
+  });
+
+  it('a call allowed without a call id, or by a disabled instance, leaves its slot to its execution', async () => {
     h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1 } } });
     const search = h.alm.tool('search', () => 'found');
     await h.alm.run(() => {
-      expect(h.alm.aiSdkToolApproval(request('search'))).toBeUndefined();
+      expect(h.alm.aiSdkToolApproval({ toolCall: { toolName: 'search', input: {} } } as never)).toBeUndefined();
       expect(search()).toBe('found'); // the one call the budget allows
-      expect(h.alm.aiSdkToolApproval(request('search', 'call-2'))).toEqual({
-        type: 'denied',
-        reason: 'Budget exceeded: 1/1 tool calls',
-      });
     });
-    const summary = ofType(await h.flushEvents(), 'run.end')[0]!.metadata.summary;
-    expect(summary.tool_calls).toMatchObject({ total: 2, allowed: 1, denied: 1 });
+    const disabled = new ALM({ agentId: 'test-agent', enabled: false, policy: { maxToolCallsPerRun: 1 } });
+    const plain = disabled.aiSdkTool('search', { execute: () => 'found' });
+    await disabled.run(() => {
+      expect(disabled.aiSdkToolApproval(request('search'))).toBeUndefined();
+      expect(plain.execute()).toBe('found');
+    });
   });
 
   it('does not deny in monitor mode, and a request without a tool name is left to the execution', () => {
