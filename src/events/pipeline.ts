@@ -234,11 +234,7 @@ export class EventPipeline {
       this.drop(count);
       over -= count;
     }
-    if (this.head > 1024 && this.head * 2 > records.length) {
-      this.records = records.slice(this.head);
-      this.phases = phases.slice(this.head);
-      this.head = 0;
-    }
+    this.compact();
     // Only runs' records left: they become events (the buffer keeps run.start/run.end longest).
     if (over > 0) this.translate(false);
   }
@@ -355,23 +351,35 @@ export class EventPipeline {
     if (this.records.length === this.head || this.delivery === undefined) return 0;
     const records = this.records;
     const phases = this.phases;
-    let i = this.head;
+    const from = this.head;
+    // The slice leaves the queue before anything runs that could queue more (onError, the sink).
+    let to = from;
     let made = 0;
+    for (; to < records.length && made < most; to++) made += phaseEvents(records[to]!, phases[to]!);
+    if (to === records.length) {
+      this.records = [];
+      this.phases = [];
+      this.head = 0;
+      this.waiting = 0;
+    } else {
+      this.head = to;
+      this.waiting -= made;
+      this.compact();
+    }
     // Handed over in slices: delivery holds events as JSON bytes (http, file, stdout), so a slice's
     // objects die young rather than all of a full queue's living through a collection.
     let events: ALMEvent[] = [];
-    for (; i < records.length && made < most; i++) {
+    for (let i = from; i < to; i++) {
       const record = records[i]!;
-      const count = phaseEvents(record, phases[i]!);
+      const phase = phases[i]!;
       records[i] = undefined as unknown as OpRecord;
-      made += count;
       if (record.queueDropped === true) {
         // The end of an operation whose start made room for others (makeRoom).
-        this.drop(count);
+        this.drop(phaseEvents(record, phase));
         continue;
       }
       try {
-        this.appendEvents(record, phases[i]!, events);
+        this.appendEvents(record, phase, events);
       } catch (error) {
         this.report(error);
       }
@@ -380,17 +388,17 @@ export class EventPipeline {
         events = [];
       }
     }
-    if (i === records.length) {
-      this.records = [];
-      this.phases = [];
-      this.head = 0;
-      this.waiting = 0;
-    } else {
-      this.head = i;
-      this.waiting -= made;
-    }
     this.hand(events, urgent);
     return made;
+  }
+
+  /** Let go of the slots before `head` once they are most of the queue's arrays. */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.phases = this.phases.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private hand(events: ALMEvent[], urgent: boolean): void {

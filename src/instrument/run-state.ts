@@ -58,7 +58,9 @@ export class RunState implements BudgetUsage {
   /**
    * Tool calls a framework asked about ahead and policy allowed (AI SDK 7's `toolApproval`), by the
    * framework's call id: each took its tool-call slot then, so that the calls of one step cannot
-   * overrun the budget together, and the call that runs under that id takes no second one.
+   * overrun the budget together, and the call that runs under that id takes no second one. Those that
+   * have not started by the next turn of the event loop (another approver declined them, the step
+   * ended) give their slots back (refuseAhead).
    */
   private approved: Set<string> | undefined = undefined;
 
@@ -75,6 +77,13 @@ export class RunState implements BudgetUsage {
   /** Whether any call allowed ahead has not run yet. */
   get awaitingApproved(): boolean {
     return this.approved !== undefined && this.approved.size > 0;
+  }
+
+  /** Forget the calls allowed ahead that have not run (they will not): returns how many slots they held. */
+  releaseApproved(): number {
+    const count = this.approved?.size ?? 0;
+    this.approved = undefined;
+    return count;
   }
 
   /** A model call returned without usage: it holds its reservation until its usage comes or the run ends. */

@@ -324,8 +324,12 @@ export function refuseAhead(
     // any runs, cannot pass the budget together: the execution under this call id (its alm wrapper, or
     // the framework's own tool span) takes no second one. Without an id to match, or disabled (whose
     // wrappers know no call ids), the execution takes the slot instead.
-    if (observed && run !== undefined && frameworkCallId !== undefined) run.approve(frameworkCallId);
-    else chargeToolCalls(run, -1);
+    if (observed && run !== undefined && frameworkCallId !== undefined) {
+      // The framework starts the calls it runs within the same turn of the event loop; a call it did
+      // not start by the next turn (an approver after alm declined it) gives its slot back then.
+      if (!run.awaitingApproved) setImmediate(() => chargeToolCalls(run, -run.releaseApproved()));
+      run.approve(frameworkCallId);
+    } else chargeToolCalls(run, -1);
     return undefined;
   }
   const name = truncateString(fullName);
@@ -377,14 +381,13 @@ function callTool(
   // call: the policy SpanProcessor's decision for it is reused, now enforceable, under its call id.
   const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
   const claim = outer === undefined ? undefined : claimForeign(rt, tool.name, tool.rule, run, outer);
-  const decision =
-    claim !== undefined
-      ? claim.decision
-      : run?.awaitingApproved === true &&
-          framework !== undefined &&
-          run.takeApproved(ask(rt, framework, framework.callId, args))
-        ? tool.rule // allowed ahead, its slot taken then (refuseAhead)
-        : rt.policy.decide(tool.rule, run, rt.enforcing);
+  let decision: PolicyDecision;
+  if (claim !== undefined) decision = claim.decision;
+  else if (run?.awaitingApproved === true && run.takeApproved(approvedCallId(rt, framework, args))) {
+    // Allowed ahead, its slot taken then (refuseAhead); given back if this tool's own rule refuses it.
+    decision = tool.rule;
+    if (!decision.allow && rt.enforcing) chargeToolCalls(run, -1);
+  } else decision = rt.policy.decide(tool.rule, run, rt.enforcing);
   const scoped = rt.scoped;
   if (scoped !== undefined && scoped.tools && (decision.allow || !rt.enforcing)) {
     // Budgets by scope and window (policy.budgets): with a shared store the decision waits for it, so
@@ -398,6 +401,20 @@ function callTool(
     return proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, verdict, false);
   }
   return proceed(rt, tool, self, args, shared, attempt, startTime, run, parent, claim, decision, false);
+}
+
+/**
+ * The call id a framework asked about ahead under (refuseAhead): its adapter's, or, for a tool it runs
+ * without one, the AI SDK's `execute(input, { toolCallId })`.
+ */
+function approvedCallId(rt: Runtime, framework: FrameworkCalls | undefined, args: unknown[]): string | undefined {
+  if (framework !== undefined) return ask(rt, framework, framework.callId, args);
+  try {
+    const id = (args[1] as { toolCallId?: unknown } | null | undefined)?.toolCallId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined; // a getter that throws: no id
+  }
 }
 
 /**

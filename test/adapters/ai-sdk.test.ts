@@ -308,6 +308,33 @@ describe('alm.aiSdkToolApproval', () => {
     expect(summary.tool_calls).toMatchObject({ total: 4, allowed: 2, denied: 2 });
   });
 
+  it('a call allowed but not started by the next turn of the event loop (another approver declined it) gives its slot back', async () => {
+    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1 } } });
+    const mine = () => ({ type: 'denied' as const, reason: 'a person said no' });
+    await h.alm.run(async () => {
+      expect(h.alm.aiSdkToolApproval(request('search', 'call-1')) ?? mine()).toEqual(mine());
+      await new Promise((resolve) => setImmediate(resolve));
+      // call-1 never ran: the budget's one call is still there.
+      expect(h.alm.aiSdkToolApproval(request('search', 'call-2'))).toBeUndefined();
+    });
+  });
+
+  it('a plain alm.tool run by the AI SDK under an approved id takes no second slot; one its own rule refuses gives the slot back', async () => {
+    h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1, deniedTools: ['admin'] } } });
+    const search = h.alm.tool('search', (_input: object, _options: { toolCallId: string }) => 'found');
+    const admin = h.alm.aiSdkTool('admin', { execute: (_input: object, _options: { toolCallId: string }) => 'done' });
+    await h.alm.run(() => {
+      expect(h.alm.aiSdkToolApproval(request('search', 'call-1'))).toBeUndefined();
+      expect(search({}, { toolCallId: 'call-1' })).toBe('found');
+    });
+    await h.alm.run(() => {
+      // Approved as `search`, run as `admin`, which the deny list refuses: its slot is free again.
+      expect(h.alm.aiSdkToolApproval(request('search', 'call-2'))).toBeUndefined();
+      expect(() => admin.execute({}, { toolCallId: 'call-2' })).toThrow("Tool 'admin' is in denied_tools list");
+      expect(search({}, { toolCallId: 'call-3' })).toBe('found');
+    });
+  });
+
   it('a call allowed without a call id, or by a disabled instance, leaves its slot to its execution', async () => {
     h = createHarness({ alm: { policy: { maxToolCallsPerRun: 1 } } });
     const search = h.alm.tool('search', () => 'found');
