@@ -381,13 +381,14 @@ function callTool(
   // call: the policy SpanProcessor's decision for it is reused, now enforceable, under its call id.
   const outer = activeSpan === undefined ? undefined : rt.foreignCalls.get(activeSpan);
   const claim = outer === undefined ? undefined : claimForeign(rt, tool.name, tool.rule, run, outer);
-  let decision: PolicyDecision;
-  if (claim !== undefined) decision = claim.decision;
-  else if (run?.awaitingApproved === true && run.takeApproved(approvedCallId(rt, framework, args))) {
-    // Allowed ahead, its slot taken then (refuseAhead); given back if this tool's own rule refuses it.
-    decision = tool.rule;
-    if (!decision.allow && rt.enforcing) chargeToolCalls(run, -1);
-  } else decision = rt.policy.decide(tool.rule, run, rt.enforcing);
+  const decision =
+    claim?.decision ??
+    rt.policy.decide(
+      tool.rule,
+      run,
+      rt.enforcing,
+      run?.awaitingApproved === true && run.takeApproved(approvedCallId(rt, framework, args)),
+    );
   const scoped = rt.scoped;
   if (scoped !== undefined && scoped.tools && (decision.allow || !rt.enforcing)) {
     // Budgets by scope and window (policy.budgets): with a shared store the decision waits for it, so

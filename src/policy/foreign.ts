@@ -300,9 +300,7 @@ export function decideForeign(rt: Runtime, s: ForeignSpan): ForeignCall | undefi
   }
 
   const start = now();
-  const rule = rt.policy.ruleFor(name);
-  // Allowed ahead under this call id (AI SDK 7's toolApproval): its slot was taken then.
-  const decision = s.run?.takeApproved(callId) === true ? rule : rt.policy.decide(rule, s.run, false);
+  const decision = rt.policy.decide(rt.policy.ruleFor(name), s.run, false, s.run?.takeApproved(callId) === true);
   const policyMs = now() - start;
   s.call = { toolName: name, toolCallId: callId, decision, policyMs };
   rt.lateToolSpans.settle(s);

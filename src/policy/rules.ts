@@ -69,8 +69,19 @@ export class ToolPolicy {
    * monitors or cannot block), its run's allowance is taken right here, synchronously, so concurrent
    * calls can never overrun the budget.
    */
-  decide(rule: PolicyDecision, run: BudgetUsage | undefined, blocking: boolean): PolicyDecision {
+  decide(
+    rule: PolicyDecision,
+    run: BudgetUsage | undefined,
+    blocking: boolean,
+    /** Allowed ahead, its slot taken then (AI SDK 7's toolApproval, instrument/tool.ts's refuseAhead). */
+    approved = false,
+  ): PolicyDecision {
     if (run === undefined) return rule;
+    if (approved) {
+      // The rule alone: the budget was checked when the slot was taken, which goes back if it is blocked.
+      if (!rule.allow && blocking) chargeToolCalls(run, -1);
+      return rule;
+    }
     let decision = rule;
     // This run's budget, then every enclosing run's: calls in a child run count toward its parents.
     const details = exceededToolBudget(run, this.maxCalls);
