@@ -488,15 +488,24 @@ export class Spool {
     let count = 0;
     for (const entry of segment.live) {
       if (!which(entry)) continue;
-      segment.live.delete(entry);
-      segment.liveBytes -= entry.bytes + 1;
-      this.liveBytes -= entry.bytes + 1;
-      this.liveCount--;
-      if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+      this.letGo(segment, entry);
       entry.owner = undefined;
       count++;
     }
     return count;
+  }
+
+  /**
+   * `segment` no longer holds `entry`: its bytes stop counting as live, and it is never written if it
+   * was not yet. False when the segment did not hold it (not tracked yet).
+   */
+  private letGo(segment: Segment, entry: BufferedEvent): boolean {
+    if (!segment.live.delete(entry)) return false;
+    segment.liveBytes -= entry.bytes + 1;
+    this.liveBytes -= entry.bytes + 1;
+    this.liveCount--;
+    if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
+    return true;
   }
 
   /** Room was made: write what waits, run.start/run.end first, while it fits. */
@@ -538,13 +547,7 @@ export class Spool {
         if (this.waiting.size > 0) this.waiting.delete(entry);
         continue;
       }
-      if (segment.live.delete(entry)) {
-        segment.liveBytes -= entry.bytes + 1;
-        this.liveBytes -= entry.bytes + 1;
-        this.liveCount--;
-        // Not written yet: it never will be.
-        if (segment.pending.delete(entry)) this.grow(segment, -(entry.bytes + 1));
-      } else segment.untracked--;
+      if (!this.letGo(segment, entry)) segment.untracked--;
       if (segment !== last && last !== undefined) this.tidy(last);
       last = segment;
     }
