@@ -154,10 +154,7 @@ export class EventPipeline {
   enqueue(record: OpRecord, phase: Phase): void {
     if (this.delivery === undefined) return;
     if (this.closing !== undefined) {
-      const late: ALMEvent[] = [];
-      this.appendEvents(record, phase, late);
-      this.emitted += late.length;
-      this.delivery.discard(late.length);
+      this.discard(record, phase);
       return;
     }
     const count = phaseEvents(record, phase);
@@ -239,13 +236,15 @@ export class EventPipeline {
     if (over > 0) this.translate(false);
   }
 
-  /** Drop a record's events, counted as emitted and dropped (an operation of a run that has ended). */
+  /**
+   * Drop a record's events, counted as emitted and dropped (an operation of a run that has ended, or
+   * after shutdown): counted, not made.
+   */
   discard(record: OpRecord, phase: Phase): void {
     if (this.delivery === undefined) return;
-    const late: ALMEvent[] = [];
-    this.appendEvents(record, phase, late);
-    this.emitted += late.length;
-    this.delivery.discard(late.length);
+    const count = phaseEvents(record, phase);
+    this.emitted += count;
+    this.delivery.discard(count);
   }
 
   stats(): PipelineStats {
