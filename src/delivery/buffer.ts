@@ -257,17 +257,17 @@ export class BodyBuilder implements BatchSerializer {
     return scratch.take();
   }
 
-  private put(bytes: Buffer): void {
-    this.scratch.reserve(bytes.length);
-    this.scratch.at += bytes.copy(this.scratch.buf, this.scratch.at);
+  /** Copy `bytes[start, end)` to the end of the scratch buffer. */
+  private put(bytes: Buffer, start = 0, end = bytes.length): void {
+    this.scratch.reserve(end - start);
+    this.scratch.at += bytes.copy(this.scratch.buf, this.scratch.at, start, end);
   }
 
   private endRun(): void {
     const chunk = this.runChunk;
     if (chunk === undefined) return;
     this.runChunk = undefined;
-    this.scratch.reserve(this.runEnd - this.runStart);
-    this.scratch.at += chunk.copy(this.scratch.buf, this.scratch.at, this.runStart, this.runEnd);
+    this.put(chunk, this.runStart, this.runEnd);
   }
 }
 

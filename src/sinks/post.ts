@@ -109,12 +109,12 @@ export interface PostOptions {
  * cannot be sent again.
  */
 function requestOf(options: PostOptions): RequestInit & { duplex?: 'half' } {
-  const body = options.body;
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  if (typeof body === 'string') return { method: 'POST', headers: options.headers, body, redirect: 'manual', signal };
+  const { body, headers } = options;
+  const request = { method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) } as const;
+  if (typeof body === 'string') return { ...request, headers, body };
   return {
-    method: 'POST',
-    headers: { ...options.headers, 'content-length': String(body.byteLength) },
+    ...request,
+    headers: { ...headers, 'content-length': String(body.byteLength) },
     body: new ReadableStream({
       start(controller) {
         controller.enqueue(body);
@@ -122,8 +122,6 @@ function requestOf(options: PostOptions): RequestInit & { duplex?: 'half' } {
       },
     }),
     duplex: 'half',
-    redirect: 'manual',
-    signal,
   };
 }
 
