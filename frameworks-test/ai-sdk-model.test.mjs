@@ -227,24 +227,30 @@ function fileTools(ran) {
   };
 }
 
+/** One alm run of an AI SDK 7 agent whose unwrapped file tools go through alm.aiSdkToolApproval; returns the calls that ran. */
+async function approvedRun(h, flavour, mock, prompt) {
+  registerTelemetry(flavour);
+  const ran = [];
+  await h.alm.run(() =>
+    ai7.generateText({
+      model: h.alm.aiSdkModel(mock),
+      tools: fileTools(ran),
+      toolApproval: h.alm.aiSdkToolApproval,
+      prompt,
+      stopWhen: ai7.stepCountIs(3),
+      ...settings(flavour),
+    }),
+  );
+  return ran;
+}
+
 for (const [telemetryLabel, flavour] of Object.entries(versions[2].telemetry)) {
   if (telemetryLabel === 'off') continue;
   test(`ai 7, telemetry ${telemetryLabel}: alm.aiSdkToolApproval denies an unwrapped tool before it runs, with the policy's reason`, async () => {
     const h = setup({ policy: { deniedTools: ['delete_file'] } });
     try {
-      registerTelemetry(flavour);
-      const ran = [];
       const mock = twoToolsModel();
-      await h.alm.run(() =>
-        ai7.generateText({
-          model: h.alm.aiSdkModel(mock),
-          tools: fileTools(ran),
-          toolApproval: h.alm.aiSdkToolApproval,
-          prompt: 'tidy up',
-          stopWhen: ai7.stepCountIs(3),
-          ...settings(flavour),
-        }),
-      );
+      const ran = await approvedRun(h, flavour, mock, 'tidy up');
       assert.deepEqual(ran, [['read_file', '/notes.txt']], 'the denied tool never ran');
       const toolMessage = mock.doGenerateCalls[1].prompt.find((m) => m.role === 'tool');
       const denied = toolMessage.content.find((p) => p.toolCallId === 'call-2');
@@ -301,19 +307,8 @@ for (const [telemetryLabel, flavour] of Object.entries(versions[2].telemetry)) {
   test(`ai 7, telemetry ${telemetryLabel}: alm.aiSdkToolApproval holds the tool-call budget across one step's parallel calls: unwrapped, the call over it never runs`, async () => {
     const h = setup({ policy: { maxToolCallsPerRun: 2 } });
     try {
-      registerTelemetry(flavour);
-      const ran = [];
       const mock = threeReadsModel();
-      await h.alm.run(() =>
-        ai7.generateText({
-          model: h.alm.aiSdkModel(mock),
-          tools: fileTools(ran),
-          toolApproval: h.alm.aiSdkToolApproval,
-          prompt: 'read everything',
-          stopWhen: ai7.stepCountIs(3),
-          ...settings(flavour),
-        }),
-      );
+      const ran = await approvedRun(h, flavour, mock, 'read everything');
       assert.deepEqual(ran.map(([, path]) => path).sort(), ['/1', '/2'], 'two calls ran, the third never did');
       const toolMessage = mock.doGenerateCalls[1].prompt.find((m) => m.role === 'tool');
       const denied = toolMessage.content.find((p) => p.toolCallId === 'call-3');
